@@ -1,0 +1,42 @@
+"""The interface every species classifier implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+
+class Classifier(ABC):
+    """Scores a sequence, streamed as token chunks, against the species it was trained on.
+
+    Attributes every classifier has after ``fit`` or ``load``:
+      species    -- label names, in the order of the probability vectors
+      threshold  -- calls below this confidence are 'unclassified' (calibrated on validation data)
+    """
+
+    kind: str = ""
+    species: list[str]
+    threshold: float
+
+    @classmethod
+    @abstractmethod
+    def fit(cls, split, params: dict, seed: int, log=print) -> "Classifier":
+        """Train on the 'train' samples of ``split`` (a ``genomamba.split.Split``), calibrate the
+        threshold on its 'validation' samples, and return the fitted classifier."""
+
+    @abstractmethod
+    def score(self, chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, float]:
+        """Probabilities over ``species`` and a confidence in [0, 1] for one record, given as an
+        iterable of uint8 token chunks (0..4) in order. Must not depend on how it is chunked."""
+
+    @abstractmethod
+    def save(self, model_dir: Path) -> None:
+        """Write ``config.json`` (with ``kind``, ``species``, ``threshold``) and the weights; no pickle."""
+
+    @classmethod
+    @abstractmethod
+    def load(cls, model_dir: Path) -> "Classifier":
+        """Read what ``save`` wrote."""

@@ -1,0 +1,59 @@
+"""The ``genomamba`` command: one subcommand per module in ``genomamba.commands``.
+
+Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+Modules are imported only when their command runs, so ``genomamba tokenize`` never loads torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from .errors import ConfigError, InputError
+
+COMMANDS = {
+    "tokenize": "FASTA/GenBank/EMBL/SAM/BAM/CRAM into a chunked zarr store",
+    "export": "write a store's records back as FASTA",
+    "inspect": "summarise a store: records, lengths, GC and N fraction",
+    "split": "assign samples to train/validation/test by strain",
+    "train": "train a classifier (mamba, transformer, kmer, sourmash) on a split",
+    "classify": "call the species of every record and file",
+    "evaluate": "score calls against the truth",
+    "report": "write the self-contained HTML report",
+    "figures": "draw the paper figures from results",
+    "bench": "benchmarks: ingest, kernels, model",
+}
+
+
+def _command_module(name: str):
+    return importlib.import_module(f"genomamba.commands.{name}")
+
+
+def build_parser(argv=None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="genomamba", description=__doc__.splitlines()[0])
+    from . import __version__
+    parser.add_argument("--version", action="version", version=f"genomamba {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    wanted = next((a for a in (argv or []) if a in COMMANDS), None)
+    for name, help_text in COMMANDS.items():
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        if name == wanted:  # only the command being run needs its arguments (and imports)
+            _command_module(name).add_arguments(p)
+    return parser
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = build_parser(argv).parse_args(argv)
+    try:
+        return _command_module(args.command).run(args) or 0
+    except (InputError, ConfigError) as exc:
+        print(f"genomamba {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

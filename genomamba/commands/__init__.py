@@ -1,0 +1,1 @@
+"""Command-line subcommands; see ``genomamba.cli``."""

@@ -1,0 +1,45 @@
+"""Chooses the Triton kernels on CUDA and the PyTorch reference elsewhere (or as forced)."""
+
+from __future__ import annotations
+
+from . import reference
+
+_BACKEND = "auto"  # "auto" | "triton" | "reference"
+
+
+def set_backend(name: str) -> None:
+    """Force 'triton' or 'reference', or 'auto' (Triton on CUDA tensors, reference otherwise)."""
+    global _BACKEND
+    if name not in ("auto", "triton", "reference"):
+        raise ValueError(f"kernel backend must be auto, triton or reference, not {name!r}")
+    _BACKEND = name
+
+
+def get_backend() -> str:
+    return _BACKEND
+
+
+def _use_triton(x) -> bool:
+    if _BACKEND == "reference":
+        return False
+    if _BACKEND == "triton":
+        return True
+    return x.is_cuda
+
+
+def selective_scan_fn(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                      initial_state=None, return_last_state=False):
+    if _use_triton(u):
+        from .selective_scan import selective_scan_triton
+        return selective_scan_triton(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+                                     initial_state, return_last_state)
+    return reference.selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
+                                        initial_state, return_last_state)
+
+
+def causal_conv1d_fn(x, weight, bias=None, initial_states=None, return_final_states=False,
+                     activation=None):
+    if _use_triton(x):
+        from .causal_conv1d import causal_conv1d_triton
+        return causal_conv1d_triton(x, weight, bias, initial_states, return_final_states, activation)
+    return reference.causal_conv1d_ref(x, weight, bias, initial_states, return_final_states, activation)
