@@ -1,0 +1,1 @@
+"""Benchmarks. Each module has ``main(argv) -> int`` that prints a table (see docs/benchmarks.md)."""
