@@ -1,0 +1,30 @@
+"""`genomamba evaluate`: score calls tables against split.tsv and write the metrics JSON."""
+
+from pathlib import Path
+
+HELP = "score calls against the truth"
+
+
+def add_arguments(parser):
+    parser.add_argument("--split", required=True, type=Path, help="split.tsv (the truth)")
+    parser.add_argument("--calls", required=True, nargs="+", type=Path,
+                        help="calls tables, one per sample, named {sample}.tsv")
+    parser.add_argument("--model-name", help="model name in the metrics (default: output file stem)")
+    parser.add_argument("--splits", nargs="+", default=["test"], choices=["test", "validation"],
+                        help="which splits to score (default: test)")
+    parser.add_argument("-o", "--output", required=True, type=Path, help="metrics JSON to write")
+
+
+def run(args) -> int:
+    from ..evaluate import evaluate, write_metrics
+    from ..split import Split
+
+    name = args.model_name or args.output.name.removesuffix(".json")
+    metrics = evaluate(Split.read(args.split), args.calls, model=name, splits=args.splits)
+    write_metrics(metrics, args.output)
+    for split_name, part in metrics["splits"].items():
+        for level in part["levels"]:
+            label = level["level"] + (f" {level['fragment_length']} bp" if level["fragment_length"] else "")
+            acc = "n/a" if level["accuracy"] is None else f"{level['accuracy']:.3f}"
+            print(f"{name}\t{split_name}\t{label}\tn={level['n']}\taccuracy={acc}")
+    return 0

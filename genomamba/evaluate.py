@@ -1,0 +1,329 @@
+"""Score calls tables against the truth in split.tsv.
+
+Each calls file belongs to the sample named by its file stem (``results/calls/{sample}.tsv``).
+A sample whose species is not a training species (``Split.species``) is out-of-distribution (OOD):
+its right call is ``unclassified``.
+
+Levels scored separately: ``assembly`` (the per-file ``*`` rows), ``record`` (whole records or
+contigs) and ``fragment`` (records named ``name:start-end``), the fragments grouped by length.
+Per level (see ``level_metrics``):
+
+  accuracy             calls equal to the truth (species, or ``unclassified`` for OOD rows)
+  macro_f1             mean F1 over the labels seen in truth or calls (scikit-learn's convention)
+  abstention_rate      in-distribution rows called ``unclassified``
+  selective_accuracy   accuracy over in-distribution rows that were not abstained on
+  ood_rejection_rate   OOD rows called ``unclassified`` (None without OOD rows)
+  confusion            rows: true species; columns: model species + ``unclassified``
+  calibration          in-distribution rows: the confidence of the top class against whether the
+                       top class is right, in equal-width bins; ECE = sum_b n_b/N |acc_b - conf_b|
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .atomic import atomic_open
+from .errors import InputError
+
+UNCLASSIFIED = "unclassified"
+ASSEMBLY_RECORD = "*"
+REQUIRED_COLUMNS = ("file", "record", "length", "call", "confidence")
+PROB_PREFIX = "p_"
+FRAGMENT_NAME = re.compile(r"^(?P<parent>.+):(?P<start>\d+)-(?P<end>\d+)$")
+N_BINS = 10
+
+
+@dataclass
+class CallsTable:
+    """One calls file: the model's species (from the ``p_`` columns) and its rows."""
+
+    path: Path
+    species: list[str]
+    file: list[str] = field(default_factory=list)
+    record: list[str] = field(default_factory=list)
+    length: list[int] = field(default_factory=list)
+    call: list[str] = field(default_factory=list)
+    confidence: list[float] = field(default_factory=list)
+    probs: list[list[float]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.record)
+
+
+def species_from_column(column: str, known=()) -> str:
+    """``p_Escherichia_coli`` -> ``Escherichia coli`` (a known name wins over the underscore rule)."""
+    key = column[len(PROB_PREFIX):]
+    for name in known:
+        if name.replace(" ", "_") == key:
+            return name
+    return key.replace("_", " ")
+
+
+def read_calls(path, known_species=()) -> CallsTable:
+    """Read a calls TSV; bad rows raise InputError naming the file, record and line."""
+    path = Path(path)
+    try:
+        fh = open(path, newline="")
+    except OSError as exc:
+        raise InputError(f"cannot read calls table: {exc.strerror}", path) from None
+    with fh:
+        reader = csv.reader(fh, delimiter="\t")
+        header = next(reader, None)
+        if header is None:
+            raise InputError("empty calls table (no header)", path, line=1)
+        missing = [c for c in REQUIRED_COLUMNS if c not in header]
+        if missing:
+            raise InputError(f"calls table lacks column(s) {', '.join(missing)}", path, line=1)
+        index = {c: header.index(c) for c in REQUIRED_COLUMNS}
+        prob_cols = [i for i, c in enumerate(header) if c.startswith(PROB_PREFIX)]
+        if not prob_cols:
+            raise InputError("calls table has no p_<species> columns", path, line=1)
+        table = CallsTable(path, [species_from_column(header[i], known_species) for i in prob_cols])
+        allowed_calls = set(table.species) | {UNCLASSIFIED}
+        for line_no, row in enumerate(reader, start=2):
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            record = row[index["record"]] if len(row) > index["record"] else None
+            if len(row) != len(header):
+                raise InputError(f"expected {len(header)} columns, found {len(row)}", path, record, line_no)
+            try:
+                length = int(row[index["length"]])
+                confidence = float(row[index["confidence"]])
+                probs = [float(row[i]) for i in prob_cols]
+            except ValueError as exc:
+                raise InputError(f"not a number: {exc}", path, record, line_no) from None
+            if length < 0 or not 0.0 <= confidence <= 1.0 or not all(0.0 <= p <= 1.0 for p in probs):
+                raise InputError("length must be >= 0, confidence and p_ values in [0, 1]",
+                                 path, record, line_no)
+            call = row[index["call"]]
+            if call not in allowed_calls:
+                raise InputError(f"call {call!r} is neither a p_ column species nor {UNCLASSIFIED!r}",
+                                 path, record, line_no)
+            table.file.append(row[index["file"]])
+            table.record.append(record)
+            table.length.append(length)
+            table.call.append(call)
+            table.confidence.append(confidence)
+            table.probs.append(probs)
+    return table
+
+
+def row_level(record: str) -> str:
+    """``assembly`` for ``*``, ``fragment`` for ``name:start-end``, else ``record``."""
+    if record == ASSEMBLY_RECORD:
+        return "assembly"
+    if FRAGMENT_NAME.match(record):
+        return "fragment"
+    return "record"
+
+
+# ---- metrics on plain label lists -----------------------------------------------------------
+
+def accuracy(truth, pred) -> float | None:
+    if not truth:
+        return None
+    return sum(t == p for t, p in zip(truth, pred)) / len(truth)
+
+
+def macro_f1(truth, pred) -> float | None:
+    """Unweighted mean of per-label F1 over every label in ``truth`` or ``pred``."""
+    if not truth:
+        return None
+    scores = []
+    for label in sorted(set(truth) | set(pred)):
+        tp = sum(t == label and p == label for t, p in zip(truth, pred))
+        fp = sum(t != label and p == label for t, p in zip(truth, pred))
+        fn = sum(t == label and p != label for t, p in zip(truth, pred))
+        scores.append(2 * tp / (2 * tp + fp + fn) if tp + fp + fn else 0.0)
+    return sum(scores) / len(scores)
+
+
+def confusion_matrix(true_species, calls, model_species) -> dict:
+    """Counts with rows = true species (model species first, then others) and columns = model
+    species + ``unclassified``."""
+    rows = [s for s in model_species if s in set(true_species)]
+    rows += sorted(set(true_species) - set(model_species))
+    cols = list(model_species) + [UNCLASSIFIED]
+    matrix = [[0] * len(cols) for _ in rows]
+    for t, c in zip(true_species, calls):
+        matrix[rows.index(t)][cols.index(c)] += 1
+    return {"true": rows, "called": cols, "counts": matrix}
+
+
+def calibration(confidence, correct, n_bins: int = N_BINS) -> dict:
+    """Reliability bins (equal width on [0, 1]; 1.0 falls in the last) and the expected calibration
+    error ECE = sum over bins of n_b/N * |accuracy_b - mean confidence_b|."""
+    conf = np.asarray(confidence, dtype=float)
+    ok = np.asarray(correct, dtype=float)
+    which = np.minimum((conf * n_bins).astype(int), n_bins - 1) if conf.size else conf.astype(int)
+    bins, ece = [], 0.0
+    for b in range(n_bins):
+        sel = which == b
+        n = int(sel.sum())
+        mean_conf = float(conf[sel].mean()) if n else None
+        acc = float(ok[sel].mean()) if n else None
+        if n:
+            ece += n / conf.size * abs(acc - mean_conf)
+        bins.append({"lower": b / n_bins, "upper": (b + 1) / n_bins, "count": n,
+                     "mean_confidence": mean_conf, "accuracy": acc})
+    return {"bins": bins, "ece": float(ece) if conf.size else None, "n": int(conf.size)}
+
+
+def _ratio(num: int, den: int) -> float | None:
+    return num / den if den else None
+
+
+def level_metrics(rows: list[dict], model_species: list[str]) -> dict:
+    """All metrics for one level. Each row has ``species`` (the truth), ``call``, ``confidence``,
+    ``top`` (the highest-probability species) and ``length``."""
+    known = set(model_species)
+    expected = [r["species"] if r["species"] in known else UNCLASSIFIED for r in rows]
+    calls = [r["call"] for r in rows]
+    in_dist = [r for r in rows if r["species"] in known]
+    ood = [r for r in rows if r["species"] not in known]
+    called = [r for r in in_dist if r["call"] != UNCLASSIFIED]
+    total_bases = sum(r["length"] for r in rows)
+    right_bases = sum(r["length"] for r, e in zip(rows, expected) if r["call"] == e)
+    return {
+        "n": len(rows),
+        "n_in_distribution": len(in_dist),
+        "n_ood": len(ood),
+        "accuracy": accuracy(expected, calls),
+        "macro_f1": macro_f1(expected, calls),
+        "base_accuracy": _ratio(right_bases, total_bases),
+        "abstention_rate": _ratio(sum(r["call"] == UNCLASSIFIED for r in in_dist), len(in_dist)),
+        "selective_accuracy": _ratio(sum(r["call"] == r["species"] for r in called), len(called)),
+        "ood_rejection_rate": _ratio(sum(r["call"] == UNCLASSIFIED for r in ood), len(ood)),
+        "confusion": confusion_matrix([r["species"] for r in rows], calls, model_species),
+        "calibration": calibration([r["confidence"] for r in in_dist],
+                                   [r["top"] == r["species"] for r in in_dist]),
+    }
+
+
+# ---- from files to the metrics document ------------------------------------------------------
+
+def _field(row, name):
+    """A split row's field, whether the row is a mapping or an object."""
+    return row[name] if isinstance(row, dict) else getattr(row, name)
+
+
+def split_truth(split) -> dict[str, dict]:
+    """sample -> {species, strain, split, store} for every sample of every split."""
+    truth = {}
+    for name in ("train", "validation", "test"):
+        for row in split.samples(name):
+            truth[_field(row, "sample")] = {k: _field(row, k) for k in ("species", "strain", "split", "store")}
+    return truth
+
+
+def calls_by_sample(paths, truth) -> dict[str, Path]:
+    """Map each calls file to its sample by file stem; unknown or repeated stems are errors."""
+    mapping = {}
+    for path in map(Path, paths):
+        sample = path.name[:-len(".tsv")] if path.name.endswith(".tsv") else path.stem
+        if sample not in truth:
+            raise InputError(f"calls file names sample {sample!r}, which is not in the split", path)
+        if sample in mapping:
+            raise InputError(f"second calls file for sample {sample!r} (first: {mapping[sample]})", path)
+        mapping[sample] = path
+    return mapping
+
+
+def table_rows(table: CallsTable, species: str) -> list[dict]:
+    """The calls table as metric rows, tagged with level and truth."""
+    rows = []
+    for i in range(len(table)):
+        probs = table.probs[i]
+        rows.append({"level": row_level(table.record[i]), "record": table.record[i],
+                     "length": table.length[i], "call": table.call[i],
+                     "confidence": table.confidence[i], "species": species,
+                     "top": table.species[int(np.argmax(probs))]})
+    return rows
+
+
+def evaluate(split, calls_paths, *, model: str, splits=("test",)) -> dict:
+    """The metrics document for one model (see the module docstring)."""
+    truth = split_truth(split)
+    mapping = calls_by_sample(calls_paths, truth)
+    training_species = list(split.species)
+    model_species = None
+    per_split = {}
+    for split_name in splits:
+        wanted = [s for s, t in truth.items() if t["split"] == split_name]
+        missing = sorted(s for s in wanted if s not in mapping)
+        if missing:
+            print(f"genomamba evaluate: warning: no calls for {split_name} sample(s) "
+                  f"{', '.join(missing)}", file=sys.stderr)
+        rows = []
+        for sample in sorted(s for s in wanted if s in mapping):
+            table = read_calls(mapping[sample], training_species)
+            if model_species is None:
+                model_species = table.species
+            elif table.species != model_species:
+                raise InputError(f"p_ columns {table.species} differ from other files' {model_species}",
+                                 mapping[sample], line=1)
+            rows += [dict(r, sample=sample) for r in table_rows(table, truth[sample]["species"])]
+        species_order = model_species or training_species
+        levels = []
+        for level in ("assembly", "record"):
+            level_rows = [r for r in rows if r["level"] == level]
+            if level_rows:
+                levels.append({"level": level, "fragment_length": None,
+                               **level_metrics(level_rows, species_order)})
+        fragments = [r for r in rows if r["level"] == "fragment"]
+        for length in sorted({r["length"] for r in fragments}):
+            levels.append({"level": "fragment", "fragment_length": length,
+                           **level_metrics([r for r in fragments if r["length"] == length], species_order)})
+        per_split[split_name] = {
+            "samples": sorted(s for s in wanted if s in mapping),
+            "missing_samples": missing,
+            "ood_samples": sorted(s for s in wanted if s in mapping
+                                  and truth[s]["species"] not in set(species_order)),
+            "levels": levels,
+        }
+    return {
+        "model": model,
+        "species": model_species or training_species,
+        "training_species": training_species,
+        "calls": {s: str(p) for s, p in sorted(mapping.items())},
+        "splits": per_split,
+    }
+
+
+def _finite(obj):
+    """JSON has no NaN: replace non-finite floats with None."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def write_metrics(metrics: dict, path) -> None:
+    with atomic_open(path) as fh:
+        json.dump(_finite(metrics), fh, indent=1, sort_keys=False)
+        fh.write("\n")
+
+
+def read_metrics(path) -> dict:
+    """Read a metrics JSON written by ``write_metrics``."""
+    path = Path(path)
+    try:
+        doc = json.loads(path.read_text())
+    except OSError as exc:
+        raise InputError(f"cannot read metrics: {exc.strerror}", path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", path, line=exc.lineno) from None
+    if not isinstance(doc, dict) or "model" not in doc or "splits" not in doc:
+        raise InputError("not a genomamba metrics file (needs 'model' and 'splits')", path)
+    return doc
