@@ -315,15 +315,28 @@ def write_metrics(metrics: dict, path) -> None:
         fh.write("\n")
 
 
-def read_metrics(path) -> dict:
-    """Read a metrics JSON written by ``write_metrics``."""
+def _read_json(path, what: str):
     path = Path(path)
     try:
-        doc = json.loads(path.read_text())
+        return json.loads(path.read_text())
     except OSError as exc:
-        raise InputError(f"cannot read metrics: {exc.strerror}", path) from None
+        raise InputError(f"cannot read {what}: {exc.strerror}", path) from None
     except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", path, line=exc.lineno) from None
+        raise InputError(f"{what} is not valid JSON: {exc.msg}", path, line=exc.lineno) from None
+
+
+def read_metrics(path) -> dict:
+    """Read a metrics JSON written by ``write_metrics``."""
+    doc = _read_json(path, "metrics")
     if not isinstance(doc, dict) or "model" not in doc or "splits" not in doc:
         raise InputError("not a genomamba metrics file (needs 'model' and 'splits')", path)
     return doc
+
+
+def read_model_config(model_dir) -> dict:
+    """A model folder's ``config.json`` (kind, species, threshold, ...), for the metrics document."""
+    path = Path(model_dir) / "config.json"
+    config = _read_json(path, "model config")
+    if not isinstance(config, dict):
+        raise InputError("model config is not a JSON object", path)
+    return config

@@ -12,15 +12,19 @@ def add_arguments(parser):
     parser.add_argument("--model-name", help="model name in the metrics (default: output file stem)")
     parser.add_argument("--splits", nargs="+", default=["test"], choices=["test", "validation"],
                         help="which splits to score (default: test)")
+    parser.add_argument("--model-dir", type=Path,
+                        help="model folder: its config.json is kept in the metrics as model_config")
     parser.add_argument("-o", "--output", required=True, type=Path, help="metrics JSON to write")
 
 
 def run(args) -> int:
-    from ..evaluate import evaluate, write_metrics
+    from ..evaluate import evaluate, read_model_config, write_metrics
     from ..split import Split
 
     name = args.model_name or args.output.name.removesuffix(".json")
     metrics = evaluate(Split.read(args.split), args.calls, model=name, splits=args.splits)
+    if args.model_dir:
+        metrics["model_config"] = read_model_config(args.model_dir)
     write_metrics(metrics, args.output)
     for split_name, part in metrics["splits"].items():
         for level in part["levels"]:

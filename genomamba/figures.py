@@ -1,0 +1,340 @@
+"""The paper figures, each as PNG, SVG and PDF, identical bytes from identical inputs.
+
+Figures (a figure whose inputs are missing is skipped with a note, never an error):
+
+  accuracy_vs_length     test accuracy per fragment length, one line per model, abstention beside;
+                         from metrics JSONs (``genomamba evaluate``) that have fragment levels
+  accuracy_vs_context    assembly/record accuracy per training context length, one line per model
+                         kind; from metrics JSONs whose ``model_config`` has ``context_length``
+                         (``genomamba evaluate --model-dir``); needs two context lengths or more
+  speed_vs_length        throughput (tokens/s) against sequence length, log-log, per model
+  memory_vs_length       peak memory against sequence length, log-log, per model
+  training_curves        loss (and accuracy, if logged) against step, per model
+
+Benchmark TSV schema (``--bench-tsv``; tab-separated, one header line, ``#`` lines ignored):
+
+  model           required  series name (e.g. mamba, transformer)
+  length          required  sequence length in tokens
+  tokens_per_s    optional  throughput; if absent it is length * batch / seconds
+  seconds         optional  wall time of one step over ``batch`` sequences of ``length``
+  batch           optional  sequences per step (default 1)
+  peak_mem_bytes  optional  peak accelerator memory of the step
+  device          optional  when a file mixes devices, series become "model @ device"
+  phase           optional  e.g. forward / train; when present, series become "model (phase)"
+
+Empty, ``nan``, ``oom`` or ``NA`` values are treated as missing (the point is left out). Repeated
+(series, length) rows are summarised by their median.
+
+Training logs (``--training-log``): JSON lines, a JSON list of objects, a JSON object holding such a
+list under ``history``/``log``/``metrics``, or a TSV with a header. Every entry has ``step`` (or
+``epoch``) and numeric fields; fields whose names contain ``loss`` are drawn in the loss panel, those
+containing ``acc`` in the accuracy panel. The model is named by the log's folder (``models/mamba/
+train_log.jsonl`` -> ``mamba``), or by the file stem for a log outside a model folder.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from .atomic import atomic_open
+from .errors import InputError
+from .evaluate import read_metrics
+from .plots import FORMATS, figure, model_colours, save_figure
+
+MISSING = {"", "nan", "na", "oom", "none", "null", "-"}
+ACCURACY_LEVELS = ("assembly", "record")
+CONTEXT_KEYS = ("context_length", "context", "max_length", "window")
+
+
+def _number(text):
+    """A float, or None for a missing value."""
+    if text is None or str(text).strip().lower() in MISSING:
+        return None
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+# ---- inputs ----------------------------------------------------------------------------------
+
+def read_bench_tsv(path) -> list[dict]:
+    """Rows of a benchmark TSV as dicts with ``series``, ``length``, ``tokens_per_s``, ``peak_mem_bytes``."""
+    path = Path(path)
+    try:
+        lines = [(i, line) for i, line in enumerate(path.read_text().splitlines(), start=1)
+                 if line.strip() and not line.startswith("#")]
+    except OSError as exc:
+        raise InputError(f"cannot read benchmark table: {exc.strerror}", path) from None
+    if not lines:
+        return []
+    header = lines[0][1].split("\t")
+    for col in ("model", "length"):
+        if col not in header:
+            raise InputError(f"benchmark table lacks column {col!r}", path, line=lines[0][0])
+    raw = []
+    for line_no, line in lines[1:]:
+        values = line.split("\t")
+        if len(values) != len(header):
+            raise InputError(f"expected {len(header)} columns, found {len(values)}", path, line=line_no)
+        raw.append((line_no, dict(zip(header, values))))
+    devices = {r.get("device", "") for _, r in raw}
+    rows = []
+    for line_no, r in raw:
+        try:
+            length = _number(r["length"])
+            tps = _number(r.get("tokens_per_s"))
+            seconds = _number(r.get("seconds"))
+            batch = _number(r.get("batch")) or 1.0
+            mem = _number(r.get("peak_mem_bytes"))
+        except ValueError as exc:
+            raise InputError(f"not a number: {exc}", path, record=r["model"], line=line_no) from None
+        if length is None:
+            raise InputError("length is missing", path, record=r["model"], line=line_no)
+        if tps is None and seconds:
+            tps = length * batch / seconds
+        series = r["model"]
+        if r.get("phase"):
+            series += f" ({r['phase']})"
+        if len(devices) > 1:
+            series += f" @ {r.get('device', '')}"
+        rows.append({"series": series, "length": length, "tokens_per_s": tps, "peak_mem_bytes": mem})
+    return rows
+
+
+def _entries(doc):
+    if isinstance(doc, dict):
+        for key in ("history", "log", "metrics"):
+            if isinstance(doc.get(key), list):
+                return doc[key]
+        return None
+    return doc if isinstance(doc, list) else None
+
+
+def read_training_log(path) -> list[dict]:
+    """Entries of a training log (see the module docstring), each with a numeric ``step``."""
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise InputError(f"cannot read training log: {exc.strerror}", path) from None
+    stripped = text.lstrip()
+    if stripped.startswith(("[", "{")):
+        try:
+            entries = _entries(json.loads(text))
+        except json.JSONDecodeError:  # JSON lines
+            entries = []
+            for line_no, line in enumerate(text.splitlines(), start=1):
+                if line.strip():
+                    try:
+                        entries.append(json.loads(line))
+                    except json.JSONDecodeError as exc:
+                        raise InputError(f"not JSON: {exc.msg}", path, line=line_no) from None
+        if entries is None:
+            raise InputError("no list of log entries found (history/log/metrics)", path)
+    else:
+        entries = list(csv.DictReader(text.splitlines(), delimiter="\t"))
+    out = []
+    for i, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            continue
+        step = entry.get("step", entry.get("epoch", i))
+        row = {"step": float(step)}
+        for key, value in entry.items():
+            if key in ("step", "epoch") or isinstance(value, bool):
+                continue
+            try:
+                number = _number(value)
+            except (TypeError, ValueError):
+                continue
+            if number is not None:
+                row[key] = number
+        out.append(row)
+    return out
+
+
+def training_log_model(path) -> str:
+    """The model a training log belongs to: its folder, or its stem outside a model folder."""
+    path = Path(path)
+    parent = path.parent.name
+    return parent if parent and parent not in (".", "models", "results", "logs") else path.stem
+
+
+# ---- figures ---------------------------------------------------------------------------------
+
+def accuracy_vs_length(metrics: list[dict], stem, split="test"):
+    """Fragment accuracy and abstention against fragment length; None if no model has fragments."""
+    series = {}
+    for doc in metrics:
+        levels = [lv for lv in doc["splits"].get(split, {}).get("levels", [])
+                  if lv["level"] == "fragment" and lv.get("accuracy") is not None]
+        if levels:
+            series[doc["model"]] = sorted(levels, key=lambda lv: lv["fragment_length"])
+    if not series:
+        return None
+    colours = model_colours(series)
+    with figure(8.0, 3.2, ncols=2) as (fig, (acc_ax, abst_ax)):
+        for name in sorted(series):
+            xs = [lv["fragment_length"] for lv in series[name]]
+            acc_ax.plot(xs, [lv["accuracy"] for lv in series[name]], marker="o", color=colours[name], label=name)
+            abst_ax.plot(xs, [lv["abstention_rate"] or 0.0 for lv in series[name]], marker="o",
+                         color=colours[name], label=name)
+        for ax, label in ((acc_ax, "accuracy"), (abst_ax, "abstention rate")):
+            ax.set_xscale("log")
+            ax.set_xlabel("fragment length (bp)")
+            ax.set_ylabel(label)
+            ax.set_ylim(-0.02, 1.02)
+        acc_ax.set_title(f"Accuracy by fragment length ({split})")
+        abst_ax.set_title("Unclassified (in-distribution)")
+        acc_ax.legend(loc="lower right")
+        fig.tight_layout()
+        return save_figure(fig, stem)
+
+
+def _context_length(doc):
+    config = doc.get("model_config") or {}
+    for key in CONTEXT_KEYS:
+        if isinstance(config.get(key), (int, float)):
+            return config[key]
+    return None
+
+
+def accuracy_vs_context(metrics: list[dict], stem, split="test"):
+    """Accuracy against the training context length, one line per model kind and level."""
+    points = defaultdict(list)
+    for doc in metrics:
+        ctx = _context_length(doc)
+        if ctx is None:
+            continue
+        kind = (doc.get("model_config") or {}).get("kind") or doc["model"]
+        for lv in doc["splits"].get(split, {}).get("levels", []):
+            if lv["level"] in ACCURACY_LEVELS and lv.get("accuracy") is not None:
+                points[(kind, lv["level"])].append((ctx, lv["accuracy"]))
+    points = {k: sorted(v) for k, v in points.items() if len({x for x, _ in v}) >= 2}
+    if not points:
+        return None
+    colours = model_colours(kind for kind, _ in points)
+    with figure(5.0, 3.4) as (fig, (ax,)):
+        for (kind, level), pts in sorted(points.items()):
+            ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", color=colours[kind],
+                    linestyle="-" if level == "assembly" else "--", label=f"{kind} ({level})")
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("training context length (tokens)")
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title(f"Accuracy by context length ({split})")
+        ax.legend(loc="lower right")
+        fig.tight_layout()
+        return save_figure(fig, stem)
+
+
+def _median_series(rows, key):
+    grouped = defaultdict(list)
+    for r in rows:
+        if r[key] is not None:
+            grouped[(r["series"], r["length"])].append(r[key])
+    series = defaultdict(list)
+    for (name, length), values in sorted(grouped.items()):
+        series[name].append((length, statistics.median(values)))
+    return dict(series)
+
+
+def bench_vs_length(rows: list[dict], stem, key: str):
+    """Throughput (key ``tokens_per_s``) or peak memory (``peak_mem_bytes``) against length."""
+    series = _median_series(rows, key)
+    if not series:
+        return None
+    colours = model_colours(name.split(" ")[0] for name in series)
+    if key == "tokens_per_s":
+        scale, unit = 1.0, "tokens / s"
+    else:  # GiB when any point reaches one, MiB below
+        big = max(y for pts in series.values() for _, y in pts) >= 2.0 ** 30
+        scale, unit = (2.0 ** 30, "peak memory (GiB)") if big else (2.0 ** 20, "peak memory (MiB)")
+    with figure(5.0, 3.4) as (fig, (ax,)):
+        for name in sorted(series):
+            pts = series[name]
+            ax.plot([x for x, _ in pts], [y / scale for _, y in pts], marker="o",
+                    color=colours[name.split(" ")[0]], label=name)
+        ax.set_xscale("log", base=2)
+        ax.set_yscale("log")
+        ax.set_xlabel("sequence length (tokens)")
+        ax.set_ylabel(unit)
+        ax.set_title("Throughput by length" if key == "tokens_per_s" else "Memory by length")
+        ax.legend()
+        fig.tight_layout()
+        return save_figure(fig, stem)
+
+
+def training_curves(logs: dict[str, list[dict]], stem):
+    """Loss (and accuracy, if any log has it) against step, one colour per model."""
+    logs = {name: entries for name, entries in logs.items() if entries}
+    if not logs:
+        return None
+    has_acc = any("acc" in k for entries in logs.values() for e in entries for k in e)
+    colours = model_colours(logs)
+    with figure(8.0 if has_acc else 5.0, 3.2, ncols=2 if has_acc else 1) as (fig, axes):
+        for name in sorted(logs):
+            entries = logs[name]
+            fields = sorted({k for e in entries for k in e if k != "step"})
+            for fld in fields:
+                ax = axes[1] if has_acc and "acc" in fld else axes[0] if "loss" in fld else None
+                if ax is None:
+                    continue
+                pts = [(e["step"], e[fld]) for e in entries if fld in e]
+                ax.plot([x for x, _ in pts], [y for _, y in pts], color=colours[name],
+                        linestyle="--" if fld.startswith(("val", "valid")) else "-",
+                        marker="o" if len(pts) < 30 else None, label=f"{name} {fld}")
+        axes[0].set_ylabel("loss")
+        axes[0].set_title("Training loss")
+        if has_acc:
+            axes[1].set_ylabel("accuracy")
+            axes[1].set_title("Accuracy during training")
+        for ax in axes:
+            ax.set_xlabel("step")
+            ax.legend()
+        fig.tight_layout()
+        return save_figure(fig, stem)
+
+
+def draw_all(out_dir, metrics_paths=(), bench_paths=(), log_paths=(), log=print) -> dict[str, list[Path] | str]:
+    """Draw every figure whose inputs exist; returns name -> files written, or a note why skipped.
+
+    Writes ``index.tsv`` (figure, status, note) into ``out_dir``; a skipped figure's old files go.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    metrics = sorted((read_metrics(p) for p in metrics_paths), key=lambda d: d["model"])
+    bench_rows = [row for p in bench_paths for row in read_bench_tsv(p)]
+    logs = {}
+    for p in log_paths:
+        logs.setdefault(training_log_model(p), []).extend(read_training_log(p))
+    plans = {
+        "accuracy_vs_length": (lambda s: accuracy_vs_length(metrics, s),
+                               "no metrics with fragment levels (classify with fragments, then evaluate)"),
+        "accuracy_vs_context": (lambda s: accuracy_vs_context(metrics, s),
+                                "fewer than two context lengths in the metrics' model_config"),
+        "speed_vs_length": (lambda s: bench_vs_length(bench_rows, s, "tokens_per_s"),
+                            "no benchmark TSV with tokens_per_s or seconds (--bench-tsv)"),
+        "memory_vs_length": (lambda s: bench_vs_length(bench_rows, s, "peak_mem_bytes"),
+                             "no benchmark TSV with peak_mem_bytes (--bench-tsv)"),
+        "training_curves": (lambda s: training_curves(logs, s), "no training log (--training-log)"),
+    }
+    results = {}
+    for name, (draw, why) in plans.items():
+        written = draw(out_dir / name)
+        if written is None:
+            for fmt in FORMATS:
+                (out_dir / f"{name}.{fmt}").unlink(missing_ok=True)
+            log(f"figures: skipped {name}: {why}")
+            results[name] = why
+        else:
+            results[name] = written
+    with atomic_open(out_dir / "index.tsv") as fh:
+        fh.write("figure\tstatus\tnote\n")
+        for name, res in results.items():
+            fh.write(f"{name}\tskipped\t{res}\n" if isinstance(res, str) else
+                     f"{name}\tdrawn\t{', '.join(p.name for p in res)}\n")
+    return results

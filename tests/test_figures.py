@@ -1,0 +1,96 @@
+"""Figures: identical bytes from identical inputs; missing inputs skip a figure with a note."""
+
+import json
+
+import pytest
+
+from genomamba.cli import main
+from genomamba.errors import InputError
+from genomamba.figures import draw_all, read_bench_tsv, read_training_log, training_log_model
+
+
+def _metrics(model, accs, context=None):
+    levels = [{"level": "assembly", "fragment_length": None, "accuracy": 0.9, "abstention_rate": 0.0}]
+    levels += [{"level": "fragment", "fragment_length": n, "accuracy": a, "abstention_rate": 1 - a}
+               for n, a in accs.items()]
+    doc = {"model": model, "splits": {"test": {"levels": levels}}}
+    if context:
+        doc["model_config"] = {"kind": "mamba", "context_length": context}
+    return doc
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    metrics = []
+    for name, accs, ctx in (("mamba", {100: 0.6, 1000: 0.8, 10000: 0.95}, 1024),
+                            ("mamba_long", {100: 0.55, 1000: 0.85}, 8192),
+                            ("kmer", {100: 0.5, 1000: 0.7, 10000: 0.9}, None)):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(_metrics(name, accs, ctx)))
+        metrics.append(path)
+    bench = tmp_path / "bench.tsv"
+    bench.write_text("# model benchmark\nmodel\tlength\tseconds\tbatch\tpeak_mem_bytes\n"
+                     "mamba\t1024\t0.010\t4\t1000000\nmamba\t1024\t0.012\t4\t1000000\n"
+                     "mamba\t8192\t0.08\t4\t8000000\ntransformer\t1024\t0.008\t4\t4000000\n"
+                     "transformer\t8192\t0.2\t4\toom\n")
+    log_dir = tmp_path / "models" / "mamba"
+    log_dir.mkdir(parents=True)
+    log = log_dir / "train_log.jsonl"
+    log.write_text("".join(json.dumps({"step": s, "loss": 1.5 / s, "val_loss": 1.6 / s, "val_accuracy": s / 10})
+                           + "\n" for s in range(1, 6)))
+    return metrics, [bench], [log]
+
+
+def test_figures_are_byte_stable(tmp_path, inputs):
+    runs = []
+    for name in ("a", "b"):
+        results = draw_all(tmp_path / name, *inputs, log=lambda m: None)
+        assert all(not isinstance(r, str) for r in results.values()), results
+        runs.append({p.name: p.read_bytes() for p in sorted((tmp_path / name).iterdir())})
+    assert runs[0] == runs[1]
+    names = set(runs[0])
+    for fig in ("accuracy_vs_length", "accuracy_vs_context", "speed_vs_length", "memory_vs_length",
+                "training_curves"):
+        assert {f"{fig}.png", f"{fig}.svg", f"{fig}.pdf"} <= names
+    assert runs[0]["accuracy_vs_length.png"].startswith(b"\x89PNG")
+    assert runs[0]["accuracy_vs_length.pdf"].startswith(b"%PDF")
+    assert b"CreationDate" not in runs[0]["speed_vs_length.pdf"]
+
+
+def test_missing_inputs_skip_with_a_note(tmp_path, inputs, capsys):
+    metrics, _, _ = inputs
+    out = tmp_path / "figs"
+    draw_all(out, *inputs, log=lambda m: None)
+    # a later run without benchmarks or logs: those figures are skipped and their old files removed
+    assert main(["figures", "--metrics", *map(str, metrics), "-o", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "skipped speed_vs_length" in err and "skipped training_curves" in err
+    assert not (out / "speed_vs_length.png").exists() and (out / "accuracy_vs_length.svg").exists()
+    index = (out / "index.tsv").read_text()
+    assert "memory_vs_length\tskipped\t" in index and "accuracy_vs_length\tdrawn\t" in index
+    assert main(["figures", "-o", str(tmp_path / "empty")]) == 0
+    assert sorted(p.name for p in (tmp_path / "empty").iterdir()) == ["index.tsv"]
+
+
+def test_bench_and_log_readers(tmp_path, inputs):
+    _, (bench,), (log,) = inputs
+    rows = read_bench_tsv(bench)
+    assert rows[0]["tokens_per_s"] == pytest.approx(1024 * 4 / 0.010)
+    assert rows[-1]["peak_mem_bytes"] is None
+    entries = read_training_log(log)
+    assert entries[1] == pytest.approx({"step": 2, "loss": 0.75, "val_loss": 0.8, "val_accuracy": 0.2})
+    assert training_log_model(log) == "mamba"
+    tsv = tmp_path / "log.tsv"
+    tsv.write_text("epoch\tloss\tnote\n1\t0.5\tok\n2\t0.25\tok\n")
+    assert read_training_log(tsv) == [{"step": 1.0, "loss": 0.5}, {"step": 2.0, "loss": 0.25}]
+
+
+def test_bad_bench_table_names_file_and_line(tmp_path):
+    bad = tmp_path / "b.tsv"
+    bad.write_text("model\tseconds\nmamba\t1\n")
+    with pytest.raises(InputError, match="lacks column 'length'"):
+        read_bench_tsv(bad)
+    bad.write_text("model\tlength\tseconds\nmamba\t1024\tfast\n")
+    with pytest.raises(InputError, match="not a number") as err:
+        read_bench_tsv(bad)
+    assert err.value.line == 2 and err.value.record == "mamba"
