@@ -1,0 +1,123 @@
+"""Helpers the Snakefile calls: the sample sheet, config checks and target lists (the Snakefile holds no logic).
+
+Sample sheet (`samples.tsv`): tab-separated, header `sample species strain path` (extra columns are
+allowed and ignored), one row per input file. Sample names become file names, so they are restricted
+to letters, digits, `.`, `_` and `-`. A relative `path` is taken relative to the working directory; if
+it is not there, relative to the workflow's own directory (so the embedded defaults are found from any
+`snakemake --directory`).
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import ConfigError, InputError
+
+SAMPLE_COLUMNS = ("sample", "species", "strain", "path")
+SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+@dataclass(frozen=True)
+class Sample:
+    sample: str
+    species: str
+    strain: str
+    path: str
+    line: int  # line of the sample sheet, for messages
+
+
+def read_samples(path, *, base_dirs=(), check_paths: bool = False) -> list[Sample]:
+    """Read and check a sample sheet; with ``check_paths`` every input file must exist.
+
+    ``base_dirs``: further directories a relative ``path`` is looked up in (after the working
+    directory); the returned path is the first that exists, else the path as written.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("sample sheet not found", path)
+    with open(path, newline="") as fh:
+        lines = [(n, line) for n, line in enumerate(fh, 1) if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise InputError("sample sheet is empty", path)
+    header_line, header = lines[0][0], lines[0][1].rstrip("\r\n").split("\t")
+    missing = [c for c in SAMPLE_COLUMNS if c not in header]
+    if missing:
+        raise InputError(f"missing column(s) {', '.join(missing)}; the header must have "
+                         f"{' '.join(SAMPLE_COLUMNS)} separated by tabs", path, line=header_line)
+    samples, seen = [], {}
+    for n, line in lines[1:]:
+        fields = line.rstrip("\r\n").split("\t")
+        if len(fields) != len(header):
+            raise InputError(f"{len(fields)} fields, the header has {len(header)}", path, line=n)
+        row = dict(zip(header, (f.strip() for f in fields)))
+        name = row["sample"]
+        for column in SAMPLE_COLUMNS:
+            if not row[column]:
+                raise InputError(f"empty {column!r}", path, record=name or None, line=n)
+        if not SAMPLE_NAME.match(name):
+            raise InputError("sample names may contain only letters, digits, '.', '_' and '-' "
+                             "(and start with a letter or digit)", path, record=name, line=n)
+        if name in seen:
+            raise InputError(f"sample name repeated (first on line {seen[name]})", path, record=name, line=n)
+        seen[name] = n
+        file = resolve_path(row["path"], base_dirs)
+        if check_paths and not Path(file).is_file():
+            raise InputError(f"input file {row['path']!r} does not exist", path, record=name, line=n)
+        samples.append(Sample(name, row["species"], row["strain"], file, n))
+    return samples
+
+
+def resolve_path(path: str, base_dirs=()) -> str:
+    if Path(path).is_absolute() or Path(path).exists():
+        return path
+    for base in base_dirs:
+        candidate = Path(base) / path
+        if candidate.exists():
+            return str(candidate)
+    return path
+
+
+def training_species(config: dict, samples: list[Sample]) -> list[str]:
+    """The config's training species (default: every species in the sheet), checked against the sheet."""
+    present = {s.species for s in samples}
+    wanted = config.get("species") or sorted(present)
+    absent = [s for s in wanted if s not in present]
+    if absent:
+        raise ConfigError(f"config 'species' lists {', '.join(map(repr, absent))}, which no sample has")
+    return sorted(wanted)
+
+
+def enabled_models(config: dict) -> list[str]:
+    """Names of the models to train, in config order; the primary model must be one of them."""
+    models = [name for name, spec in config["models"].items() if spec.get("enabled", True)]
+    primary = config["primary_model"]
+    if primary not in models:
+        raise ConfigError(f"primary_model {primary!r} is not an enabled entry of 'models' "
+                          f"(enabled: {', '.join(models) or 'none'})")
+    return models
+
+
+def calls_path(config: dict, model: str, sample: str) -> str:
+    """The primary model's calls go to results/calls/, the others' to results/compare/<model>/."""
+    if model == config["primary_model"]:
+        return f"results/calls/{sample}.tsv"
+    return f"results/compare/{model}/{sample}.tsv"
+
+
+def model_calls(config: dict, model: str, samples: list[Sample]) -> list[str]:
+    return [calls_path(config, model, s.sample) for s in samples]
+
+
+def all_calls(config: dict, samples: list[Sample]) -> list[str]:
+    return [p for m in enabled_models(config) for p in model_calls(config, m, samples)]
+
+
+DEFAULT_RESOURCES = {"threads": 2, "mem_mb": 4000, "runtime": 60, "gpu": 0}
+
+
+def model_resources(config: dict, model: str) -> dict:
+    """threads, mem_mb, runtime (minutes) and gpu for a model's train and classify jobs."""
+    return {**DEFAULT_RESOURCES, **config["models"][model].get("resources", {})}
