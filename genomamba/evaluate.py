@@ -32,6 +32,7 @@ import numpy as np
 
 from .atomic import atomic_open
 from .errors import InputError
+from .split import SPLITS
 
 UNCLASSIFIED = "unclassified"
 ASSEMBLY_RECORD = "*"
@@ -210,18 +211,10 @@ def level_metrics(rows: list[dict], model_species: list[str]) -> dict:
 
 # ---- from files to the metrics document ------------------------------------------------------
 
-def _field(row, name):
-    """A split row's field, whether the row is a mapping or an object."""
-    return row[name] if isinstance(row, dict) else getattr(row, name)
-
-
 def split_truth(split) -> dict[str, dict]:
     """sample -> {species, strain, split, store} for every sample of every split."""
-    truth = {}
-    for name in ("train", "validation", "test"):
-        for row in split.samples(name):
-            truth[_field(row, "sample")] = {k: _field(row, k) for k in ("species", "strain", "split", "store")}
-    return truth
+    return {row.sample: {"species": row.species, "strain": row.strain, "split": row.split, "store": row.store}
+            for name in SPLITS for row in split.samples(name)}
 
 
 def calls_by_sample(paths, truth) -> dict[str, Path]:

@@ -1,36 +1,25 @@
 """Metrics on hand-made calls tables whose answers are worked out by hand."""
 
 import json
-from types import SimpleNamespace
-
 import pytest
 
+from genomamba.cli import main
 from genomamba.errors import InputError
 from genomamba.evaluate import (calibration, evaluate, macro_f1, read_calls, read_metrics,
                                 write_metrics)
+from genomamba.split import Split, SplitRow
 
 EC, SA, VC = "Escherichia coli", "Staphylococcus aureus", "Vibrio cholerae"
 HEADER = "file\trecord\tlength\tcall\tconfidence\tp_Escherichia_coli\tp_Staphylococcus_aureus\n"
 
 
-class TinySplit:
-    """Stands in for genomamba.split.Split: .species (training species) and .samples(name)."""
-
-    def __init__(self, rows, species):
-        self.rows, self.species = rows, species
-
-    def samples(self, name):
-        return [r for r in self.rows if r.split == name]
-
-
 def _row(sample, species, split):
-    return SimpleNamespace(sample=sample, species=species, strain=sample, split=split,
-                           store=f"stores/{sample}.zarr")
+    return SplitRow(sample, species, sample, split, f"stores/{sample}.zarr")
 
 
-SPLIT = TinySplit([_row("ec_a", EC, "train"), _row("sa_a", SA, "train"),
-                   _row("ec_b", EC, "test"), _row("sa_b", SA, "test"), _row("vc_b", VC, "test"),
-                   _row("ec_v", EC, "validation")], [EC, SA])
+SPLIT = Split([_row("ec_a", EC, "train"), _row("sa_a", SA, "train"),
+               _row("ec_b", EC, "test"), _row("sa_b", SA, "test"), _row("vc_b", VC, "test"),
+               _row("ec_v", EC, "validation")])
 
 
 def _write(path, rows):
@@ -142,3 +131,23 @@ def test_missing_columns_and_unknown_sample(tmp_path):
     stray = _write(tmp_path / "nobody.tsv", [("f", "*", 10, EC, 0.9, 0.9, 0.1)])
     with pytest.raises(InputError, match="not in the split"):
         evaluate(SPLIT, [stray], model="m")
+
+
+def test_evaluate_command(tmp_path, capsys):
+    SPLIT.write(tmp_path / "split.tsv")
+    model_dir = tmp_path / "model"
+    model_dir.mkdir()
+    (model_dir / "config.json").write_text(json.dumps({"kind": "mamba", "threshold": 0.6}))
+    out = tmp_path / "metrics" / "mamba.json"
+    rc = main(["evaluate", "--split", str(tmp_path / "split.tsv"), "--calls", *map(str, _calls(tmp_path)),
+               "--model-dir", str(model_dir), "--splits", "test", "validation", "-o", str(out)])
+    assert rc == 0
+    doc = read_metrics(out)
+    assert doc["model"] == "mamba" and doc["model_config"]["kind"] == "mamba"
+    assert _level(doc, "assembly")["accuracy"] == pytest.approx(2 / 3)
+    assert "mamba\ttest\tassembly\tn=3" in capsys.readouterr().out
+    # a calls file for an unknown sample: an error naming it, and no metrics file written
+    bad = _write(tmp_path / "stray.tsv", [("f", "*", 10, EC, 0.9, 0.9, 0.1)])
+    rc = main(["evaluate", "--split", str(tmp_path / "split.tsv"), "--calls", str(bad),
+               "-o", str(tmp_path / "none.json")])
+    assert rc == 2 and "stray" in capsys.readouterr().err and not (tmp_path / "none.json").exists()

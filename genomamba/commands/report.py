@@ -1,0 +1,28 @@
+"""`genomamba report`: write the self-contained HTML report."""
+
+from pathlib import Path
+
+HELP = "write the self-contained HTML report"
+
+
+def add_arguments(parser):
+    parser.add_argument("--split", required=True, type=Path, help="split.tsv (the truth)")
+    parser.add_argument("--metrics", nargs="*", default=[], type=Path, help="metrics JSONs (genomamba evaluate)")
+    parser.add_argument("--calls", nargs="*", default=[], type=Path,
+                        help="calls tables: calls/{sample}.tsv (primary) and compare/{model}/{sample}.tsv")
+    parser.add_argument("--config", type=Path, help="the run's config (YAML or JSON), shown in the report")
+    parser.add_argument("--provenance", type=Path,
+                        help="folder of {sample}.zarr stores, or a split.tsv whose store column names them")
+    parser.add_argument("--primary", help="the primary model (default: the first metrics file's)")
+    parser.add_argument("-o", "--output", required=True, type=Path, help="the HTML file to write")
+
+
+def run(args) -> int:
+    from ..report import write_report
+    from ..split import Split
+
+    write_report(args.output, split=Split.read(args.split), metrics_paths=args.metrics,
+                 calls_paths=args.calls, config=args.config, provenance=args.provenance,
+                 primary=args.primary)
+    print(args.output)
+    return 0
