@@ -79,9 +79,14 @@ def figure_bytes(fig, fmt: str) -> bytes:
 
 
 def svg_inline(fig) -> str:
-    """The figure as an ``<svg>`` element for embedding in HTML (no XML prolog or doctype)."""
+    """The figure as an ``<svg>`` element for embedding in HTML: no XML prolog, doctype or RDF
+    metadata (whose namespace URLs would look like external references)."""
     text = figure_bytes(fig, "svg").decode("utf-8")
-    return text[text.index("<svg"):]
+    text = text[text.index("<svg"):]
+    start, end = text.find("<metadata>"), text.find("</metadata>")
+    if start >= 0 and end > start:
+        text = text[:start] + text[end + len("</metadata>"):].lstrip("\n")
+    return text
 
 
 def save_figure(fig, stem, formats=FORMATS) -> list[Path]:

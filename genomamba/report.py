@@ -36,7 +36,7 @@ th,td{border:1px solid #ddd;padding:.25em .6em;text-align:left;vertical-align:to
 th{background:#f0f4f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .ok{background:#e3f4e8}.bad{background:#fbe2dc}.abstain{background:#eeeeee;color:#555}
 .summary{background:#f0f4f8;border-left:4px solid #0072B2;padding:.6em 1em;font-size:1.05em}
-.muted{color:#777;font-size:.85em}details{margin:.3em 0}summary{cursor:pointer}
+.muted{color:#777;font-size:.85em}details{margin:.3em 0}summary{cursor:pointer}.inner{margin-left:1.2em}
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.85em}
 code{font-size:.9em}svg{max-width:100%;height:auto}
 """
@@ -201,13 +201,17 @@ def _call_class(call: str, species: str, known: set) -> str:
     return "abstain" if call == UNCLASSIFIED else "bad"
 
 
-def calls_section(truth, tables, metrics_species) -> str:
-    """Per-assembly calls: one row per sample, one column per model; per-record tables collapsed."""
-    models = sorted(tables)
+SPLIT_ORDER = {"test": 0, "validation": 1, "train": 2}
+
+
+def calls_section(truth, tables, model_order, metrics_species):
+    """Per-assembly calls: one row per sample (test first), one column per model (primary first);
+    per-record tables collapsed, per model and sample. Returns (html, assembly calls by (model, sample))."""
+    models = [m for m in model_order if m in tables] + sorted(set(tables) - set(model_order))
     header = ["sample", "species", "strain", "split"] + models
     rows = []
     assembly_calls = {}
-    for sample in sorted(truth):
+    for sample in sorted(truth, key=lambda s: (SPLIT_ORDER.get(truth[s]["split"], 3), truth[s]["species"], s)):
         t = truth[sample]
         row = [_e(sample), f"<i>{_e(t['species'])}</i>", _e(t["strain"]), _e(t["split"])]
         for model in models:
@@ -227,17 +231,25 @@ def calls_section(truth, tables, metrics_species) -> str:
         rows.append(row)
     details = []
     for model in models:
+        known = set(metrics_species.get(model, ()))
+        inner = []
         for sample in sorted(tables[model]):
             table = tables[model][sample]
+            known = known or set(table.species)
             n = len(table)
-            shown = range(min(n, MAX_RECORD_ROWS))
-            rec_rows = [[_e(table.file[i]), _e(table.record[i]), f"{table.length[i]:,}", _e(table.call[i]),
-                         f"{table.confidence[i]:.3f}"] + [f"{p:.3f}" for p in table.probs[i]] for i in shown]
+            rec_rows = [[_e(table.file[i]), _e(table.record[i]), (f"{table.length[i]:,}", 'class="num"'),
+                         (_e(table.call[i]), f'class="{_call_class(table.call[i], truth[sample]["species"], known)}"'),
+                         (f"{table.confidence[i]:.3f}", 'class="num"')]
+                        + [(f"{p:.3f}", 'class="num"') for p in table.probs[i]]
+                        for i in range(min(n, MAX_RECORD_ROWS))]
             more = (f'<p class="muted">{n - MAX_RECORD_ROWS} more rows in {_e(table.path)}</p>'
                     if n > MAX_RECORD_ROWS else "")
-            details.append(f"<details><summary>{_e(model)} &middot; {_e(sample)} ({n} rows)</summary>"
-                           + _table(["file", "record", "length", "call", "confidence"]
-                                    + [f"p({s})" for s in table.species], rec_rows) + more + "</details>")
+            inner.append(f"<details><summary>{_e(sample)} <span class=\"muted\">{_e(truth[sample]['species'])}, "
+                         f"{n} rows</span></summary>"
+                         + _table(["file", "record", "length", "call", "confidence"]
+                                  + [f"p({s})" for s in table.species], rec_rows) + more + "</details>")
+        details.append(f"<details><summary><b>{_e(model)}</b>: per-record calls of {len(inner)} samples"
+                       f"</summary><div class=\"inner\">{''.join(inner)}</div></details>")
     legend = ('<p class="muted">Per-assembly calls (record <code>*</code>) with confidence. '
               '<span class="ok">&nbsp;right&nbsp;</span> <span class="bad">&nbsp;wrong&nbsp;</span> '
               '<span class="abstain">&nbsp;unclassified (in-distribution)&nbsp;</span>; for species the '
@@ -372,7 +384,7 @@ def build_report(split, metrics_paths, calls_paths, *, config=None, provenance=N
     metrics_species = {d["model"]: d.get("species", []) for d in metrics}
     tables = {model: {sample: read_calls(path, split.species) for sample, path in by_sample.items()}
               for model, by_sample in assign_calls_to_models(calls_paths, metrics, primary).items()}
-    calls_html, assembly_calls = calls_section(truth, tables, metrics_species)
+    calls_html, assembly_calls = calls_section(truth, tables, [d["model"] for d in metrics], metrics_species)
     config_text = read_config_text(config) if config else None
     prov = provenance_rows(store_paths(provenance, truth)) if provenance else None
     nav = "".join(f'<a href="#{anchor}">{_e(label)}</a>' for anchor, label in NAV)
