@@ -1,7 +1,7 @@
 """Helpers the Snakefile calls: the sample sheet, config checks and target lists (the Snakefile holds no logic).
 
-Sample sheet (`samples.tsv`): tab-separated, header `sample species strain path` (extra columns are
-allowed and ignored), one row per input file. Sample names become file names, so they are restricted
+Sample sheet (`samples.tsv`): tab-separated, header `sample species strain path` (in any order, no
+other columns), one row per input file; blank lines and lines starting with `#` are skipped. Sample names become file names, so they are restricted
 to letters, digits, `.`, `_` and `-`. A relative `path` is taken relative to the working directory; if
 it is not there, relative to the workflow's own directory (so the embedded defaults are found from any
 `snakemake --directory`).
@@ -44,9 +44,12 @@ def read_samples(path, *, base_dirs=(), check_paths: bool = False) -> list[Sampl
         raise InputError("sample sheet is empty", path)
     header_line, header = lines[0][0], lines[0][1].rstrip("\r\n").split("\t")
     missing = [c for c in SAMPLE_COLUMNS if c not in header]
-    if missing:
-        raise InputError(f"missing column(s) {', '.join(missing)}; the header must have "
-                         f"{' '.join(SAMPLE_COLUMNS)} separated by tabs", path, line=header_line)
+    unknown = [c for c in header if c not in SAMPLE_COLUMNS]
+    if missing or unknown or len(set(header)) != len(header):
+        problem = "; ".join(filter(None, [missing and f"missing column(s) {', '.join(missing)}",
+                                          unknown and f"unknown column(s) {', '.join(unknown)}"]))
+        raise InputError(f"{problem or 'repeated column'}: the header must be "
+                         f"{' '.join(SAMPLE_COLUMNS)}, separated by tabs", path, line=header_line)
     samples, seen = [], {}
     for n, line in lines[1:]:
         fields = line.rstrip("\r\n").split("\t")
@@ -107,12 +110,36 @@ def calls_path(config: dict, model: str, sample: str) -> str:
     return f"results/compare/{model}/{sample}.tsv"
 
 
-def model_calls(config: dict, model: str, samples: list[Sample]) -> list[str]:
-    return [calls_path(config, model, s.sample) for s in samples]
+def model_calls(config: dict, model: str, samples) -> list[str]:
+    """Calls files of one model for the given sample names."""
+    return [calls_path(config, model, s) for s in samples]
 
 
-def all_calls(config: dict, samples: list[Sample]) -> list[str]:
+def all_calls(config: dict, samples) -> list[str]:
     return [p for m in enabled_models(config) for p in model_calls(config, m, samples)]
+
+
+def species_args(config: dict) -> str:
+    """`--species 'A b' ...` for genomamba split, or nothing (every species trains)."""
+    import shlex
+
+    species = config.get("species") or []
+    return " ".join(["--species", *map(shlex.quote, species)]) if species else ""
+
+
+def fractions_args(config: dict) -> str:
+    return " ".join(str(config["split"][s]) for s in ("train", "validation", "test"))
+
+
+def write_effective_config(config: dict, path) -> None:
+    """The validated config, defaults filled in, as JSON (for the report's provenance)."""
+    import json
+
+    from .atomic import atomic_open
+
+    with atomic_open(path) as fh:
+        json.dump(config, fh, indent=2, sort_keys=True)
+        fh.write("\n")
 
 
 DEFAULT_RESOURCES = {"threads": 2, "mem_mb": 4000, "runtime": 60, "gpu": 0}
@@ -121,3 +148,42 @@ DEFAULT_RESOURCES = {"threads": 2, "mem_mb": 4000, "runtime": 60, "gpu": 0}
 def model_resources(config: dict, model: str) -> dict:
     """threads, mem_mb, runtime (minutes) and gpu for a model's train and classify jobs."""
     return {**DEFAULT_RESOURCES, **config["models"][model].get("resources", {})}
+
+
+def sample_frame(path):
+    """The sample sheet as a pandas DataFrame of strings, for snakemake.utils.validate."""
+    import pandas as pd
+
+    try:
+        return pd.read_csv(path, sep="\t", dtype=str, comment="#", keep_default_na=False)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot read sample sheet: {exc}", path) from None
+
+
+def check_config(config: dict, sheet, base_dirs=()) -> dict[str, Sample]:
+    """What a JSON schema cannot check: the sheet's rows and files, fractions summing to 1, the
+    species and the primary model. Returns sample name -> Sample, in sheet order."""
+    from .split import check_fractions
+
+    samples = read_samples(sheet, base_dirs=base_dirs, check_paths=True)
+    check_fractions([config["split"][s] for s in ("train", "validation", "test")])
+    training_species(config, samples)
+    enabled_models(config)
+    return {s.sample: s for s in samples}
+
+
+def alternatives(names) -> str:
+    """A regex matching exactly these names (for wildcard_constraints)."""
+    return "|".join(re.escape(n) for n in names) or "(?!)"
+
+
+def genomamba_command(basedir) -> str:
+    """`genomamba` when installed, else this interpreter running the checkout at ``basedir``."""
+    import shlex
+    import shutil
+    import sys
+
+    if shutil.which("genomamba"):
+        return "genomamba"
+    return (f"PYTHONPATH={shlex.quote(str(basedir))}${{PYTHONPATH:+:$PYTHONPATH}} "
+            f"{shlex.quote(sys.executable)} -m genomamba.cli")

@@ -1,0 +1,34 @@
+# Every sample with every model: the primary model's calls are results/calls/{sample}.tsv (the
+# workflow's contract), the other models' results/compare/{model}/{sample}.tsv.
+
+
+def classify_model(wc):
+    return wc.get("model", config["primary_model"])
+
+
+rule classify_compare:
+    input:
+        model=lambda wc: f"results/models/{classify_model(wc)}",
+        sequences=lambda wc: SAMPLES[wc.sample].path,
+    output:
+        "results/compare/{model}/{sample}.tsv",
+    log:
+        "logs/classify/{model}/{sample}.log",
+    benchmark:
+        "results/benchmarks/classify/{model}/{sample}.tsv"
+    threads: lambda wc: gw.model_resources(config, classify_model(wc))["threads"]
+    resources:
+        mem_mb=lambda wc: gw.model_resources(config, classify_model(wc))["mem_mb"],
+        runtime=lambda wc: gw.model_resources(config, classify_model(wc))["runtime"],
+        gpu=lambda wc: gw.model_resources(config, classify_model(wc))["gpu"],
+    shell:
+        "{GENOMAMBA} classify --model {input.model:q} {input.sequences:q} -o {output:q} > {log:q} 2>&1"
+
+
+use rule classify_compare as classify with:
+    output:
+        "results/calls/{sample}.tsv",
+    log:
+        "logs/classify/{sample}.log",
+    benchmark:
+        "results/benchmarks/classify/{sample}.tsv"

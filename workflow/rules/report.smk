@@ -1,0 +1,51 @@
+import json
+
+
+rule effective_config:
+    output:
+        "results/config.json",
+    params:
+        config=json.dumps(config, sort_keys=True),  # a changed config reruns this rule
+    localrule: True
+    run:
+        gw.write_effective_config(config, output[0])
+
+
+rule report:
+    input:
+        config="results/config.json",
+        split="results/split.tsv",
+        metrics=expand("results/metrics/{model}.json", model=MODELS),
+        calls=gw.all_calls(config, SAMPLES),
+    output:
+        report("results/report.html", caption="../report/report.rst", category="Report"),
+    log:
+        "logs/report.log",
+    benchmark:
+        "results/benchmarks/report.tsv"
+    threads: 1
+    resources:
+        mem_mb=1000,
+        runtime=10,
+    shell:
+        "{GENOMAMBA} report --config {input.config:q} --split {input.split:q} --metrics {input.metrics:q}"
+        " --calls {input.calls:q} -o {output:q} > {log:q} 2>&1"
+
+
+rule figures:
+    input:
+        metrics=expand("results/metrics/{model}.json", model=MODELS),
+        models=expand("results/models/{model}", model=MODELS),
+    output:
+        report(directory("results/figures"), patterns=["{name}.png"], caption="../report/figures.rst",
+               category="Figures"),
+    log:
+        "logs/figures.log",
+    benchmark:
+        "results/benchmarks/figures.tsv"
+    threads: 1
+    resources:
+        mem_mb=2000,
+        runtime=10,
+    shell:
+        "{GENOMAMBA} figures --metrics {input.metrics:q} -o {output:q} > {log:q} 2>&1"

@@ -1,0 +1,21 @@
+rule split:
+    input:
+        sheet=SAMPLE_SHEET,
+        stores=expand("results/stores/{sample}.zarr", sample=SAMPLES),
+    output:
+        "results/split.tsv",
+    params:
+        seed=config["seed"],
+        fractions=gw.fractions_args(config),
+        species=gw.species_args(config),
+    log:
+        "logs/split.log",
+    benchmark:
+        "results/benchmarks/split.tsv"
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
+    shell:
+        "{GENOMAMBA} split --samples {input.sheet:q} --stores-dir results/stores --seed {params.seed}"
+        " --fractions {params.fractions} {params.species} -o {output:q} > {log:q} 2>&1"
