@@ -5,7 +5,8 @@ A sample whose species is not a training species (``Split.species``) is out-of-d
 its right call is ``unclassified``.
 
 Levels scored separately: ``assembly`` (the per-file ``*`` rows), ``record`` (whole records or
-contigs) and ``fragment`` (records named ``name:start-end``), the fragments grouped by length.
+contigs) and ``fragment`` (records named ``name:start-end``), the fragments grouped by their nominal
+length (``fragment_lengths``: a record's last, shorter fragment counts with the fragments before it).
 Per level (see ``level_metrics``):
 
   accuracy             calls equal to the truth (species, or ``unclassified`` for OOD rows)
@@ -126,6 +127,27 @@ def row_level(record: str) -> str:
     return "record"
 
 
+def fragment_lengths(records) -> list[int | None]:
+    """The nominal fragment length of each record name (None for non-fragments): its span
+    ``end - start``, except for the last fragment of a tiling (no fragment of the same record starts
+    where it ends, one ends where it starts), which takes the span of the one before it."""
+    spans = {}
+    for i, name in enumerate(records):
+        m = FRAGMENT_NAME.match(name) if name != ASSEMBLY_RECORD else None
+        if m:
+            spans[i] = (m["parent"], int(m["start"]), int(m["end"]))
+    starts = {(parent, start) for parent, start, _ in spans.values()}
+    before = {}
+    for parent, start, end in spans.values():
+        before.setdefault((parent, end), []).append(end - start)
+    out = [None] * len(records)
+    for i, (parent, start, end) in spans.items():
+        span = end - start
+        previous = [s for s in before.get((parent, start), []) if s >= span]
+        out[i] = min(previous) if (parent, end) not in starts and previous else span
+    return out
+
+
 # ---- metrics on plain label lists -----------------------------------------------------------
 
 def accuracy(truth, pred) -> float | None:
@@ -233,10 +255,11 @@ def calls_by_sample(paths, truth) -> dict[str, Path]:
 def table_rows(table: CallsTable, species: str) -> list[dict]:
     """The calls table as metric rows, tagged with level and truth."""
     rows = []
+    nominal = fragment_lengths(table.record)
     for i in range(len(table)):
         probs = table.probs[i]
         rows.append({"level": row_level(table.record[i]), "record": table.record[i],
-                     "length": table.length[i], "call": table.call[i],
+                     "length": table.length[i], "fragment_length": nominal[i], "call": table.call[i],
                      "confidence": table.confidence[i], "species": species,
                      "top": table.species[int(np.argmax(probs))]})
     return rows
@@ -272,9 +295,9 @@ def evaluate(split, calls_paths, *, model: str, splits=("test",)) -> dict:
                 levels.append({"level": level, "fragment_length": None,
                                **level_metrics(level_rows, species_order)})
         fragments = [r for r in rows if r["level"] == "fragment"]
-        for length in sorted({r["length"] for r in fragments}):
-            levels.append({"level": "fragment", "fragment_length": length,
-                           **level_metrics([r for r in fragments if r["length"] == length], species_order)})
+        for length in sorted({r["fragment_length"] for r in fragments}):
+            levels.append({"level": "fragment", "fragment_length": length, **level_metrics(
+                [r for r in fragments if r["fragment_length"] == length], species_order)})
         per_split[split_name] = {
             "samples": sorted(s for s in wanted if s in mapping),
             "missing_samples": missing,

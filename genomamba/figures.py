@@ -167,12 +167,12 @@ def training_log_model(path) -> str:
 
 def accuracy_vs_length(metrics: list[dict], stem, split="test"):
     """Fragment accuracy and abstention against fragment length; None if no model has fragments."""
-    series = {}
+    by_model = defaultdict(dict)  # several metrics files of one model (one per length) make one line
     for doc in metrics:
-        levels = [lv for lv in doc["splits"].get(split, {}).get("levels", [])
-                  if lv["level"] == "fragment" and lv.get("accuracy") is not None]
-        if levels:
-            series[doc["model"]] = sorted(levels, key=lambda lv: lv["fragment_length"])
+        for lv in doc["splits"].get(split, {}).get("levels", []):
+            if lv["level"] == "fragment" and lv.get("accuracy") is not None:
+                by_model[doc["model"]].setdefault(lv["fragment_length"], lv)
+    series = {model: [lvs[n] for n in sorted(lvs)] for model, lvs in by_model.items()}
     if not series:
         return None
     colours = model_colours(series)

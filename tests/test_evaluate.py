@@ -5,7 +5,7 @@ import pytest
 
 from genomamba.cli import main
 from genomamba.errors import InputError
-from genomamba.evaluate import (calibration, evaluate, macro_f1, read_calls, read_metrics,
+from genomamba.evaluate import (calibration, evaluate, fragment_lengths, macro_f1, read_calls, read_metrics,
                                 write_metrics)
 from genomamba.split import Split, SplitRow
 
@@ -85,6 +85,13 @@ def test_record_level_and_fragment_groups(tmp_path):
     assert f100["ood_rejection_rate"] == 0.0
     f200 = _level(m, "fragment", 200)
     assert f200["abstention_rate"] == 1.0 and f200["selective_accuracy"] is None
+
+
+def test_fragments_group_by_nominal_length():
+    records = ["*", "chr", "a:0-100", "a:100-200", "a:200-250",  # tiling of 100, last one shorter
+               "b:0-70",  # a record shorter than one fragment
+               "c:0-1000", "c:1000-1500", "c:0-100", "c:100-200"]  # two tilings of one record
+    assert fragment_lengths(records) == [None, None, 100, 100, 100, 70, 1000, 1000, 100, 100]
 
 
 def test_validation_split_and_missing_samples(tmp_path, capsys):
