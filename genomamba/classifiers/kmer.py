@@ -1,0 +1,312 @@
+"""The k-mer baseline (kind ``kmer``): canonical k-mer frequencies and a logistic regression.
+
+Features. A sequence's canonical k-mer counts (a k-mer and its reverse complement are one feature;
+k-mers containing N are skipped), counted streaming over chunks with the k-1 last tokens carried
+over, so the counts do not depend on the chunking. Frequencies are square-rooted (the Hellinger
+transform, which evens out rare and common k-mers) and standardised with the training mean and
+standard deviation.
+
+Training. ``windows_per_strain`` windows of ``window_length`` bases are drawn from every training
+strain's store (numpy Generator seeded from ``seed``; records chosen in proportion to their length),
+and a scikit-learn ``LogisticRegression`` (lbfgs, class-balanced, seeded) is fitted to them.
+Probabilities are its softmax; confidence is the highest probability.
+
+Out-of-distribution guard. Max-probability is overconfident far from the training data (human DNA
+is still "most like" some bacterium), so every sequence is also measured against the species:
+``distance`` = RMS distance of its standardised features to the nearest class centroid. K-mer noise
+grows as a sequence gets shorter, so the acceptable distance depends on length: on validation
+windows of several lengths (``ood_lengths``) the ``ood_quantile`` quantile of the distance is taken
+and ``radius(L) = a + b / sqrt(L)`` (a, b >= 0) fitted to it by non-negative least squares. A
+sequence farther than ``ood_margin * radius(L)`` gets confidence 0 (its probabilities are kept), so
+it is called ``unclassified`` whatever the threshold.
+
+Threshold. On validation windows of ``window_length``, the lowest confidence whose kept calls reach
+``target_accuracy`` (``genomamba.calls.calibrate_threshold``), at least ``min_threshold``. Without
+validation samples, fresh windows of the training strains are used (logged).
+
+Saved as ``config.json`` (kind, species, threshold, parameters, radius fit) and ``weights.safetensors``
+(coefficients, intercepts, scaler mean and scale, centroids); no pickle.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import ConfigError
+from .base import Classifier
+
+MIN_K, MAX_K = 4, 8
+DEFAULTS = {
+    "k": 6,
+    "window_length": 5000,
+    "windows_per_strain": 200,
+    "validation_windows_per_strain": 100,
+    "C": 1.0,
+    "max_iter": 2000,
+    "ood_lengths": [1000, 4000, 16000],
+    "ood_quantile": 0.99,
+    "ood_margin": 1.5,
+    "target_accuracy": 0.95,
+    "min_threshold": 0.0,
+}
+
+
+# ---- canonical k-mer counting -----------------------------------------------------------------
+
+def canonical_index(k: int) -> tuple[np.ndarray, int]:
+    """For every k-mer code (base 4, first base most significant) the column of its canonical form
+    (the smaller of the code and its reverse complement's code), and the number of columns."""
+    codes = np.arange(4 ** k, dtype=np.int64)
+    digits = (codes[:, None] >> (2 * np.arange(k - 1, -1, -1))) & 3  # first base first
+    rc_codes = ((3 - digits) * (4 ** np.arange(k))).sum(axis=1)  # complement, reversed
+    _, column = np.unique(np.minimum(codes, rc_codes), return_inverse=True)
+    return column.astype(np.int32), int(column.max()) + 1
+
+
+def kmer_codes(tokens: np.ndarray, k: int) -> np.ndarray:
+    """Codes of the k-mers of ``tokens`` that contain no N, in order."""
+    n = len(tokens) - k + 1
+    if n <= 0:
+        return np.empty(0, dtype=np.int64)
+    tokens = np.asarray(tokens)
+    code = np.zeros(n, dtype=np.int64)
+    for j in range(k):
+        code = code * 4 + (tokens[j:j + n] & 3)
+    n_count = np.concatenate(([0], np.cumsum(tokens > 3)))
+    return code[(n_count[k:] - n_count[:-k]) == 0]
+
+
+class KmerCounter:
+    """Counts canonical k-mers over a stream of token chunks, independent of how it is chunked."""
+
+    def __init__(self, k: int):
+        if not (isinstance(k, int) and MIN_K <= k <= MAX_K):
+            raise ConfigError(f"k must be an integer in {MIN_K}..{MAX_K}, got {k!r}")
+        self.k = k
+        self.column, self.n_features = canonical_index(k)
+
+    def count(self, chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, int]:
+        """Canonical k-mer counts and the number of tokens seen."""
+        counts = np.zeros(self.n_features, dtype=np.int64)
+        carry = np.empty(0, dtype=np.uint8)
+        length = 0
+        for chunk in chunks:
+            length += len(chunk)
+            tokens = np.concatenate((carry, chunk)) if len(carry) else np.asarray(chunk)
+            codes = kmer_codes(tokens, self.k)
+            if len(codes):
+                counts += np.bincount(self.column[codes], minlength=self.n_features)
+            carry = tokens[len(tokens) - (self.k - 1):] if len(tokens) >= self.k - 1 else tokens
+        return counts, length
+
+
+def hellinger(counts: np.ndarray) -> np.ndarray:
+    """Square roots of frequencies, row-wise (rows without k-mers stay 0)."""
+    counts = np.atleast_2d(counts).astype(np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.sqrt(counts / np.where(totals > 0, totals, 1.0))
+
+
+# ---- sampling windows from stores -------------------------------------------------------------
+
+def sample_windows(store_path, n: int, length: int, rng: np.random.Generator) -> list[np.ndarray]:
+    """``n`` windows of ``length`` tokens from a store: a record chosen with probability in
+    proportion to its number of window positions, then a uniform start. Records shorter than
+    ``length`` give whole-record windows (weight 1)."""
+    from ..store import SequenceStore
+
+    store = SequenceStore.open(store_path)
+    lengths = np.asarray(store.lengths, dtype=np.int64)
+    if len(lengths) == 0 or lengths.max() == 0:
+        raise ConfigError(f"{store_path}: store has no sequence to sample windows from")
+    positions = np.where(lengths > 0, np.maximum(lengths - length + 1, 1), 0).astype(np.float64)
+    records = rng.choice(len(lengths), size=n, p=positions / positions.sum())
+    windows = []
+    for record in records:
+        start = int(rng.integers(0, positions[record]))
+        end = min(start + length, int(lengths[record]))
+        windows.append(np.asarray(store.read(int(record), start, end), dtype=np.uint8))
+    return windows
+
+
+def labelled_windows(rows, species, n: int, length: int, rng) -> tuple[list[np.ndarray], np.ndarray]:
+    """Windows from every split row's store, and the index of each row's species in ``species``."""
+    windows, labels = [], []
+    for row in rows:
+        drawn = sample_windows(row.store, n, length, rng)
+        windows += drawn
+        labels += [species.index(row.species)] * len(drawn)
+    return windows, np.asarray(labels, dtype=np.int64)
+
+
+def calibration_rows(split, log):
+    """The validation rows of training species; the training rows if there are none."""
+    rows = [r for r in split.samples("validation") if r.species in split.species]
+    if not rows:
+        log("no validation samples of the training species: calibrating on fresh training windows")
+        rows = split.samples("train")
+    return rows
+
+
+def merged_params(params: dict, defaults: dict) -> dict:
+    unknown = sorted(set(params) - set(defaults))
+    if unknown:
+        raise ConfigError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(defaults)}")
+    return {**defaults, **params}
+
+
+def check_species(split) -> list[str]:
+    if len(split.species) < 2:
+        raise ConfigError(f"a classifier needs training samples of at least 2 species, "
+                          f"got {split.species}")
+    return list(split.species)
+
+
+# ---- the classifier ---------------------------------------------------------------------------
+
+def softmax_probs(scores: np.ndarray) -> np.ndarray:
+    """Probabilities from linear scores as scikit-learn's LogisticRegression computes them
+    (one score column: binary logistic; several: softmax)."""
+    if scores.shape[1] == 1:
+        positive = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+        return np.column_stack((1.0 - positive, positive))
+    scores = scores - scores.max(axis=1, keepdims=True)
+    exp = np.exp(scores)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+class KmerClassifier(Classifier):
+    kind = "kmer"
+    ARRAYS = ("coef", "intercept", "mean", "scale", "centroids")
+
+    def __init__(self, species, threshold, params, coef, intercept, mean, scale, centroids,
+                 radius_fit):
+        self.species, self.threshold, self.params = list(species), float(threshold), dict(params)
+        self.coef, self.intercept = np.asarray(coef), np.asarray(intercept)
+        self.mean, self.scale, self.centroids = np.asarray(mean), np.asarray(scale), np.asarray(centroids)
+        self.radius_fit = [float(x) for x in radius_fit]  # (a, b) of radius(L) = a + b / sqrt(L)
+        self.counter = KmerCounter(self.params["k"])
+
+    # -- features and scores of many sequences at once
+    def _standardised(self, counts: np.ndarray) -> np.ndarray:
+        return (hellinger(counts) - self.mean) / self.scale
+
+    def _distances(self, z: np.ndarray) -> np.ndarray:
+        """RMS distance of each row to the nearest class centroid."""
+        d2 = ((z[:, None, :] - self.centroids[None, :, :]) ** 2).mean(axis=2)
+        return np.sqrt(d2.min(axis=1))
+
+    def radius(self, length) -> np.ndarray:
+        a, b = self.radius_fit
+        return self.params["ood_margin"] * (a + b / np.sqrt(np.maximum(length, 1)))
+
+    def score_counts(self, counts: np.ndarray, lengths) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (rows) and confidences for k-mer count rows of sequences of ``lengths``."""
+        counts = np.atleast_2d(counts)
+        z = self._standardised(counts)
+        probs = softmax_probs(z @ self.coef.T + self.intercept)
+        inside = self._distances(z) <= self.radius(np.asarray(lengths))
+        empty = counts.sum(axis=1) == 0
+        probs[empty] = 1.0 / len(self.species)
+        confidence = np.where(inside & ~empty, probs.max(axis=1), 0.0)
+        return probs, confidence
+
+    def score(self, chunks):
+        counts, length = self.counter.count(chunks)
+        probs, confidence = self.score_counts(counts, [length])
+        return probs[0], float(confidence[0])
+
+    # -- training
+    @classmethod
+    def fit(cls, split, params, seed, log=print):
+        from sklearn.linear_model import LogisticRegression
+
+        params = merged_params(params, DEFAULTS)
+        species = check_species(split)
+        counter = KmerCounter(params["k"])
+        rng = np.random.default_rng(seed)
+
+        def counts_of(windows):
+            return np.array([counter.count([w])[0] for w in windows]), [len(w) for w in windows]
+
+        train_rows = split.samples("train")
+        windows, labels = labelled_windows(train_rows, species, params["windows_per_strain"],
+                                           params["window_length"], rng)
+        counts, _ = counts_of(windows)
+        log(f"kmer: k={params['k']}, {counter.n_features} features, {len(windows)} training windows "
+            f"of {params['window_length']} bp from {len(train_rows)} samples")
+        features = hellinger(counts)
+        mean = features.mean(axis=0)
+        scale = features.std(axis=0)
+        scale[scale == 0] = 1.0
+        z = (features - mean) / scale
+        model = LogisticRegression(C=params["C"], max_iter=params["max_iter"], class_weight="balanced",
+                                   random_state=seed)
+        model.fit(z, labels)
+        centroids = np.array([z[labels == i].mean(axis=0) for i in range(len(species))])
+        classifier = cls(species, 0.0, params, model.coef_, model.intercept_, mean, scale,
+                         centroids, (0.0, np.inf))
+        log(f"kmer: training accuracy {np.mean(model.predict(z) == labels):.4f}")
+
+        rows = calibration_rows(split, log)
+        classifier.radius_fit = cls._fit_radius(classifier, rows, species, params, rng, counts_of, log)
+        windows, labels = labelled_windows(rows, species, params["validation_windows_per_strain"],
+                                           params["window_length"], rng)
+        counts, lengths = counts_of(windows)
+        probs, confidence = classifier.score_counts(counts, lengths)
+        correct = probs.argmax(axis=1) == labels
+        from ..calls import calibrate_threshold
+        classifier.threshold = calibrate_threshold(confidence, correct, params["target_accuracy"],
+                                                   params["min_threshold"])
+        log(f"kmer: validation accuracy {correct.mean():.4f} on {len(windows)} windows; "
+            f"{np.mean(confidence == 0):.4f} beyond the OOD radius; threshold {classifier.threshold:.4f}")
+        return classifier
+
+    @staticmethod
+    def _fit_radius(classifier, rows, species, params, rng, counts_of, log):
+        from scipy.optimize import nnls
+
+        lengths, quantiles = [], []
+        for length in params["ood_lengths"]:
+            windows, _ = labelled_windows(rows, species, params["validation_windows_per_strain"],
+                                          length, rng)
+            counts, actual = counts_of(windows)
+            distances = classifier._distances(classifier._standardised(counts))
+            lengths.append(float(np.mean(actual)))
+            quantiles.append(float(np.quantile(distances, params["ood_quantile"])))
+        design = np.column_stack((np.ones(len(lengths)), 1.0 / np.sqrt(lengths)))
+        (a, b), _ = nnls(design, np.asarray(quantiles))
+        log("kmer: OOD distance quantiles " + ", ".join(f"{int(n)} bp: {q:.3f}"
+                                                     for n, q in zip(lengths, quantiles))
+            + f"; radius(L) = {a:.4f} + {b:.4f}/sqrt(L), margin {params['ood_margin']}")
+        return float(a), float(b)
+
+    # -- persistence
+    def save(self, model_dir):
+        from safetensors.numpy import save_file
+
+        model_dir = Path(model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        config = {"kind": self.kind, "species": self.species, "threshold": self.threshold,
+                  "params": self.params, "radius_fit": self.radius_fit,
+                  "features": f"canonical {self.params['k']}-mer frequencies, sqrt, standardised"}
+        (model_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+        save_file({name: np.ascontiguousarray(getattr(self, name), dtype=np.float64)
+                   for name in self.ARRAYS}, str(model_dir / "weights.safetensors"))
+
+    @classmethod
+    def load(cls, model_dir):
+        from safetensors.numpy import load_file
+
+        model_dir = Path(model_dir)
+        config = json.loads((model_dir / "config.json").read_text())
+        arrays = load_file(str(model_dir / "weights.safetensors"))
+        return cls(config["species"], config["threshold"], merged_params(config["params"], DEFAULTS),
+                   *(arrays[name] for name in cls.ARRAYS), config["radius_fit"])
+
+
+CLASSIFIER = KmerClassifier

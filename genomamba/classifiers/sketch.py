@@ -1,0 +1,148 @@
+"""The sourmash baseline (kind ``sourmash``): containment of a query's FracMinHash sketch in the
+sketches of the training strains. (Named ``sketch`` so that it does not shadow the ``sourmash`` package.)
+
+Training sketches every training strain's store as one scaled MinHash (``sourmash.MinHash(n=0,
+ksize, scaled)``; DNA, canonical k-mers, those with N skipped). A query record is sketched the same
+way, streaming: every chunk is decoded and added with the last ``ksize - 1`` bases of the previous
+chunk in front, so the sketch does not depend on the chunking.
+
+Scores: the containment of the query in a strain, ``|Q & R| / |Q|``, and per species the maximum
+over its strains. Probabilities are the species' containments divided by their sum (uniform when
+nothing is shared); confidence is the best containment. A query sharing no hashes (or too short to
+have any) gets confidence 0. The threshold is calibrated on validation windows like the k-mer
+baseline's (``target_accuracy``), but is never below ``min_containment`` (default 0.05): containment
+near 0 means nothing is shared, whatever the validation data say.
+
+Saved as ``config.json`` (kind, species, threshold, parameters, the species of each reference) and
+``references.sig.json`` (sourmash's own JSON signature format, one signature per training strain).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+
+from ..alphabet import decode
+from ..calls import calibrate_threshold
+from .base import Classifier
+from .kmer import calibration_rows, check_species, labelled_windows, merged_params
+
+SIGNATURES = "references.sig.json"
+DEFAULTS = {
+    "ksize": 31,
+    "scaled": 100,
+    "window_length": 10000,
+    "validation_windows_per_strain": 50,
+    "target_accuracy": 0.95,
+    "min_containment": 0.05,
+    "chunk_size": 1 << 20,
+}
+
+
+def sketch(chunks: Iterable[np.ndarray], ksize: int, scaled: int):
+    """A scaled MinHash of a token stream (chunk-invariant: ``ksize - 1`` bases carried over)."""
+    import sourmash
+
+    minhash = sourmash.MinHash(n=0, ksize=ksize, scaled=scaled)
+    carry = np.empty(0, dtype=np.uint8)
+    for chunk in chunks:
+        tokens = np.concatenate((carry, chunk)) if len(carry) else np.asarray(chunk)
+        if len(tokens) >= ksize:
+            minhash.add_sequence(decode(tokens).decode(), force=True)
+        carry = tokens[max(len(tokens) - (ksize - 1), 0):]
+    return minhash
+
+
+def sketch_store(store_path, ksize: int, scaled: int, chunk_size: int):
+    """One MinHash of all of a store's records (k-mers never span two records)."""
+    from ..inputs import iter_records
+
+    import sourmash
+
+    minhash = sourmash.MinHash(n=0, ksize=ksize, scaled=scaled)
+    for record in iter_records(store_path, chunk_size=chunk_size):
+        minhash.merge(sketch(record.chunks(), ksize, scaled))
+    return minhash
+
+
+class SourmashClassifier(Classifier):
+    kind = "sourmash"
+
+    def __init__(self, species, threshold, params, references, reference_species):
+        self.species, self.threshold, self.params = list(species), float(threshold), dict(params)
+        self.references = list(references)  # sourmash MinHash objects
+        self.reference_species = list(reference_species)
+        self._species_of = np.array([self.species.index(s) for s in self.reference_species])
+
+    def containments(self, minhash) -> np.ndarray:
+        """Per species: the best containment of the query in one of its strains."""
+        best = np.zeros(len(self.species))
+        if len(minhash) == 0:
+            return best
+        for reference, index in zip(self.references, self._species_of):
+            best[index] = max(best[index], minhash.contained_by(reference))
+        return best
+
+    def score(self, chunks):
+        contained = self.containments(sketch(chunks, self.params["ksize"], self.params["scaled"]))
+        total = contained.sum()
+        probs = contained / total if total > 0 else np.full(len(self.species), 1.0 / len(self.species))
+        return probs, float(contained.max())
+
+    @classmethod
+    def fit(cls, split, params, seed, log=print):
+        params = merged_params(params, DEFAULTS)
+        species = check_species(split)
+        references, reference_species = [], []
+        for row in split.samples("train"):
+            minhash = sketch_store(row.store, params["ksize"], params["scaled"], params["chunk_size"])
+            references.append(minhash)
+            reference_species.append(row.species)
+            log(f"sourmash: {row.sample} ({row.species}): {len(minhash)} hashes")
+        classifier = cls(species, 0.0, params, references, reference_species)
+
+        rng = np.random.default_rng(seed)
+        windows, labels = labelled_windows(calibration_rows(split, log), species,
+                                           params["validation_windows_per_strain"],
+                                           params["window_length"], rng)
+        scores = [classifier.score([w]) for w in windows]
+        confidence = np.array([c for _, c in scores])
+        correct = np.array([np.argmax(p) for p, _ in scores]) == labels
+        classifier.threshold = calibrate_threshold(confidence, correct & (confidence > 0),
+                                                   params["target_accuracy"], params["min_containment"])
+        log(f"sourmash: validation accuracy {np.mean(correct & (confidence > 0)):.4f} on "
+            f"{len(windows)} windows; threshold {classifier.threshold:.4f}")
+        return classifier
+
+    def save(self, model_dir):
+        import sourmash
+
+        model_dir = Path(model_dir)
+        model_dir.mkdir(parents=True, exist_ok=True)
+        signatures = [sourmash.SourmashSignature(mh, name=f"reference {i}: {name}")
+                      for i, (mh, name) in enumerate(zip(self.references, self.reference_species))]
+        (model_dir / SIGNATURES).write_bytes(sourmash.save_signatures_to_json(signatures))
+        config = {"kind": self.kind, "species": self.species, "threshold": self.threshold,
+                  "params": self.params, "reference_species": self.reference_species,
+                  "signatures": SIGNATURES}
+        (model_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, model_dir):
+        import sourmash
+
+        model_dir = Path(model_dir)
+        config = json.loads((model_dir / "config.json").read_text())
+        signatures = list(sourmash.load_signatures_from_json((model_dir / SIGNATURES).read_bytes(),
+                                                             do_raise=True))
+        if len(signatures) != len(config["reference_species"]):
+            raise ValueError(f"{model_dir / SIGNATURES}: {len(signatures)} signatures, expected "
+                             f"{len(config['reference_species'])}")
+        return cls(config["species"], config["threshold"], merged_params(config["params"], DEFAULTS),
+                   [s.minhash for s in signatures], config["reference_species"])
+
+
+CLASSIFIER = SourmashClassifier

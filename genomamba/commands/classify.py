@@ -1,0 +1,83 @@
+"""`genomamba classify`: call the species of every record (or fragment) and of every input file.
+
+Writes the calls table described in ``genomamba.calls``; inputs are sequence files (read by
+``genomamba.io``) or zarr stores, streamed record by record.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from ..errors import InputError
+from ..inputs import DEFAULT_CHUNK_SIZE
+
+HELP = "call the species of every record and file"
+
+
+def add_arguments(parser):
+    parser.add_argument("--model", required=True, type=Path, help="model directory (genomamba train)")
+    parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
+                        help="FASTA/GenBank/EMBL/SAM/BAM/CRAM files or zarr stores")
+    parser.add_argument("-o", "--output", required=True, type=Path, help="calls table (TSV) to write")
+    parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
+                        help=f"tokens per streamed chunk (default {DEFAULT_CHUNK_SIZE})")
+    parser.add_argument("--fragment-length", type=int, default=None, metavar="L",
+                        help="call consecutive fragments of L bases of every record instead of whole "
+                             "records (a last fragment shorter than L is kept if >= L/2)")
+    parser.add_argument("--device", default="auto",
+                        help="torch device for neural models: auto, cpu, cuda, cuda:N (default auto)")
+    parser.add_argument("--min-length", type=int, default=0, help="skip records shorter than this")
+    parser.add_argument("--min-mapq", type=int, default=0, help="SAM/BAM/CRAM: minimum mapping quality")
+    parser.add_argument("--reference", type=Path, default=None, help="CRAM: reference FASTA")
+
+
+def load_model(model_dir: Path, device: str):
+    """The classifier in ``model_dir``; unreadable model files are an InputError naming the dir.
+    Models that run on torch (they have ``to``) are moved to ``device``."""
+    from ..classifiers import load
+
+    if not model_dir.is_dir():
+        raise InputError("model directory not found", model_dir)
+    try:
+        model = load(model_dir)
+    except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot load model: {type(exc).__name__}: {exc}", model_dir) from None
+    if hasattr(model, "to"):
+        if device == "auto":
+            import torch
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        model.to(device)
+    return model
+
+
+def run(args) -> int:
+    from ..calls import CallsWriter
+    from ..inputs import Counted, fragments, iter_records
+
+    if args.chunk_size <= 0:
+        raise InputError(f"--chunk-size must be > 0, got {args.chunk_size}")
+    if args.fragment_length is not None and args.fragment_length <= 0:
+        raise InputError(f"--fragment-length must be > 0, got {args.fragment_length}")
+    missing = [p for p in args.inputs if not p.exists()]
+    if missing:
+        raise InputError("no such file or directory", missing[0])
+    model = load_model(args.model, args.device)
+    reader_options = dict(chunk_size=args.chunk_size, min_length=args.min_length,
+                          min_mapq=args.min_mapq, reference=args.reference)
+    with CallsWriter(args.output, model.species, model.threshold) as writer:
+        for path in args.inputs:
+            started, rows = time.perf_counter(), 0
+            for record in iter_records(path, **reader_options):
+                pieces = fragments(record, args.fragment_length) if args.fragment_length else [record]
+                for piece in pieces:
+                    chunks = Counted(piece.chunks())
+                    probs, confidence = model.score(chunks)
+                    writer.add(str(path), piece.name, chunks.length, probs, confidence)
+                    rows += 1
+            call = writer.end_file(str(path))
+            print(f"{path}: {rows} rows, assembly call {call} ({time.perf_counter() - started:.1f} s)",
+                  file=sys.stderr, flush=True)
+    return 0

@@ -1,0 +1,114 @@
+"""The records of any input, streamed: a zarr sequence store directory or a file ``genomamba.io`` reads.
+
+``iter_records(path, ...)`` yields ``InputRecord``s in input order; each one's ``chunks()`` yields
+uint8 token arrays (0..4) of at most ``chunk_size`` tokens and must be consumed before the next
+record is asked for (file readers stream). ``fragments(record, length)`` cuts a record into
+consecutive pieces named ``name:start-end`` (0-based, half-open); a last piece shorter than
+``length`` is kept only if it is at least ``length / 2`` long.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import InputError
+
+DEFAULT_CHUNK_SIZE = 1 << 20
+
+
+@dataclass
+class InputRecord:
+    file: str
+    name: str
+    chunks: Callable[[], Iterator[np.ndarray]]
+
+
+def is_store(path) -> bool:
+    """A zarr v3 store directory (has ``zarr.json``)."""
+    path = Path(path)
+    return path.is_dir() and (path / "zarr.json").is_file()
+
+
+def tokens_only(chunks) -> Iterator[np.ndarray]:
+    """Readers yield ``(tokens, mask)`` pairs, stores may yield tokens: always give the tokens."""
+    for chunk in chunks:
+        yield np.asarray(chunk[0] if isinstance(chunk, tuple) else chunk, dtype=np.uint8)
+
+
+def rechunk(chunks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
+    """Re-cut a stream of token arrays into arrays of exactly ``size`` tokens (the last one shorter)."""
+    if size <= 0:
+        raise ValueError(f"chunk size must be > 0, got {size}")
+    pending, held = [], 0
+    for chunk in chunks:
+        while len(chunk):
+            take = chunk[: size - held]
+            pending.append(take)
+            held += len(take)
+            chunk = chunk[len(take):]
+            if held == size:
+                yield pending[0] if len(pending) == 1 else np.concatenate(pending)
+                pending, held = [], 0
+    if held:
+        yield pending[0] if len(pending) == 1 else np.concatenate(pending)
+
+
+def _store_records(path: Path, chunk_size: int) -> Iterator[InputRecord]:
+    from .store import SequenceStore
+
+    store = SequenceStore.open(path)
+    for index, name in enumerate(store.names):
+        yield InputRecord(str(path), str(name),
+                          lambda i=index: rechunk(tokens_only(store.iter_chunks(i, chunk_size)), chunk_size))
+
+
+def _file_records(path: Path, chunk_size: int, reader_options: dict) -> Iterator[InputRecord]:
+    from .io import read_records
+
+    for record in read_records(path, **reader_options):
+        yield InputRecord(str(path), record.name,
+                          lambda r=record: rechunk(tokens_only(r.chunks()), chunk_size))
+
+
+def iter_records(path, *, chunk_size: int = DEFAULT_CHUNK_SIZE, min_length: int = 0,
+                 min_mapq: int = 0, reference=None) -> Iterator[InputRecord]:
+    """Records of a store directory or a sequence file (reader options go to ``read_records``)."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError("no such file or directory", path)
+    if is_store(path):
+        yield from _store_records(path, chunk_size)
+    elif path.is_dir():
+        raise InputError("a directory that is not a zarr sequence store (no zarr.json)", path)
+    else:
+        yield from _file_records(path, chunk_size,
+                                 dict(min_length=min_length, min_mapq=min_mapq, reference=reference))
+
+
+def fragments(record: InputRecord, length: int) -> Iterator[InputRecord]:
+    """Consecutive fragments of ``length`` bases (see the module docstring). Each fragment is held
+    in memory (``length`` tokens) and must be consumed before the next one."""
+    if length <= 0:
+        raise ValueError(f"fragment length must be > 0, got {length}")
+    start = 0
+    for piece in rechunk(record.chunks(), length):
+        if 2 * len(piece) >= length:  # full fragments, and a last one of at least half
+            end = start + len(piece)
+            yield InputRecord(record.file, f"{record.name}:{start}-{end}", lambda p=piece: iter((p,)))
+            start = end
+
+
+class Counted:
+    """Wraps a chunk stream and counts the tokens that pass through (``.length`` once consumed)."""
+
+    def __init__(self, chunks: Iterable[np.ndarray]):
+        self._chunks, self.length = chunks, 0
+
+    def __iter__(self):
+        for chunk in self._chunks:
+            self.length += len(chunk)
+            yield chunk
