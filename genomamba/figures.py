@@ -25,8 +25,10 @@ Benchmark TSV schema (``--bench-tsv``; tab-separated, one header line, ``#`` lin
 Empty, ``nan``, ``oom`` or ``NA`` values are treated as missing (the point is left out). Repeated
 (series, length) rows are summarised by their median.
 
-Training logs (``--training-log``): JSON lines, a JSON list of objects, a JSON object holding such a
-list under ``history``/``log``/``metrics``, or a TSV with a header. Every entry has ``step`` (or
+Training logs (``--training-log``: a file, or a model folder holding one of ``LOG_NAMES`` or a
+``config.json`` with a ``history`` list; a folder without a log is passed over): JSON lines, a JSON
+list of objects, a JSON object holding such a list under ``history``/``log``/``metrics``, or a TSV
+with a header. Every entry has ``step`` (or
 ``epoch``) and numeric fields; fields whose names contain ``loss`` are drawn in the loss panel, those
 containing ``acc`` in the accuracy panel. The model is named by the log's folder (``models/mamba/
 train_log.jsonl`` -> ``mamba``), or by the file stem for a log outside a model folder.
@@ -49,6 +51,8 @@ from .plots import FORMATS, figure, model_colours, save_figure
 MISSING = {"", "nan", "na", "oom", "none", "null", "-"}
 ACCURACY_LEVELS = ("assembly", "record")
 CONTEXT_KEYS = ("context_length", "context", "max_length", "window")
+LOG_NAMES = ("training_log.jsonl", "train_log.jsonl", "history.jsonl", "training_log.json", "history.json",
+             "training_log.tsv", "train_log.tsv", "history.tsv")
 
 
 def _number(text):
@@ -154,6 +158,25 @@ def read_training_log(path) -> list[dict]:
                 row[key] = number
         out.append(row)
     return out
+
+
+def find_training_logs(path) -> list[Path]:
+    """A training log file as is; in a model folder, the first of ``LOG_NAMES`` present (or its
+    ``config.json`` when that holds a ``history`` list); none if the folder has no log."""
+    path = Path(path)
+    if not path.is_dir():
+        return [path]
+    for name in LOG_NAMES:
+        if (path / name).is_file():
+            return [path / name]
+    config = path / "config.json"
+    if config.is_file():
+        try:
+            if _entries(json.loads(config.read_text())):
+                return [config]
+        except json.JSONDecodeError:
+            pass
+    return []
 
 
 def training_log_model(path) -> str:
@@ -309,7 +332,7 @@ def draw_all(out_dir, metrics_paths=(), bench_paths=(), log_paths=(), log=print)
     metrics = sorted((read_metrics(p) for p in metrics_paths), key=lambda d: d["model"])
     bench_rows = [row for p in bench_paths for row in read_bench_tsv(p)]
     logs = {}
-    for p in log_paths:
+    for p in (f for given in log_paths for f in find_training_logs(given)):
         logs.setdefault(training_log_model(p), []).extend(read_training_log(p))
     plans = {
         "accuracy_vs_length": (lambda s: accuracy_vs_length(metrics, s),

@@ -6,7 +6,7 @@ import pytest
 
 from genomamba.cli import main
 from genomamba.errors import InputError
-from genomamba.figures import draw_all, read_bench_tsv, read_training_log, training_log_model
+from genomamba.figures import draw_all, find_training_logs, read_bench_tsv, read_training_log, training_log_model
 
 
 def _metrics(model, accs, context=None):
@@ -80,6 +80,9 @@ def test_bench_and_log_readers(tmp_path, inputs):
     entries = read_training_log(log)
     assert entries[1] == pytest.approx({"step": 2, "loss": 0.75, "val_loss": 0.8, "val_accuracy": 0.2})
     assert training_log_model(log) == "mamba"
+    assert find_training_logs(log.parent) == [log] and find_training_logs(tmp_path) == []
+    (tmp_path / "config.json").write_text(json.dumps({"kind": "mamba", "history": [{"step": 1, "loss": 2}]}))
+    assert find_training_logs(tmp_path) == [tmp_path / "config.json"]
     tsv = tmp_path / "log.tsv"
     tsv.write_text("epoch\tloss\tnote\n1\t0.5\tok\n2\t0.25\tok\n")
     assert read_training_log(tsv) == [{"step": 1.0, "loss": 0.5}, {"step": 2.0, "loss": 0.25}]

@@ -11,7 +11,7 @@ def add_arguments(parser):
     parser.add_argument("--bench-tsv", nargs="*", default=[], type=Path,
                         help="benchmark tables (schema: genomamba.figures docstring)")
     parser.add_argument("--training-log", nargs="*", default=[], type=Path,
-                        help="training logs in model folders (JSON lines, JSON or TSV)")
+                        help="training logs (JSON lines, JSON or TSV) or model folders holding one")
     parser.add_argument("-o", "--output", required=True, type=Path, help="folder for the figures")
 
 
