@@ -113,16 +113,15 @@ def software_versions() -> list[tuple[str, str]]:
 
 
 def _store_attrs(path: Path) -> dict:
-    """A store's attributes via genomamba.store when present, else zarr directly."""
+    """A store's attributes via genomamba.store when it can open it, else from zarr directly."""
     try:
         from .store import SequenceStore
-    except ImportError:
-        SequenceStore = None
-    if SequenceStore is not None:
-        return dict(SequenceStore.open(path).attrs)
-    import zarr
 
-    return dict(zarr.open_group(str(path), mode="r").attrs)
+        return dict(SequenceStore.open(path).attrs)
+    except Exception:  # no store module yet, or not a full sequence store: the group attributes
+        import zarr
+
+        return dict(zarr.open_group(str(path), mode="r").attrs)
 
 
 def store_paths(provenance, truth: dict) -> dict[str, Path]:
@@ -269,6 +268,11 @@ def accuracy_section(metrics) -> str:
             rows = [[_e(_level_name(lv))] + [_fmt(lv.get(k), spec) for k, _, spec in LEVEL_COLUMNS]
                     + [_fmt((lv.get("calibration") or {}).get("ece"))] for lv in part["levels"]]
             out.append(f"<h3>{_e(doc['model'])} &middot; {_e(split)}</h3>")
+            config = doc.get("model_config") or {}
+            if config:
+                facts = [f"{k} {config[k]:.3g}" if isinstance(config[k], float) else f"{k} {config[k]}"
+                         for k in ("kind", "threshold") if k in config]
+                out.append(f'<p class="muted">{_e(", ".join(facts))}</p>')
             if part.get("missing_samples"):
                 out.append(f'<p class="muted">No calls for: {_e(", ".join(part["missing_samples"]))}</p>')
             out.append(_table(["level"] + [h for _, h, _ in LEVEL_COLUMNS] + ["ECE"], rows)

@@ -106,3 +106,11 @@ def test_primary_can_be_chosen_and_bad_config_writes_nothing(run_dir, capsys):
     config.write_text("seed: [1\n")
     rc, out = _report(tmp_path, metrics, config)
     assert rc == 2 and "config" in capsys.readouterr().err and not out.exists()
+
+
+def test_calls_files_without_metrics_are_assigned_by_folder(tmp_path):
+    from genomamba.report import assign_calls_to_models
+
+    paths = [tmp_path / "calls" / "s1.tsv", tmp_path / "compare" / "kmer" / "s1.tsv"]
+    assert assign_calls_to_models(paths, [], primary="mamba") == {
+        "mamba": {"s1": paths[0]}, "kmer": {"s1": paths[1]}}
