@@ -202,7 +202,8 @@ def accuracy_vs_length(metrics: list[dict], stem, split="test"):
     with figure(8.0, 3.2, ncols=2) as (fig, (acc_ax, abst_ax)):
         for name in sorted(series):
             xs = [lv["fragment_length"] for lv in series[name]]
-            acc_ax.plot(xs, [lv["accuracy"] for lv in series[name]], marker="o", color=colours[name], label=name)
+            acc_ax.plot(xs, [lv["accuracy"] for lv in series[name]], marker="o", color=colours[name],
+                        label=name)
             abst_ax.plot(xs, [lv["abstention_rate"] or 0.0 for lv in series[name]], marker="o",
                          color=colours[name], label=name)
         for ax, label in ((acc_ax, "accuracy"), (abst_ax, "abstention rate")):
@@ -322,7 +323,7 @@ def training_curves(logs: dict[str, list[dict]], stem):
         return save_figure(fig, stem)
 
 
-def draw_all(out_dir, metrics_paths=(), bench_paths=(), log_paths=(), log=print) -> dict[str, list[Path] | str]:
+def draw_all(out_dir, metrics_paths=(), bench_paths=(), log_paths=(), log=print) -> dict:
     """Draw every figure whose inputs exist; returns name -> files written, or a note why skipped.
 
     Writes ``index.tsv`` (figure, status, note) into ``out_dir``; a skipped figure's old files go.

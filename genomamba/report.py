@@ -171,7 +171,8 @@ def summary_section(metrics: list[dict], primary: str, assembly_calls) -> str:
             lv = _find_level(doc, "test", level_name)
             if lv and lv["n"]:
                 right = round(lv["accuracy"] * lv["n"])
-                parts.append(f" Test {level_name} accuracy <b>{_fmt(lv['accuracy'])}</b> ({right} of {lv['n']}),"
+                parts.append(f" Test {level_name} accuracy <b>{_fmt(lv['accuracy'])}</b>"
+                             f" ({right} of {lv['n']}),"
                              f" macro-F1 {_fmt(lv['macro_f1'])}")
                 if lv["n_ood"]:
                     parts.append(f", out-of-distribution rejected {_fmt(lv['ood_rejection_rate'])}")
@@ -185,7 +186,8 @@ def summary_section(metrics: list[dict], primary: str, assembly_calls) -> str:
     rows = []
     for d in metrics:
         a, r = _find_level(d, "test", "assembly") or {}, _find_level(d, "test", "record") or {}
-        rows.append([_e(d["model"]), _fmt(a.get("accuracy")), _fmt(a.get("macro_f1")), _fmt(r.get("accuracy")),
+        rows.append([_e(d["model"]), _fmt(a.get("accuracy")), _fmt(a.get("macro_f1")),
+                     _fmt(r.get("accuracy")),
                      _fmt(a.get("abstention_rate")), _fmt(a.get("ood_rejection_rate")),
                      _fmt((r.get("calibration") or a.get("calibration") or {}).get("ece"))])
     table = _table(["model", "assembly accuracy", "assembly macro-F1", "record accuracy", "unclassified",
@@ -210,7 +212,8 @@ def calls_section(truth, tables, model_order, metrics_species):
     header = ["sample", "species", "strain", "split"] + models
     rows = []
     assembly_calls = {}
-    for sample in sorted(truth, key=lambda s: (SPLIT_ORDER.get(truth[s]["split"], 3), truth[s]["species"], s)):
+    order = sorted(truth, key=lambda s: (SPLIT_ORDER.get(truth[s]["split"], 3), truth[s]["species"], s))
+    for sample in order:
         t = truth[sample]
         row = [_e(sample), f"<i>{_e(t['species'])}</i>", _e(t["strain"]), _e(t["split"])]
         for model in models:
@@ -235,15 +238,16 @@ def calls_section(truth, tables, model_order, metrics_species):
         for sample in sorted(tables[model]):
             table = tables[model][sample]
             known = known or set(table.species)
+            species = truth[sample]["species"]
             n = len(table)
             rec_rows = [[_e(table.file[i]), _e(table.record[i]), (f"{table.length[i]:,}", 'class="num"'),
-                         (_e(table.call[i]), f'class="{_call_class(table.call[i], truth[sample]["species"], known)}"'),
+                         (_e(table.call[i]), f'class="{_call_class(table.call[i], species, known)}"'),
                          (f"{table.confidence[i]:.3f}", 'class="num"')]
                         + [(f"{p:.3f}", 'class="num"') for p in table.probs[i]]
                         for i in range(min(n, MAX_RECORD_ROWS))]
             more = (f'<p class="muted">{n - MAX_RECORD_ROWS} more rows in {_e(table.path)}</p>'
                     if n > MAX_RECORD_ROWS else "")
-            inner.append(f"<details><summary>{_e(sample)} <span class=\"muted\">{_e(truth[sample]['species'])}, "
+            inner.append(f"<details><summary>{_e(sample)} <span class=\"muted\">{_e(species)}, "
                          f"{n} rows</span></summary>"
                          + _table(["file", "record", "length", "call", "confidence"]
                                   + [f"p({s})" for s in table.species], rec_rows) + more + "</details>")
@@ -287,7 +291,8 @@ def _confusion_table(conf) -> str:
     for name, counts in zip(conf["true"], conf["counts"]):
         total = sum(counts) or 1
         rows.append([f"<i>{_e(name)}</i>"] + [
-            (str(c), f'class="num" style="background:rgba(0,114,178,{0.7 * c / total:.2f})"') for c in counts])
+            (str(c), f'class="num" style="background:rgba(0,114,178,{0.7 * c / total:.2f})"')
+            for c in counts])
     return _table(["true \\ called"] + list(conf["called"]), rows)
 
 
@@ -321,10 +326,11 @@ def reliability_svg(metrics) -> str | None:
     with figure(3.2 * len(drawn), 3.2, ncols=len(drawn)) as (fig, axes):
         for ax, (doc, levels) in zip(axes, drawn):
             ax.plot([0, 1], [0, 1], color="#999999", linewidth=0.8, linestyle=":")
-            for lv, style in zip(levels, ("-", "--")):
+            for lv, style, marker in zip(levels, ("-", "--"), ("o", "s")):
                 bins = [b for b in lv["calibration"]["bins"] if b["count"]]
-                ax.plot([b["mean_confidence"] for b in bins], [b["accuracy"] for b in bins], marker="o",
+                ax.plot([b["mean_confidence"] for b in bins], [b["accuracy"] for b in bins], marker=marker,
                         linestyle=style, color=colours[doc["model"]],
+                        markerfacecolor="none" if marker == "s" else None,
                         label=f"{lv['level']} (ECE {lv['calibration']['ece']:.3f})")
             ax.set_xlim(0, 1)
             ax.set_ylim(-0.02, 1.02)
@@ -359,7 +365,8 @@ def config_section(config_text: str | None, config_path) -> str:
 def software_section() -> str:
     rows = [[_e(name), _e(version)] for name, version in software_versions()]
     return ('<section id="software"><h2>Software</h2>'
-            + _table(["package", "version"], rows) + f'<p class="muted">{_e(platform.platform())}</p></section>')
+            + _table(["package", "version"], rows)
+            + f'<p class="muted">{_e(platform.platform())}</p></section>')
 
 
 def provenance_section(rows) -> str:
@@ -367,8 +374,8 @@ def provenance_section(rows) -> str:
         return '<section id="provenance"><h2>Data provenance</h2><p>No stores given.</p></section>'
     cells = [[_e(r["sample"]), _e(r.get("species", "")), _e(r.get("strain", "")), _e(r["file"]),
               f"<code>{_e(r['sha256'])}</code>" if r["sha256"] else _e(r.get("note", ""))] for r in rows]
-    return ('<section id="provenance"><h2>Data provenance</h2><p class="muted">The input files each store was '
-            'made from, with their SHA-256 as recorded at tokenization.</p>'
+    return ('<section id="provenance"><h2>Data provenance</h2><p class="muted">The input files each '
+            'store was made from, with their SHA-256 as recorded at tokenization.</p>'
             + _table(["sample", "species", "strain", "input file", "sha256"], cells) + "</section>")
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from genomamba.cli import main
 from genomamba.errors import InputError
-from genomamba.figures import draw_all, find_training_logs, read_bench_tsv, read_training_log, training_log_model
+from genomamba.figures import (draw_all, find_training_logs, read_bench_tsv, read_training_log,
+                               training_log_model)
 
 
 def _metrics(model, accs, context=None):
@@ -36,8 +37,8 @@ def inputs(tmp_path):
     log_dir = tmp_path / "models" / "mamba"
     log_dir.mkdir(parents=True)
     log = log_dir / "train_log.jsonl"
-    log.write_text("".join(json.dumps({"step": s, "loss": 1.5 / s, "val_loss": 1.6 / s, "val_accuracy": s / 10})
-                           + "\n" for s in range(1, 6)))
+    entries = [{"step": s, "loss": 1.5 / s, "val_loss": 1.6 / s, "val_accuracy": s / 10} for s in range(1, 6)]
+    log.write_text("".join(json.dumps(e) + "\n" for e in entries))
     return metrics, [bench], [log]
 
 

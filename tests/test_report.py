@@ -32,7 +32,8 @@ def run_dir(tmp_path):
         group = zarr.open_group(row.store, mode="w")
         group.attrs.update({"species": row.species, "strain": row.strain,
                             "sources": [{"path": f"genomes/{row.strain}.fa.gz", "sha256": SHA}]})
-    calls = {"mamba": {"ec_a": (EC, 0.97), "sa_a": (SA, 0.91), "ec_b": (EC, 0.88), "vc_b": ("unclassified", 0.4)},
+    calls = {"mamba": {"ec_a": (EC, 0.97), "sa_a": (SA, 0.91), "ec_b": (EC, 0.88),
+                       "vc_b": ("unclassified", 0.4)},
              "kmer": {"ec_a": (EC, 0.9), "sa_a": (SA, 0.8), "ec_b": (SA, 0.7), "vc_b": (EC, 0.75)}}
     metrics = []
     for model, per_sample in calls.items():
@@ -52,7 +53,8 @@ def run_dir(tmp_path):
 
 def _report(tmp_path, metrics, config, *extra):
     out = tmp_path / "report.html"
-    calls = sorted(map(str, tmp_path.glob("calls/*.tsv"))) + sorted(map(str, tmp_path.glob("compare/*/*.tsv")))
+    calls = sorted(map(str, tmp_path.glob("calls/*.tsv")))
+    calls += sorted(map(str, tmp_path.glob("compare/*/*.tsv")))
     rc = main(["report", "--split", str(tmp_path / "split.tsv"), "--metrics", *map(str, metrics),
                "--calls", *calls, "--config", str(config), "--provenance", str(tmp_path / "split.tsv"),
                "-o", str(out), *extra])

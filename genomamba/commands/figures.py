@@ -7,7 +7,8 @@ HELP = "draw the paper figures from results"
 
 
 def add_arguments(parser):
-    parser.add_argument("--metrics", nargs="*", default=[], type=Path, help="metrics JSONs (genomamba evaluate)")
+    parser.add_argument("--metrics", nargs="*", default=[], type=Path,
+                        help="metrics JSONs (genomamba evaluate)")
     parser.add_argument("--bench-tsv", nargs="*", default=[], type=Path,
                         help="benchmark tables (schema: genomamba.figures docstring)")
     parser.add_argument("--training-log", nargs="*", default=[], type=Path,

@@ -7,7 +7,8 @@ HELP = "write the self-contained HTML report"
 
 def add_arguments(parser):
     parser.add_argument("--split", required=True, type=Path, help="split.tsv (the truth)")
-    parser.add_argument("--metrics", nargs="*", default=[], type=Path, help="metrics JSONs (genomamba evaluate)")
+    parser.add_argument("--metrics", nargs="*", default=[], type=Path,
+                        help="metrics JSONs (genomamba evaluate)")
     parser.add_argument("--calls", nargs="*", default=[], type=Path,
                         help="calls tables: calls/{sample}.tsv (primary) and compare/{model}/{sample}.tsv")
     parser.add_argument("--config", type=Path, help="the run's config (YAML or JSON), shown in the report")
