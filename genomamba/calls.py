@@ -11,7 +11,8 @@ Rows:
                the length-weighted mean of its rows' probabilities, its confidence the length-weighted
                mean of their confidences, its length their total. A file without scored bases gets a
                ``*`` row of length 0, uniform probabilities, confidence 0, call ``unclassified``.
-  call         the most probable species, or ``unclassified`` when confidence < the model's threshold.
+  call         the most probable species, or ``unclassified`` when confidence < the model's threshold
+               or confidence is 0 (nothing scored, or rejected as out of distribution).
 """
 
 from __future__ import annotations
@@ -38,8 +39,9 @@ def header(species) -> list[str]:
 
 
 def decide(probs, confidence: float, species, threshold: float) -> str:
-    """The species with the highest probability, or ``unclassified`` below the threshold."""
-    if confidence < threshold or len(probs) == 0:
+    """The species with the highest probability, or ``unclassified`` below the threshold or at
+    confidence 0 (no evidence: nothing scored, or out of distribution)."""
+    if confidence <= 0 or confidence < threshold or len(probs) == 0:
         return UNCLASSIFIED
     return species[int(np.argmax(probs))]
 

@@ -6,8 +6,9 @@ over, so the counts do not depend on the chunking. Frequencies are square-rooted
 transform, which evens out rare and common k-mers) and standardised with the training mean and
 standard deviation.
 
-Training. ``windows_per_strain`` windows of ``window_length`` bases are drawn from every training
-strain's store (numpy Generator seeded from ``seed``; records chosen in proportion to their length),
+Training. ``windows_per_strain`` windows are drawn from every training strain's store, their lengths
+log-uniform in [``min_window_length``, ``window_length``] so that short fragments are seen too
+(numpy Generator seeded from ``seed``; records chosen in proportion to their length, uniform start),
 and a scikit-learn ``LogisticRegression`` (lbfgs, class-balanced, seeded) is fitted to them.
 Probabilities are its softmax; confidence is the highest probability.
 
@@ -16,13 +17,15 @@ is still "most like" some bacterium), so every sequence is also measured against
 ``distance`` = RMS distance of its standardised features to the nearest class centroid. K-mer noise
 grows as a sequence gets shorter, so the acceptable distance depends on length: on validation
 windows of several lengths (``ood_lengths``) the ``ood_quantile`` quantile of the distance is taken
-and ``radius(L) = a + b / sqrt(L)`` (a, b >= 0) fitted to it by non-negative least squares. A
-sequence farther than ``ood_margin * radius(L)`` gets confidence 0 (its probabilities are kept), so
-it is called ``unclassified`` whatever the threshold.
+and ``radius(L)^2 = A + B / L`` (A, B >= 0: a strain-to-strain part plus sampling noise) fitted to
+it by non-negative least squares. A sequence farther than ``ood_margin * radius(L)`` gets
+confidence 0 (its probabilities are kept), so it is called ``unclassified`` whatever the threshold.
+On the embedded slices this rejects a human chr22 record at >= 10 kb; fragments of 1 kb and less
+are too noisy for it (their OOD rejection is partial).
 
-Threshold. On validation windows of ``window_length``, the lowest confidence whose kept calls reach
-``target_accuracy`` (``genomamba.calls.calibrate_threshold``), at least ``min_threshold``. Without
-validation samples, fresh windows of the training strains are used (logged).
+Threshold. On validation windows drawn like the training windows, the lowest confidence whose kept
+calls reach ``target_accuracy`` (``genomamba.calls.calibrate_threshold``), at least
+``min_threshold``. Without validation samples, fresh windows of the training strains are used (logged).
 
 Saved as ``config.json`` (kind, species, threshold, parameters, radius fit) and ``weights.safetensors``
 (coefficients, intercepts, scaler mean and scale, centroids); no pickle.
@@ -43,13 +46,14 @@ MIN_K, MAX_K = 4, 8
 DEFAULTS = {
     "k": 6,
     "window_length": 5000,
+    "min_window_length": 500,
     "windows_per_strain": 200,
     "validation_windows_per_strain": 100,
     "C": 1.0,
     "max_iter": 2000,
     "ood_lengths": [1000, 4000, 16000],
     "ood_quantile": 0.99,
-    "ood_margin": 1.5,
+    "ood_margin": 1.2,
     "target_accuracy": 0.95,
     "min_threshold": 0.0,
 }
@@ -113,31 +117,37 @@ def hellinger(counts: np.ndarray) -> np.ndarray:
 
 # ---- sampling windows from stores -------------------------------------------------------------
 
-def sample_windows(store_path, n: int, length: int, rng: np.random.Generator) -> list[np.ndarray]:
-    """``n`` windows of ``length`` tokens from a store: a record chosen with probability in
-    proportion to its number of window positions, then a uniform start. Records shorter than
-    ``length`` give whole-record windows (weight 1)."""
+def window_lengths(n: int, shortest: int, longest: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` lengths drawn log-uniformly from [shortest, longest]."""
+    return np.exp(rng.uniform(np.log(shortest), np.log(longest), size=n)).round().astype(np.int64)
+
+
+def sample_windows(store_path, lengths, rng: np.random.Generator) -> list[np.ndarray]:
+    """One window per entry of ``lengths`` from a store: a record chosen with probability in
+    proportion to its length, then a uniform start; windows are cut short by shorter records."""
     from ..store import SequenceStore
 
     store = SequenceStore.open(store_path)
-    lengths = np.asarray(store.lengths, dtype=np.int64)
-    if len(lengths) == 0 or lengths.max() == 0:
+    record_lengths = np.asarray(store.lengths, dtype=np.int64)
+    if len(record_lengths) == 0 or record_lengths.max() == 0:
         raise ConfigError(f"{store_path}: store has no sequence to sample windows from")
-    positions = np.where(lengths > 0, np.maximum(lengths - length + 1, 1), 0).astype(np.float64)
-    records = rng.choice(len(lengths), size=n, p=positions / positions.sum())
+    records = rng.choice(len(record_lengths), size=len(lengths), p=record_lengths / record_lengths.sum())
     windows = []
-    for record in records:
-        start = int(rng.integers(0, positions[record]))
-        end = min(start + length, int(lengths[record]))
+    for record, length in zip(records, lengths):
+        start = int(rng.integers(0, max(record_lengths[record] - length, 0) + 1))
+        end = min(start + int(length), int(record_lengths[record]))
         windows.append(np.asarray(store.read(int(record), start, end), dtype=np.uint8))
     return windows
 
 
-def labelled_windows(rows, species, n: int, length: int, rng) -> tuple[list[np.ndarray], np.ndarray]:
-    """Windows from every split row's store, and the index of each row's species in ``species``."""
+def labelled_windows(rows, species, n: int, length, rng) -> tuple[list[np.ndarray], np.ndarray]:
+    """``n`` windows from every split row's store (of ``length``, or of log-uniform lengths in
+    ``length = (shortest, longest)``), and the index of each row's species in ``species``."""
     windows, labels = [], []
     for row in rows:
-        drawn = sample_windows(row.store, n, length, rng)
+        lengths = (window_lengths(n, *length, rng) if isinstance(length, (tuple, list))
+                   else np.full(n, length))
+        drawn = sample_windows(row.store, lengths, rng)
         windows += drawn
         labels += [species.index(row.species)] * len(drawn)
     return windows, np.asarray(labels, dtype=np.int64)
@@ -188,7 +198,7 @@ class KmerClassifier(Classifier):
         self.species, self.threshold, self.params = list(species), float(threshold), dict(params)
         self.coef, self.intercept = np.asarray(coef), np.asarray(intercept)
         self.mean, self.scale, self.centroids = np.asarray(mean), np.asarray(scale), np.asarray(centroids)
-        self.radius_fit = [float(x) for x in radius_fit]  # (a, b) of radius(L) = a + b / sqrt(L)
+        self.radius_fit = [float(x) for x in radius_fit]  # (A, B) of radius(L)^2 = A + B / L
         self.counter = KmerCounter(self.params["k"])
 
     # -- features and scores of many sequences at once
@@ -202,7 +212,7 @@ class KmerClassifier(Classifier):
 
     def radius(self, length) -> np.ndarray:
         a, b = self.radius_fit
-        return self.params["ood_margin"] * (a + b / np.sqrt(np.maximum(length, 1)))
+        return self.params["ood_margin"] * np.sqrt(a + b / np.maximum(length, 1))
 
     def score_counts(self, counts: np.ndarray, lengths) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities (rows) and confidences for k-mer count rows of sequences of ``lengths``."""
@@ -234,11 +244,11 @@ class KmerClassifier(Classifier):
             return np.array([counter.count([w])[0] for w in windows]), [len(w) for w in windows]
 
         train_rows = split.samples("train")
-        windows, labels = labelled_windows(train_rows, species, params["windows_per_strain"],
-                                           params["window_length"], rng)
+        lengths = (params["min_window_length"], params["window_length"])
+        windows, labels = labelled_windows(train_rows, species, params["windows_per_strain"], lengths, rng)
         counts, _ = counts_of(windows)
         log(f"kmer: k={params['k']}, {counter.n_features} features, {len(windows)} training windows "
-            f"of {params['window_length']} bp from {len(train_rows)} samples")
+            f"of {lengths[0]}-{lengths[1]} bp from {len(train_rows)} samples")
         features = hellinger(counts)
         mean = features.mean(axis=0)
         scale = features.std(axis=0)
@@ -255,7 +265,7 @@ class KmerClassifier(Classifier):
         rows = calibration_rows(split, log)
         classifier.radius_fit = cls._fit_radius(classifier, rows, species, params, rng, counts_of, log)
         windows, labels = labelled_windows(rows, species, params["validation_windows_per_strain"],
-                                           params["window_length"], rng)
+                                           lengths, rng)
         counts, lengths = counts_of(windows)
         probs, confidence = classifier.score_counts(counts, lengths)
         correct = probs.argmax(axis=1) == labels
@@ -278,11 +288,11 @@ class KmerClassifier(Classifier):
             distances = classifier._distances(classifier._standardised(counts))
             lengths.append(float(np.mean(actual)))
             quantiles.append(float(np.quantile(distances, params["ood_quantile"])))
-        design = np.column_stack((np.ones(len(lengths)), 1.0 / np.sqrt(lengths)))
-        (a, b), _ = nnls(design, np.asarray(quantiles))
+        design = np.column_stack((np.ones(len(lengths)), 1.0 / np.asarray(lengths)))
+        (a, b), _ = nnls(design, np.asarray(quantiles) ** 2)
         log("kmer: OOD distance quantiles " + ", ".join(f"{int(n)} bp: {q:.3f}"
                                                      for n, q in zip(lengths, quantiles))
-            + f"; radius(L) = {a:.4f} + {b:.4f}/sqrt(L), margin {params['ood_margin']}")
+            + f"; radius(L) = sqrt({a:.4f} + {b:.1f}/L), margin {params['ood_margin']}")
         return float(a), float(b)
 
     # -- persistence
