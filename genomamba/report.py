@@ -285,14 +285,20 @@ def accuracy_section(metrics) -> str:
     return "".join(out)
 
 
+def _shade(share: float) -> str:
+    """Cell attributes: blue in proportion to ``share``, white text on the darker half."""
+    if share <= 0:
+        return 'class="num"'
+    text = ";color:#fff" if share > 0.5 else ""
+    return f'class="num" style="background:rgba(0,114,178,{0.15 + 0.75 * share:.2f}){text}"'
+
+
 def _confusion_table(conf) -> str:
     """Counts shaded by their share of the row (the true species)."""
     rows = []
     for name, counts in zip(conf["true"], conf["counts"]):
         total = sum(counts) or 1
-        rows.append([f"<i>{_e(name)}</i>"] + [
-            (str(c), f'class="num" style="background:rgba(0,114,178,{0.7 * c / total:.2f})"')
-            for c in counts])
+        rows.append([f"<i>{_e(name)}</i>"] + [(str(c), _shade(c / total)) for c in counts])
     return _table(["true \\ called"] + list(conf["called"]), rows)
 
 
