@@ -17,6 +17,9 @@ rule report:
         split="results/split.tsv",
         metrics=expand("results/metrics/{model}.json", model=MODELS),
         calls=gw.all_calls(config, SAMPLES),
+        stores=expand("results/stores/{sample}.zarr", sample=SAMPLES),  # provenance: their sources
+    params:
+        primary=config["primary_model"],
     output:
         report("results/report.html", caption="../report/report.rst", category="Report"),
     log:
@@ -29,7 +32,8 @@ rule report:
         runtime=10,
     shell:
         "{GENOMAMBA} report --config {input.config:q} --split {input.split:q} --metrics {input.metrics:q}"
-        " --calls {input.calls:q} -o {output:q} > {log:q} 2>&1"
+        " --calls {input.calls:q} --primary {params.primary:q} --provenance {input.split:q} -o {output:q}"
+        " > {log:q} 2>&1"
 
 
 rule figures:
