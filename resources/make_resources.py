@@ -5,8 +5,8 @@ Usage (from the repository root):  python resources/make_resources.py /work/shar
 Every bacterial genome becomes a 3-contig "assembly": its first record (the chromosome, or chromosome I)
 is cut into three equal thirds and one 40 kb slice is taken at a seeded position inside each third, so the
 slices never overlap. One 60 kb slice of the human chr22 region is the out-of-distribution sample.
-Record names are `<accession>:<start>-<end>` (1-based, inclusive, like samtools regions) followed by the
-original header description. Output is gzip'd with 60-column lines and a zero timestamp, so the same
+Record names are `<accession>:<start>-<end>` (0-based, half-open, as in BED and as the calls tables
+name fragments) followed by the original header description. Output is gzip'd with 60-column lines and a zero timestamp, so the same
 seed gives byte-identical files. Tests never run this script: they use the files it wrote.
 """
 
@@ -86,9 +86,9 @@ def make_slices(source: Path, output: Path, rng: random.Random, size: int, count
     records, rows = [], []
     for b, start in enumerate(seeded_starts(rng, len(seq), size, count)):
         start = clean_start(rng, seq, start, size, b * bin_size, (b + 1) * bin_size)
-        name = f"{accession}:{start + 1}-{start + size}"
+        name = f"{accession}:{start}-{start + size}"
         records.append((f"{name} {description}", seq[start:start + size]))
-        rows.append({"record": name, "accession": accession, "start": start + 1, "end": start + size,
+        rows.append({"record": name, "accession": accession, "start": start, "end": start + size,
                      "source_length": len(seq)})
     write_fasta_gz(output, records)
     return rows
