@@ -5,8 +5,9 @@ Figures (a figure whose inputs are missing is skipped with a note, never an erro
   accuracy_vs_length     test accuracy per fragment length, one line per model, abstention beside;
                          from metrics JSONs (``genomamba evaluate``) that have fragment levels
   accuracy_vs_context    assembly/record accuracy per training context length, one line per model
-                         kind; from metrics JSONs whose ``model_config`` has ``context_length``
-                         (``genomamba evaluate --model-dir``); needs two context lengths or more
+                         kind; from metrics JSONs whose ``model_config`` (or its ``params``) has a
+                         context length (``CONTEXT_KEYS``; ``genomamba evaluate --model-dir``); needs
+                         two context lengths or more
   speed_vs_length        throughput (tokens/s) against sequence length, log-log, per model
   memory_vs_length       peak memory against sequence length, log-log, per model
   training_curves        loss (and accuracy, if logged) against step, per model
@@ -219,10 +220,12 @@ def accuracy_vs_length(metrics: list[dict], stem, split="test"):
 
 
 def _context_length(doc):
+    """The training context length from the metrics' model config (top level or its params)."""
     config = doc.get("model_config") or {}
-    for key in CONTEXT_KEYS:
-        if isinstance(config.get(key), (int, float)):
-            return config[key]
+    for where in (config, config.get("params") or {}):
+        for key in CONTEXT_KEYS:
+            if isinstance(where.get(key), (int, float)) and not isinstance(where.get(key), bool):
+                return where[key]
     return None
 
 

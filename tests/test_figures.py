@@ -16,7 +16,7 @@ def _metrics(model, accs, context=None):
                for n, a in accs.items()]
     doc = {"model": model, "splits": {"test": {"levels": levels}}}
     if context:
-        doc["model_config"] = {"kind": "mamba", "context_length": context}
+        doc["model_config"] = {"kind": "mamba", "params": {"context_length": context}}
     return doc
 
 
