@@ -1,0 +1,198 @@
+"""Triton kernels against the float64 reference: outputs, carried states and every gradient.
+
+On a machine without CUDA the kernels run in Triton's interpreter (TRITON_INTERPRET=1, small sizes,
+started by test_kernels_interpreted.py); with CUDA they run compiled at medium sizes. Inputs are random and fresh on every run; the seed is in
+each failure message (set GENOMAMBA_TEST_SEED to replay one).
+"""
+
+import os
+
+import pytest
+import torch
+
+ON_GPU = torch.cuda.is_available()
+DEVICE = "cuda" if ON_GPU else "cpu"
+
+
+if not ON_GPU and os.environ.get("TRITON_INTERPRET") != "1":
+    # Triton reads the switch when kernels are defined: test_kernels_interpreted.py runs this
+    # module in a fresh interpreter with it set.
+    pytest.skip("CPU runs go through test_kernels_interpreted.py", allow_module_level=True)
+
+from kernels import causal_conv1d as conv  # noqa: E402
+from kernels import selective_scan as ss  # noqa: E402
+import kernels  # noqa: E402
+from kernels import reference  # noqa: E402
+
+SEED = int(os.environ.get("GENOMAMBA_TEST_SEED", int.from_bytes(os.urandom(4), "little")))
+FP32_TOL = 1e-4
+BF16_TOL = 1e-2
+
+
+@pytest.fixture
+def gen(request):
+    # one fresh seed per run, offset per test so cases differ
+    return torch.Generator().manual_seed(SEED + hash(request.node.name) % 100003)
+
+
+@pytest.fixture(autouse=True)
+def _default_scan_config():
+    previous = ss.set_config()
+    yield
+    ss.set_config(**previous.__dict__)
+
+
+def _rel(out, ref):
+    out = out.double().cpu()
+    assert torch.isfinite(out).all(), "non-finite values"
+    return ((out - ref).norm() / ref.norm().clamp_min(1e-30)).item()
+
+
+def _scan_inputs(gen, batch, dim, L, N, groups, with_all):
+    def r(*shape, scale=1.0):
+        return torch.randn(*shape, generator=gen, dtype=torch.float64) * scale
+    bc_shape = (batch, groups, N, L) if groups else (batch, N, L)
+    return dict(
+        u=r(batch, dim, L), delta=r(batch, dim, L, scale=0.5),
+        A=-(torch.rand(dim, N, generator=gen, dtype=torch.float64) * 2 + 0.05),
+        B=r(*bc_shape), C=r(*bc_shape),
+        D=r(dim) if with_all else None, z=r(batch, dim, L) if with_all else None,
+        delta_bias=r(dim, scale=0.3) if with_all else None,
+        initial_state=r(batch, dim, N) if with_all else None)
+
+
+def _leaves(inputs, dtype, device):
+    return {k: (v.detach().to(device=device, dtype=dtype).clone().requires_grad_()
+                if v is not None else None) for k, v in inputs.items()}
+
+
+def _compare_scan(gen, batch, dim, L, N, groups=0, with_all=True, softplus=True,
+                  dtype=torch.float32, noncontiguous=False):
+    inputs = _scan_inputs(gen, batch, dim, L, N, groups, with_all)
+    ref_in = _leaves(inputs, torch.float64, "cpu")
+    tri_in = _leaves(inputs, dtype, DEVICE)
+    call_in = dict(tri_in)
+    if noncontiguous:  # same values, strided storage
+        for key in ("u", "delta", "B", "C"):
+            call_in[key] = call_in[key].transpose(-1, -2).contiguous().transpose(-1, -2)
+    y_ref, last_ref = reference.selective_scan_ref(**ref_in, delta_softplus=softplus,
+                                                   return_last_state=True)
+    y, last = ss.selective_scan_triton(**call_in, delta_softplus=softplus, return_last_state=True)
+    assert y.dtype == dtype and y.shape == (batch, dim, L) and last.shape == (batch, dim, N)
+    gy = torch.randn(y_ref.shape, generator=gen, dtype=torch.float64)
+    gl = torch.randn(last_ref.shape, generator=gen, dtype=torch.float64)
+    ((y_ref * gy).sum() + (last_ref * gl).sum()).backward()
+    ((y.double() * gy.to(DEVICE)).sum() + (last.double() * gl.to(DEVICE)).sum()).backward()
+    tol = BF16_TOL if dtype == torch.bfloat16 else FP32_TOL
+    errors = {"y": _rel(y, y_ref), "last_state": _rel(last, last_ref)}
+    for key, leaf in tri_in.items():
+        if leaf is not None:
+            assert leaf.grad is not None, f"no gradient for {key}"
+            errors[f"d{key}"] = _rel(leaf.grad, ref_in[key].grad)
+    bad = {k: e for k, e in errors.items() if not e < tol}
+    assert not bad, f"seed {SEED}: relative errors over {tol}: {bad}"
+
+
+SMALL = dict(fwd_block_d=2, fwd_block_l=8, bwd_block_d=2, bwd_block_l=8)
+
+
+@pytest.mark.parametrize("case", [
+    # name, shape (batch, dim, L, N), groups, config, options
+    ("chunked", (2, 6, 37, 4), 0, dict(SMALL, fwd_chunks=2, bwd_chunks=3), {}),
+    ("groups", (2, 8, 29, 3), 2, dict(SMALL, bwd_block_d=8, fwd_chunks=3, bwd_chunks=2), {}),
+    ("bare", (1, 5, 20, 4), 0, dict(fwd_block_l=16, bwd_block_l=16), dict(with_all=False,
+                                                                            softplus=False)),
+    ("length_one", (2, 3, 1, 4), 0, {}, {}),
+    ("bf16", (2, 6, 33, 4), 0, dict(SMALL, fwd_chunks=2, bwd_chunks=3), dict(dtype=torch.bfloat16)),
+    ("strided", (1, 4, 24, 4), 0, dict(SMALL, fwd_chunks=2, bwd_chunks=2), dict(noncontiguous=True)),
+], ids=lambda c: c[0])
+def test_selective_scan_matches_reference(gen, case):
+    _, shape, groups, cfg, options = case
+    if ON_GPU:  # medium sizes with the default launch plan
+        shape, cfg = (shape[0], shape[1] * 32, shape[2] * 97, 16 if shape[3] == 4 else shape[3]), {}
+    ss.set_config(**cfg)
+    _compare_scan(gen, *shape, groups=groups, **options)
+
+
+def test_scan_state_carries_across_calls(gen):
+    """Two calls with the state carried equal one call; gradients cross the boundary."""
+    ss.set_config(**SMALL)
+    batch, dim, L, N = 1, 4, 30, 4
+    inputs = _scan_inputs(gen, batch, dim, L, N, 0, True)
+    whole = _leaves(inputs, torch.float32, DEVICE)
+    parts = _leaves(inputs, torch.float32, DEVICE)
+    y_whole = ss.selective_scan_triton(**whole, delta_softplus=True)
+
+    def piece(sl, state):
+        kw = {k: (v[..., sl] if k in ("u", "delta", "z", "B", "C") else v) for k, v in parts.items()}
+        kw["initial_state"] = state
+        return ss.selective_scan_triton(**kw, delta_softplus=True, return_last_state=True)
+    y1, s1 = piece(slice(0, 13), parts["initial_state"])
+    y2, _ = piece(slice(13, L), s1)
+    y_parts = torch.cat([y1, y2], dim=-1)
+    assert _rel(y_parts, y_whole.detach().double().cpu()) < FP32_TOL
+    weights = torch.randn(y_whole.shape, generator=gen).to(DEVICE)
+    (y_whole * weights).sum().backward()
+    (y_parts * weights).sum().backward()
+    for key in ("u", "A", "B", "initial_state"):
+        assert _rel(parts[key].grad, whole[key].grad.double().cpu()) < FP32_TOL, key
+    # the loss on the second piece alone reaches the first piece's inputs through the state
+    assert parts["u"].grad[..., :13].abs().sum() > 0
+
+
+def test_scan_rejects_bad_shapes(gen):
+    inputs = _leaves(_scan_inputs(gen, 1, 4, 10, 4, 0, True), torch.float32, DEVICE)
+    with pytest.raises(ValueError, match="A must be"):
+        ss.selective_scan_triton(**{**inputs, "A": inputs["A"][:2]})
+    with pytest.raises(ValueError, match="initial_state"):
+        ss.selective_scan_triton(**{**inputs, "initial_state": inputs["initial_state"][..., :2]})
+
+
+@pytest.mark.parametrize("batch,dim,L,width,bias,init,act,dtype", [
+    (2, 20, 300, 4, True, True, "silu", torch.float32),
+    (1, 3, 2, 4, True, True, None, torch.float32),      # L shorter than the carried state
+    (2, 5, 1, 4, True, True, "silu", torch.float32),
+    (1, 4, 17, 1, True, False, "swish", torch.float32),  # width 1: nothing carried
+    (2, 20, 100, 3, False, False, "silu", torch.bfloat16),
+])
+def test_causal_conv1d_matches_reference(gen, batch, dim, L, width, bias, init, act, dtype):
+    if ON_GPU:
+        dim, L = dim * 16, L * 37
+    r = lambda *s: torch.randn(*s, generator=gen, dtype=torch.float64)  # noqa: E731
+    inputs = dict(x=r(batch, dim, L), weight=r(dim, width), bias=r(dim) if bias else None,
+                  initial_states=r(batch, dim, width - 1) if init else None)
+    ref_in = _leaves(inputs, torch.float64, "cpu")
+    tri_in = _leaves(inputs, dtype, DEVICE)
+    out_ref, fin_ref = reference.causal_conv1d_ref(**ref_in, return_final_states=True,
+                                                   activation=act)
+    out, fin = conv.causal_conv1d_triton(**tri_in, return_final_states=True, activation=act)
+    assert out.dtype == dtype and fin.shape == (batch, dim, width - 1)
+    go, gf = r(*out_ref.shape), r(*fin_ref.shape)
+    ((out_ref * go).sum() + (fin_ref * gf).sum()).backward()
+    ((out.double() * go.to(DEVICE)).sum() + (fin.double() * gf.to(DEVICE)).sum()).backward()
+    tol = BF16_TOL if dtype == torch.bfloat16 else FP32_TOL
+    errors = {"out": _rel(out, out_ref)}
+    if width > 1:
+        errors["final_states"] = _rel(fin, fin_ref)
+    errors.update({f"d{k}": _rel(v.grad, ref_in[k].grad) for k, v in tri_in.items() if v is not None})
+    bad = {k: e for k, e in errors.items() if not e < tol}
+    assert not bad, f"seed {SEED}: relative errors over {tol}: {bad}"
+
+
+def test_dispatch_switch(gen, monkeypatch):
+    inputs = _leaves(_scan_inputs(gen, 1, 4, 12, 4, 0, True), torch.float32, "cpu")
+    calls = []
+    monkeypatch.setattr(ss, "selective_scan_triton",
+                        lambda *a, **k: calls.append("triton") or reference.selective_scan_ref(*a))
+    previous = kernels.get_backend()
+    try:
+        kernels.set_backend("auto")
+        kernels.selective_scan_fn(**inputs)
+        assert calls == []  # CPU tensors take the reference
+        kernels.set_backend("triton")
+        kernels.selective_scan_fn(**inputs)
+        assert calls == ["triton"]
+        with pytest.raises(ValueError):
+            kernels.set_backend("cuda")
+    finally:
+        kernels.set_backend(previous)
