@@ -132,10 +132,10 @@ def calibrate_threshold(confidences, correct, target_accuracy: float, floor: flo
     last_of_tie = np.r_[conf_sorted[1:] != conf_sorted[:-1], True]
     candidates = np.flatnonzero(last_of_tie)
     reaching = candidates[kept_accuracy[candidates] >= target_accuracy]
-    if reaching.size and reaching[-1] == len(right) - 1:
-        return float(floor)  # every validation call kept
     if reaching.size:
         chosen = reaching[-1]  # the most rows kept
     else:  # never reached: the best kept accuracy, the lowest threshold among ties
         chosen = candidates[len(candidates) - 1 - np.argmax(kept_accuracy[candidates][::-1])]
+    if chosen == len(right) - 1:
+        return float(floor)  # every validation call kept
     return float(max(conf_sorted[chosen], floor))
