@@ -26,6 +26,7 @@ GENOMAMBA = gw.genomamba_command(workflow.basedir)
 wildcard_constraints:
     sample=gw.alternatives(SAMPLES.keys()),
     model=gw.alternatives(MODELS),
+    length=r"[1-9][0-9]*",
 
 
 include: "workflow/rules/tokenize.smk"

@@ -119,6 +119,16 @@ def all_calls(config: dict, samples) -> list[str]:
     return [p for m in enabled_models(config) for p in model_calls(config, m, samples)]
 
 
+def fragment_calls(model: str, length, samples) -> list[str]:
+    return [f"results/fragments/{model}/{length}/{s}.tsv" for s in samples]
+
+
+def fragment_metrics(config: dict) -> list[str]:
+    """Metrics of every enabled model at every configured fragment length."""
+    lengths = config.get("evaluate", {}).get("fragment_lengths", [])
+    return [f"results/metrics/fragments/{m}/{n}.json" for m in enabled_models(config) for n in lengths]
+
+
 def species_args(config: dict) -> str:
     """`--species 'A b' ...` for genomamba split, or nothing (every species trains)."""
     import shlex

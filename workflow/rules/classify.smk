@@ -11,7 +11,8 @@ rule classify_compare:
         model=lambda wc: f"results/models/{classify_model(wc)}",
         sequences=lambda wc: SAMPLES[wc.sample].path,
     output:
-        "results/compare/{model}/{sample}.tsv",
+        report("results/compare/{model}/{sample}.tsv", caption="../report/calls.rst", category="Calls",
+               subcategory="{model}"),
     log:
         "logs/classify/{model}/{sample}.log",
     benchmark:
@@ -21,14 +22,30 @@ rule classify_compare:
         mem_mb=lambda wc: gw.model_resources(config, classify_model(wc))["mem_mb"],
         runtime=lambda wc: gw.model_resources(config, classify_model(wc))["runtime"],
         gpu=lambda wc: gw.model_resources(config, classify_model(wc))["gpu"],
+    params:
+        fragments="",
     shell:
-        "{GENOMAMBA} classify --model {input.model:q} {input.sequences:q} -o {output:q} > {log:q} 2>&1"
+        "{GENOMAMBA} classify --model {input.model:q} {input.sequences:q} {params.fragments} -o {output:q}"
+        " > {log:q} 2>&1"
 
 
 use rule classify_compare as classify with:
     output:
-        "results/calls/{sample}.tsv",
+        report("results/calls/{sample}.tsv", caption="../report/calls.rst", category="Calls",
+               subcategory="primary model"),
     log:
         "logs/classify/{sample}.log",
     benchmark:
         "results/benchmarks/classify/{sample}.tsv"
+
+
+# Fragments of fixed lengths (config evaluate: fragment_lengths), for accuracy against length.
+use rule classify_compare as classify_fragments with:
+    output:
+        "results/fragments/{model}/{length}/{sample}.tsv",
+    log:
+        "logs/classify/{model}/{length}/{sample}.log",
+    benchmark:
+        "results/benchmarks/classify/{model}/{length}/{sample}.tsv"
+    params:
+        fragments="--fragment-length {length}",

@@ -4,7 +4,7 @@ rule evaluate:
         model="results/models/{model}",
         calls=lambda wc: gw.model_calls(config, wc.model, SAMPLES),
     output:
-        "results/metrics/{model}.json",
+        report("results/metrics/{model}.json", caption="../report/metrics.rst", category="Metrics"),
     params:
         splits=" ".join(config["evaluate"]["splits"]),
     log:
@@ -17,4 +17,17 @@ rule evaluate:
         runtime=10,
     shell:
         "{GENOMAMBA} evaluate --split {input.split:q} --model-dir {input.model:q} --calls {input.calls:q}"
-        " --splits {params.splits} -o {output:q} > {log:q} 2>&1"
+        " --splits {params.splits} --model-name {wildcards.model} -o {output:q} > {log:q} 2>&1"
+
+
+use rule evaluate as evaluate_fragments with:
+    input:
+        split="results/split.tsv",
+        model="results/models/{model}",
+        calls=lambda wc: gw.fragment_calls(wc.model, wc.length, SAMPLES),
+    output:
+        "results/metrics/fragments/{model}/{length}.json",
+    log:
+        "logs/evaluate/{model}/{length}.log",
+    benchmark:
+        "results/benchmarks/evaluate/{model}/{length}.tsv"

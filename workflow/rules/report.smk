@@ -39,6 +39,7 @@ rule report:
 rule figures:
     input:
         metrics=expand("results/metrics/{model}.json", model=MODELS),
+        fragments=gw.fragment_metrics(config),
         models=expand("results/models/{model}", model=MODELS),
     output:
         report(directory("results/figures"), patterns=["{name}.png"], caption="../report/figures.rst",
@@ -52,4 +53,4 @@ rule figures:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{GENOMAMBA} figures --metrics {input.metrics:q} -o {output:q} > {log:q} 2>&1"
+        "{GENOMAMBA} figures --metrics {input.metrics:q} {input.fragments:q} -o {output:q} > {log:q} 2>&1"
