@@ -1,0 +1,81 @@
+"""SAM, BAM and CRAM reads through pysam, in their sequenced orientation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pysam
+
+from ..alphabet import reverse_complement
+from .codes import describe_invalid, encode
+from ..errors import InputError
+
+SECONDARY, SUPPLEMENTARY = 0x100, 0x800
+
+
+class Read:
+    """One read: a single (tokens, None) chunk (read case and qualities carry no information here)."""
+
+    __slots__ = ("path", "name", "index", "_tokens")
+    line = None
+
+    def __init__(self, path, name, index, tokens):
+        self.path, self.name, self.index, self._tokens = path, name, index, tokens
+
+    def chunks(self):
+        yield self._tokens, None
+
+
+def _open(path, fmt, reference):
+    mode = {"sam": "r", "bam": "rb", "cram": "rc"}[fmt]
+    kwargs = {"check_sq": False}
+    if fmt == "cram":
+        if reference is None:
+            raise InputError("CRAM input needs the reference it was compressed against (--reference FASTA)", path)
+        kwargs["reference_filename"] = str(reference)
+    try:
+        return pysam.AlignmentFile(str(path), mode, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot open as {fmt.upper()}: {exc}", path) from None
+
+
+def _read_name(read, counters):
+    name = read.query_name
+    if read.is_paired:
+        name += "/1" if read.is_read1 else "/2"
+    if read.flag & (SECONDARY | SUPPLEMENTARY):  # same name as the primary: number them apart
+        kind = "secondary" if read.is_secondary else "supplementary"
+        counters[name] = counters.get(name, 0) + 1
+        name = f"{name}:{kind}{counters[name]}"
+    return name
+
+
+def read_alignments(path, fmt: str, *, min_length=0, min_mapq=0, reference=None, include_secondary=False):
+    """Yield primary reads (and secondary/supplementary ones if asked) passing the length and MAPQ filters.
+
+    With ``min_mapq`` > 0 unmapped reads are dropped too (their MAPQ is 0 by definition).
+    """
+    skip = 0 if include_secondary else SECONDARY | SUPPLEMENTARY
+    counters: dict[str, int] = {}
+    with _open(path, fmt, reference) as bam:
+        index = -1
+        try:
+            for index, read in enumerate(bam.fetch(until_eof=True)):
+                if read.flag & skip:
+                    continue
+                if min_mapq and (read.is_unmapped or read.mapping_quality < min_mapq):
+                    continue
+                seq = read.query_sequence
+                name = _read_name(read, counters)
+                if not seq:
+                    raise InputError("read has no sequence ('*')", path, name)
+                if len(seq) < min_length:
+                    continue
+                raw = seq.encode("ascii")
+                tokens, _, bad = encode(raw, keep_case=False)
+                if bad >= 0:
+                    raise InputError(describe_invalid(raw[bad]), path, name)
+                if read.is_reverse:
+                    tokens = reverse_complement(tokens)
+                yield Read(path, name, index, np.ascontiguousarray(tokens))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"cannot read {fmt.upper()} record {index + 2}: {exc}", path) from None
