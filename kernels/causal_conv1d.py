@@ -27,8 +27,9 @@ class _CausalConv1d(torch.autograd.Function):
     def forward(ctx, x, weight, bias, initial_states, silu):
         batch, dim, L = x.shape
         width = weight.shape[-1]
-        init = (initial_states if initial_states is not None
-                else x.new_zeros(batch, dim, width - 1))
+        # at least one column, so that no kernel argument is an empty (null) buffer
+        init = (initial_states if initial_states is not None and width > 1
+                else x.new_zeros(batch, dim, max(width - 1, 1)))
         out = torch.empty(batch, dim, L, device=x.device, dtype=x.dtype)
         n_dblocks = triton.cdiv(dim, BLOCK_D)
         grid = (batch * n_dblocks, triton.cdiv(L, BLOCK_L))
@@ -52,7 +53,7 @@ class _CausalConv1d(torch.autograd.Function):
         n_tiles = triton.cdiv(L + width - 1, BLOCK_L)
         f32 = dict(device=x.device, dtype=torch.float32)
         dx = torch.empty(batch, dim, L, device=x.device, dtype=x.dtype)
-        dinit = torch.empty(batch, dim, width - 1, **f32)
+        dinit = torch.empty(batch, dim, max(width - 1, 1), **f32)
         dw = torch.empty(batch * n_tiles, dim, width, **f32)
         dbias = torch.empty(batch * n_tiles, dim, **f32)
         _conv_bwd_kernel[(batch * n_dblocks, n_tiles)](
@@ -63,7 +64,7 @@ class _CausalConv1d(torch.autograd.Function):
             HAS_BIAS=bias is not None, SILU=silu, HAS_DFINAL=dfinal is not None)
         return (dx, dw.sum(0).to(weight.dtype),
                 dbias.sum(0).to(bias.dtype) if bias is not None else None,
-                dinit.to(init.dtype) if has_init else None, None)
+                dinit[..., :width - 1].to(init.dtype) if has_init else None, None)
 
 
 def causal_conv1d_triton(x, weight, bias=None, initial_states=None, return_final_states=False,

@@ -87,6 +87,9 @@ def _check(u, delta, A, B, C, D, z, delta_bias, initial_state):
                              f"dividing dim, got {tuple(X.shape)}")
     if B4.shape[1] != C4.shape[1]:
         raise ValueError("B and C must have the same number of groups")
+    if dim * L >= 2 ** 31 or batch * N * L >= 2 ** 31:
+        raise ValueError("the Triton scan indexes one batch row with 32 bits: dim * L must be "
+                         "below 2^31")
     if initial_state is not None and initial_state.shape != (batch, dim, N):
         raise ValueError(f"initial_state must be (batch, dim, N), got {tuple(initial_state.shape)}")
     return batch, dim, L, N, B4, C4

@@ -1,0 +1,301 @@
+"""`genomamba bench kernels`: time the Triton selective scan (and causal conv1d) on a CUDA GPU.
+
+Prints one row per (config, batch, dim, L): forward and backward milliseconds (median, cold L2),
+achieved bandwidth, the time floor (fewest bytes over the measured copy bandwidth, or exponentials
+over the measured exp2 rate, whichever is larger), the PyTorch reference path at small L, and the
+authors' CUDA kernel where the table has it. ``--check`` first compares outputs and gradients with a
+float64 reference. Imports only torch, triton, numpy and ``kernels``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import time
+
+import torch
+import triton
+import triton.language as tl
+
+DEVICE = "cuda"  # the checks also run on the CPU under TRITON_INTERPRET=1 (smoke tests)
+PARAMS = ("A", "D", "delta_bias", "initial_state")  # kept in fp32 like the model's parameters
+
+# The authors' CUDA selective scan on the H100 here (bf16, batch 1, dim 512, N 16, no z), in ms;
+# figures given with the issue, not measured by this benchmark.
+AUTHORS_MS = {(1, 512, 16): {
+    2 ** 10: (0.024, 0.074), 2 ** 12: (0.049, 0.263), 2 ** 14: (0.182, 0.970),
+    2 ** 16: (0.685, 3.63), 2 ** 18: (2.74, 14.31), 2 ** 20: (10.93, 57.72)}}
+
+DTYPES = {"bf16": torch.bfloat16, "fp32": torch.float32}
+
+
+def _parse_args(argv):
+    p = argparse.ArgumentParser(prog="genomamba bench kernels", description=__doc__.splitlines()[0])
+    p.add_argument("--lengths", default="10,12,14,16,18,20", help="log2 of L, comma separated")
+    p.add_argument("--shapes", default="1x512,4x1024", help="BATCHxDIM, comma separated")
+    p.add_argument("--state", type=int, default=16, help="N, the state size")
+    p.add_argument("--dtype", choices=sorted(DTYPES), default="bf16")
+    p.add_argument("--z", action="store_true", help="include the z gate")
+    p.add_argument("--reference-max", type=int, default=12,
+                   help="time the PyTorch reference up to L = 2^this")
+    p.add_argument("--configs", default="default",
+                   help="launch plans to compare: 'default' or NAME:key=val,key=val;...")
+    p.add_argument("--check", action="store_true", help="check against float64 first")
+    p.add_argument("--conv", action="store_true", help="also time the causal conv1d")
+    p.add_argument("--rep", type=int, default=200, help="milliseconds of repeats per timing")
+    p.add_argument("--json", help="write every row here")
+    return p.parse_args(argv)
+
+
+def _configs(spec):
+    if spec == "default":
+        return [("default", {})]
+    out = []
+    for item in spec.split(";"):
+        name, _, body = item.partition(":")
+        kv = {}
+        for pair in filter(None, body.split(",")):
+            key, _, val = pair.partition("=")
+            kv[key.strip()] = int(val)
+        out.append((name.strip(), kv))
+    return out
+
+
+def _bench(fn, rep):
+    return triton.testing.do_bench(fn, warmup=max(10, rep // 8), rep=rep, return_mode="median")
+
+
+def measure_copy_bandwidth(rep=200):
+    """Bytes read plus written per second for a large device-to-device copy."""
+    n = 1 << 30
+    src = torch.empty(n, dtype=torch.uint8, device="cuda").random_()
+    dst = torch.empty_like(src)
+    ms = _bench(lambda: dst.copy_(src), rep)
+    del src, dst
+    return 2 * n / (ms * 1e-3)
+
+
+@triton.jit
+def _exp2_loop(x_ptr, n_iter, BLOCK: tl.constexpr):
+    offs = tl.program_id(0) * BLOCK + tl.arange(0, BLOCK)
+    x = tl.load(x_ptr + offs)
+    for _ in range(n_iter):
+        x = tl.exp2(x) - 1.5  # stays in [-1, 0.5]
+    tl.store(x_ptr + offs, x)
+
+
+def measure_exp2_rate(rep=200):
+    """exp2 evaluations per second from a Triton kernel that does little else."""
+    sms = torch.cuda.get_device_properties(0).multi_processor_count
+    block, programs, n_iter = 2048, sms * 16, 1024
+    x = -torch.rand(block * programs, device="cuda")
+    ms = _bench(lambda: _exp2_loop[(programs,)](x, n_iter, BLOCK=block, num_warps=8), rep)
+    return block * programs * n_iter / (ms * 1e-3)
+
+
+def _scan_inputs(batch, dim, L, N, dtype, with_z, gen):
+    dev = DEVICE
+    r = lambda *s: torch.randn(*s, device=dev, generator=gen)  # noqa: E731
+    return dict(
+        u=r(batch, dim, L).to(dtype), delta=(0.5 * r(batch, dim, L) - 1.0).to(dtype),
+        A=-(torch.rand(dim, N, device=dev, generator=gen) * 8 + 0.5),
+        B=r(batch, N, L).to(dtype), C=r(batch, N, L).to(dtype), D=r(dim),
+        z=r(batch, dim, L).to(dtype) if with_z else None, delta_bias=0.1 * r(dim))
+
+
+def scan_bytes(batch, dim, L, N, elt, with_z, backward):
+    """Fewest bytes: each input read once, each output written once."""
+    seq = batch * dim * L * elt
+    bc = 2 * batch * N * L * elt
+    if not backward:  # read u, delta, B, C, (z); write y
+        return (3 + with_z) * seq + bc
+    # read u, delta, (z), dy, B, C; write du, ddelta, (dz), dB, dC
+    return (4 + 2 * with_z + 2) * seq + 2 * bc
+
+
+def _time_scan(fn_scan, inputs, rep, with_grad):
+    """(forward ms, backward ms) for one implementation."""
+    with torch.no_grad():
+        fwd = _bench(lambda: fn_scan(**inputs, delta_softplus=True), rep)
+    if not with_grad:
+        return fwd, float("nan")
+    leaves = {k: (v.detach().requires_grad_() if v is not None else None) for k, v in inputs.items()}
+    y = fn_scan(**leaves, delta_softplus=True)
+    dy = torch.randn_like(y)
+    wrt = [v for v in leaves.values() if v is not None]
+    bwd = _bench(lambda: torch.autograd.grad(y, wrt, dy, retain_graph=True), rep)
+    return fwd, bwd
+
+
+def check_scan(batch=2, dim=256, L=3001, N=16, seed=None):
+    """Relative errors of outputs and all gradients against float64 (reference on the GPU)."""
+    from kernels.reference import selective_scan_ref
+    from kernels.selective_scan import selective_scan_triton
+    gen = torch.Generator(device=DEVICE).manual_seed(seed if seed is not None else
+                                                     int(time.time_ns() % 2 ** 31))
+    results = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        base = _scan_inputs(batch, dim, L, N, torch.float64, True, gen)
+        base["initial_state"] = torch.randn(batch, dim, N, device=DEVICE, generator=gen,
+                                            dtype=torch.float64)
+        ref = {k: v.detach().double().clone().requires_grad_() for k, v in base.items()}
+        tri = {k: v.detach().to(torch.float32 if k in PARAMS else dtype).requires_grad_()
+               for k, v in base.items()}
+        y_r, l_r = selective_scan_ref(**ref, delta_softplus=True, return_last_state=True)
+        y_t, l_t = selective_scan_triton(**tri, delta_softplus=True, return_last_state=True)
+        gy = torch.randn_like(y_r)
+        gl = torch.randn_like(l_r)
+        ((y_r * gy).sum() + (l_r * gl).sum()).backward()
+        ((y_t.double() * gy).sum() + (l_t.double() * gl).sum()).backward()
+        rel = lambda a, b: ((a.double() - b).norm() / b.norm()).item()  # noqa: E731
+        errs = {"y": rel(y_t, y_r), "last": rel(l_t, l_r)}
+        errs.update({f"d{k}": rel(tri[k].grad, ref[k].grad) for k in base})
+        results[str(dtype).replace("torch.", "")] = errs
+    return results
+
+
+def check_conv(batch=2, dim=256, L=3001, width=4):
+    from kernels.causal_conv1d import causal_conv1d_triton
+    from kernels.reference import causal_conv1d_ref
+    r = lambda *s: torch.randn(*s, device=DEVICE, dtype=torch.float64)  # noqa: E731
+    base = dict(x=r(batch, dim, L), weight=r(dim, width), bias=r(dim),
+                initial_states=r(batch, dim, width - 1))
+    results = {}
+    for dtype in (torch.float32, torch.bfloat16):
+        ref = {k: v.detach().clone().requires_grad_() for k, v in base.items()}
+        tri = {k: v.detach().to(dtype if k == "x" else torch.float32).clone().requires_grad_()
+               for k, v in base.items()}
+        o_r, f_r = causal_conv1d_ref(**ref, return_final_states=True, activation="silu")
+        o_t, f_t = causal_conv1d_triton(**tri, return_final_states=True, activation="silu")
+        go, gf = torch.randn_like(o_r), torch.randn_like(f_r)
+        ((o_r * go).sum() + (f_r * gf).sum()).backward()
+        ((o_t.double() * go).sum() + (f_t.double() * gf).sum()).backward()
+        rel = lambda a, b: ((a.double() - b).norm() / b.norm()).item()  # noqa: E731
+        errs = {"out": rel(o_t, o_r), "final": rel(f_t, f_r)}
+        errs.update({f"d{k}": rel(tri[k].grad, ref[k].grad) for k in base})
+        results[str(dtype).replace("torch.", "")] = errs
+    return results
+
+
+def _fits(batch, dim, L, N, elt):
+    """Inputs, outputs, gradients, backward scratch and the dB/dC partial sums fit in memory."""
+    need = batch * dim * L * (8 * elt + 4 + N)
+    free, _ = torch.cuda.mem_get_info()
+    return need < 0.7 * free
+
+
+def main(argv=None) -> int:
+    args = _parse_args(argv or [])
+    if not torch.cuda.is_available():
+        print("genomamba bench kernels: needs a CUDA GPU (the kernels' CPU path is the reference)")
+        return 1
+    import triton
+    from kernels import reference
+    from kernels import selective_scan as ss
+
+    props = torch.cuda.get_device_properties(0)
+    print(f"device: {props.name}, {props.multi_processor_count} SMs; torch {torch.__version__}, "
+          f"triton {triton.__version__}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
+    rows = []
+    if args.check:
+        for name, res in (("selective_scan", check_scan()), ("causal_conv1d", check_conv())):
+            for dtype, errs in res.items():
+                worst = max(errs.values())
+                limit = 1e-4 if dtype == "float32" else 1e-2
+                ok = math.isfinite(worst) and worst < limit
+                print(f"check {name} {dtype}: worst rel err {worst:.2e} ({'ok' if ok else 'FAIL'}) "
+                      + " ".join(f"{k}={v:.1e}" for k, v in errs.items()))
+                rows.append(dict(kind="check", op=name, dtype=dtype, ok=ok, **errs))
+    bw = measure_copy_bandwidth()
+    exp_rate = measure_exp2_rate()
+    print(f"copy bandwidth {bw / 1e12:.2f} TB/s (read+write); exp2 rate {exp_rate / 1e12:.2f} T/s")
+    rows.append(dict(kind="ceilings", copy_Bps=bw, exp2_per_s=exp_rate))
+
+    dtype = DTYPES[args.dtype]
+    elt = torch.empty(0, dtype=dtype).element_size()
+    N = args.state
+    lengths = [2 ** int(x) for x in args.lengths.split(",")]
+    shapes = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+    gen = torch.Generator(device="cuda").manual_seed(1234)
+    header = (f"{'config':>10} {'batch':>5} {'dim':>5} {'L':>8} | {'fwd ms':>8} {'GB/s':>6} "
+              f"{'floor':>7} {'%fl':>4} | {'bwd ms':>8} {'GB/s':>6} {'floor':>7} {'%fl':>4} | "
+              f"{'ref fwd':>8} {'ref bwd':>8} | {'CUDA fwd':>8} {'x':>5} {'CUDA bwd':>8} {'x':>5}")
+    print(f"selective scan, {args.dtype}, N {N}, D and delta_bias, softplus, "
+          f"{'with' if args.z else 'no'} z")
+    print(header)
+    for cname, cfg in _configs(args.configs):
+        previous = ss.set_config(**cfg)
+        try:
+            for batch, dim in shapes:
+                for L in lengths:
+                    if not _fits(batch, dim, L, N, elt):
+                        print(f"{cname:>10} {batch:>5} {dim:>5} {L:>8} | skipped: memory")
+                        continue
+                    inputs = _scan_inputs(batch, dim, L, N, dtype, args.z, gen)
+                    fwd, bwd = _time_scan(ss.selective_scan_triton, inputs, args.rep, True)
+                    fb = scan_bytes(batch, dim, L, N, elt, args.z, False)
+                    bb = scan_bytes(batch, dim, L, N, elt, args.z, True)
+                    exps = batch * dim * N * L
+                    f_floor = max(fb / bw, exps / exp_rate) * 1e3
+                    b_floor = max(bb / bw, exps / exp_rate) * 1e3
+                    ref_f = ref_b = float("nan")
+                    if L <= 2 ** args.reference_max:
+                        ref_f, ref_b = _time_scan(reference.selective_scan_ref, inputs,
+                                                  max(20, args.rep // 10), True)
+                    authors = AUTHORS_MS.get((batch, dim, N), {}).get(L, (float("nan"),) * 2)
+                    row = dict(kind="scan", config=cname, batch=batch, dim=dim, L=L, N=N,
+                               dtype=args.dtype, z=args.z, fwd_ms=fwd, bwd_ms=bwd,
+                               fwd_floor_ms=f_floor, bwd_floor_ms=b_floor,
+                               fwd_GBps=fb / fwd / 1e6, bwd_GBps=bb / bwd / 1e6,
+                               ref_fwd_ms=ref_f, ref_bwd_ms=ref_b,
+                               cuda_fwd_ms=authors[0], cuda_bwd_ms=authors[1], **cfg)
+                    rows.append(row)
+                    print(f"{cname:>10} {batch:>5} {dim:>5} {L:>8} | {fwd:8.4f} "
+                          f"{row['fwd_GBps']:6.0f} {f_floor:7.4f} {100 * f_floor / fwd:4.0f} | "
+                          f"{bwd:8.4f} {row['bwd_GBps']:6.0f} {b_floor:7.4f} "
+                          f"{100 * b_floor / bwd:4.0f} | {ref_f:8.3f} {ref_b:8.3f} | "
+                          f"{authors[0]:8.3f} {authors[0] / fwd:5.2f} {authors[1]:8.3f} "
+                          f"{authors[1] / bwd:5.2f}", flush=True)
+                    del inputs
+                    torch.cuda.empty_cache()
+        finally:
+            ss.set_config(**previous.__dict__)
+    if args.conv:
+        rows += _bench_conv(shapes, lengths, dtype, elt, bw, args.rep)
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(rows, fh, indent=1)
+    return 0
+
+
+def _bench_conv(shapes, lengths, dtype, elt, bw, rep, width=4):
+    from kernels.causal_conv1d import causal_conv1d_triton
+    print(f"causal conv1d, width {width}, silu, bias")
+    print(f"{'batch':>5} {'dim':>5} {'L':>8} | {'fwd ms':>8} {'GB/s':>6} {'floor':>7} | "
+          f"{'bwd ms':>8} {'GB/s':>6} {'floor':>7}")
+    rows = []
+    for batch, dim in shapes:
+        for L in lengths:
+            if not _fits(batch, dim, L, 1, elt):
+                continue
+            x = torch.randn(batch, dim, L, device="cuda").to(dtype)
+            w = torch.randn(dim, width, device="cuda")
+            bias = torch.randn(dim, device="cuda")
+            with torch.no_grad():
+                fwd = _bench(lambda: causal_conv1d_triton(x, w, bias, activation="silu"), rep)
+            xl = x.detach().requires_grad_()
+            wl, bl = w.detach().requires_grad_(), bias.detach().requires_grad_()
+            out = causal_conv1d_triton(xl, wl, bl, activation="silu")
+            g = torch.randn_like(out)
+            bwd = _bench(lambda: torch.autograd.grad(out, [xl, wl, bl], g, retain_graph=True), rep)
+            seq = batch * dim * L * elt
+            f_floor, b_floor = 2 * seq / bw * 1e3, 3 * seq / bw * 1e3
+            print(f"{batch:>5} {dim:>5} {L:>8} | {fwd:8.4f} {2 * seq / fwd / 1e6:6.0f} "
+                  f"{f_floor:7.4f} | {bwd:8.4f} {3 * seq / bwd / 1e6:6.0f} {b_floor:7.4f}",
+                  flush=True)
+            rows.append(dict(kind="conv", batch=batch, dim=dim, L=L, width=width, fwd_ms=fwd,
+                             bwd_ms=bwd, fwd_floor_ms=f_floor, bwd_floor_ms=b_floor))
+            del x, xl, out, g
+            torch.cuda.empty_cache()
+    return rows
