@@ -142,6 +142,21 @@ class SequenceStore:
             yield (tokens, self.read_mask(record, start, end)) if with_mask else tokens
 
 
+    def iter_pieces(self, block: int = 16 * CHUNK):
+        """Stream the whole store in large reads as ``(record_index, tokens, mask)`` pieces in order;
+        a long record comes in several pieces. Fast for stores of many short records too."""
+        total = int(self.offsets[-1] + self.lengths[-1]) if len(self) else 0
+        ends = self.offsets + self.lengths
+        for a in range(0, total, block):
+            b = min(a + block, total)
+            tokens, mask = self._tokens[a:b], self._mask[a:b]
+            first = int(np.searchsorted(ends, a, side="right"))
+            last = int(np.searchsorted(self.offsets, b, side="left"))
+            for i in range(first, last):
+                s, e = max(int(self.offsets[i]), a) - a, min(int(ends[i]), b) - a
+                yield i, tokens[s:e], mask[s:e]
+
+
 class StoreWriter:
     """Builds a store record by record; tokens are buffered and written whole chunks at a time.
 
@@ -258,7 +273,7 @@ class StoreWriter:
             self._group.create_array(key, data=data, chunks=data.shape if data.size else (1,) * data.ndim,
                                      compressors=[_codec()])
         totals = counts.sum(axis=0)
-        self._group.attrs.update({
+        self.attrs = {
             "format": FORMAT,
             "format_version": FORMAT_VERSION,
             "tokenizer_version": TOKENIZER_VERSION,
@@ -268,4 +283,5 @@ class StoreWriter:
             "masked": int(masked.sum()),
             "chunk_size": self.chunk_size,
             **attrs,
-        })
+        }
+        self._group.attrs.update(self.attrs)

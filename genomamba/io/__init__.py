@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 
+from . import compression
 from .compression import Decompressed, file_sha256, sniff_compression
 from ..errors import InputError
 
@@ -59,7 +60,7 @@ class Source:
             self.format, self._head = "cram", b""
         else:
             self._data = Decompressed(path)
-            self._head = self._data.read(_HEAD_BYTES)
+            self._head = self._data.read(min(_HEAD_BYTES, compression.BLOCK_SIZE))
             self.format = _sniff_text(self._head, path)
             self.compression = self._data.compression
             if self.format in ("sam", "bam"):  # pysam reads these from the path itself

@@ -44,8 +44,9 @@ def _read_name(read, counters):
         name += "/1" if read.is_read1 else "/2"
     if read.flag & (SECONDARY | SUPPLEMENTARY):  # same name as the primary: number them apart
         kind = "secondary" if read.is_secondary else "supplementary"
-        counters[name] = counters.get(name, 0) + 1
-        name = f"{name}:{kind}{counters[name]}"
+        key = (name, kind)
+        counters[key] = counters.get(key, 0) + 1
+        name = f"{name}:{kind}{counters[key]}"
     return name
 
 
@@ -59,7 +60,7 @@ def read_alignments(path, fmt: str, *, min_length=0, min_mapq=0, reference=None,
     with _open(path, fmt, reference) as bam:
         index = -1
         try:
-            for index, read in enumerate(bam.fetch(until_eof=True)):
+            for index, read in enumerate(bam.head(2**31 - 1, multiple_iterators=False)):  # sequential, no index (n is a C int)
                 if read.flag & skip:
                     continue
                 if min_mapq and (read.is_unmapped or read.mapping_quality < min_mapq):

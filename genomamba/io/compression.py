@@ -17,9 +17,9 @@ import zlib
 from ..errors import InputError
 
 try:  # ISA-L inflates gzip about twice as fast as zlib; optional
-    from isal import igzip as _gzip_module
+    from isal import igzip as gzip_module
 except ImportError:  # pragma: no cover - depends on the environment
-    _gzip_module = gzip
+    gzip_module = gzip
 
 BLOCK_SIZE = 8 << 20
 
@@ -90,7 +90,7 @@ class Decompressed:
             raise InputError("zstd-compressed input is not supported; use gzip, bgzip, xz or bz2", path)
         self.size = os.path.getsize(path)
         self._hashing = _HashingReader(_open_raw(path))
-        opener = {"gzip": lambda f: _gzip_module.GzipFile(fileobj=f, mode="rb"),
+        opener = {"gzip": lambda f: gzip_module.GzipFile(fileobj=f, mode="rb"),
                   "xz": lzma.LZMAFile, "bz2": bz2.BZ2File}.get(self.compression)
         self._stream = opener(self._hashing) if opener else self._hashing
 
@@ -98,17 +98,17 @@ class Decompressed:
     def raw_bytes_read(self) -> int:
         return self._hashing.bytes_read
 
-    def read(self, size: int = BLOCK_SIZE) -> bytes:
+    def read(self, size: int | None = None) -> bytes:
         """Up to ``size`` decompressed bytes (b'' at the end); corrupt or truncated data is an InputError."""
         try:
-            return self._stream.read(size)
+            return self._stream.read(size or BLOCK_SIZE)
         except EOFError:
             raise InputError(f"truncated {self.compression} file: it ends before the end-of-stream marker",
                              self.path) from None
         except (OSError, zlib.error, lzma.LZMAError, ValueError) as exc:
             raise InputError(f"corrupt {self.compression} data: {exc}", self.path) from None
 
-    def blocks(self, size: int = BLOCK_SIZE):
+    def blocks(self, size: int | None = None):
         while block := self.read(size):
             yield block
 

@@ -8,6 +8,8 @@ out only when an error is raised, from the byte offset.
 
 from __future__ import annotations
 
+import itertools
+
 from .codes import describe_invalid, encode
 from .compression import Decompressed, line_at
 from ..errors import InputError
@@ -105,9 +107,9 @@ class FastaReader:
 
     def _parse(self):
         base = 0            # absolute offset of buf[0]
-        carry = self._head  # bytes not yet parsed (a header line cut by the block end)
+        carry = b""  # bytes not yet parsed (a header line cut by the block end)
         at_line_start = True
-        blocks = self._data.blocks()
+        blocks = itertools.chain([self._head] if self._head else [], self._data.blocks())
         eof = False
         while not eof:
             block = next(blocks, b"")

@@ -1,0 +1,39 @@
+"""`genomamba tokenize INPUT... -o STORE.zarr`: sequences of any supported format into a zarr store."""
+
+from __future__ import annotations
+
+import sys
+
+HELP = "FASTA/GenBank/EMBL/SAM/BAM/CRAM into a chunked zarr store"
+
+
+def add_arguments(parser):
+    parser.add_argument("inputs", nargs="+", metavar="INPUT",
+                        help="FASTA (plain, gzip, bgzip, xz, bz2), GenBank, EMBL, SAM, BAM or CRAM; "
+                             "format and compression are detected from the content")
+    parser.add_argument("-o", "--output", required=True, metavar="STORE.zarr", help="store to create (replaced if present)")
+    parser.add_argument("--species", help="species label stored in the attributes")
+    parser.add_argument("--strain", help="strain (or isolate/region) label stored in the attributes")
+    parser.add_argument("--min-length", type=int, default=0, metavar="N", help="skip records shorter than N bases")
+    parser.add_argument("--min-mapq", type=int, default=0, metavar="Q",
+                        help="SAM/BAM/CRAM: skip reads with MAPQ below Q (and unmapped reads when Q > 0)")
+    parser.add_argument("--include-secondary", action="store_true",
+                        help="SAM/BAM/CRAM: keep secondary and supplementary alignments too")
+    parser.add_argument("--reference", metavar="FASTA", help="CRAM: the reference it was compressed against")
+    bar = parser.add_mutually_exclusive_group()
+    bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
+    bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
+
+
+def run(args) -> int:
+    from ..errors import InputError
+    from ..io.tokenize import tokenize_files
+
+    if args.min_length < 0 or args.min_mapq < 0:
+        raise InputError("--min-length and --min-mapq must not be negative")
+    attrs = tokenize_files(args.inputs, args.output, species=args.species, strain=args.strain,
+                           min_length=args.min_length, min_mapq=args.min_mapq, reference=args.reference,
+                           include_secondary=args.include_secondary, progress=args.progress)
+    print(f"{args.output}: {attrs['n_records']} records, {attrs['total_length']} bases "
+          f"from {len(attrs['sources'])} file(s)", file=sys.stderr)
+    return 0
