@@ -189,6 +189,8 @@ class StoreWriter:
         return self._flushed + self._fill
 
     def begin(self, name: str):
+        if not name or "\n" in name:
+            raise ValueError(f"record name {name!r} is empty or holds a line break")
         if name in self._seen:
             raise ValueError(f"duplicate record name {name!r}")
         self._seen.add(name)
@@ -233,14 +235,14 @@ class StoreWriter:
         """Encode whole chunks with the array's Blosc settings and write them as the array's chunk
         objects (zarr's own write path costs about twice the compression; the bytes are the same)."""
         root = self.path / array.path
-        encoding = array.metadata.chunk_key_encoding
+        key = array.metadata.chunk_key_encoding.encode_chunk_key
         for k, s in enumerate(range(0, len(data), self.chunk_size)):
             chunk = data[s:s + self.chunk_size]
             if skip_empty and not chunk.any():
                 continue  # left to the fill value
             if len(chunk) < self.chunk_size:  # edge chunks are stored full size, padded
                 chunk = np.concatenate([chunk, np.zeros(self.chunk_size - len(chunk), chunk.dtype)])
-            target = root / encoding.encode_chunk_key((first_chunk + k,))
+            target = root / key((first_chunk + k,))
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(self._blosc.encode(chunk.view(np.uint8)))
 

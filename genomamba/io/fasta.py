@@ -112,7 +112,10 @@ class FastaReader:
         blocks = itertools.chain([self._head] if self._head else [], self._data.blocks())
         eof = False
         while not eof:
-            block = next(blocks, b"")
+            try:
+                block = next(blocks, b"")
+            except InputError as exc:  # corrupt or truncated: say which record it hit
+                raise InputError(exc.message, self.path, self._record_name) from None
             eof = not block
             buf = carry + block if carry else block
             carry = b""
