@@ -8,7 +8,8 @@ import triton
 from .causal_conv1d_kernels import _conv_bwd_kernel, _conv_fwd_kernel
 
 BLOCK_D = 16
-BLOCK_L = 128
+BLOCK_L = 128      # forward tile
+BWD_BLOCK_L = 32   # the backward recomputes width^2 shifted loads: smaller tiles, no spills
 
 
 def _final_states(x, init, width):
@@ -50,7 +51,7 @@ class _CausalConv1d(torch.autograd.Function):
         dout = dout if dout is not None else torch.zeros_like(x)
         dfinal = dfinal.float().contiguous() if dfinal is not None and width > 1 else None
         n_dblocks = triton.cdiv(dim, BLOCK_D)
-        n_tiles = triton.cdiv(L + width - 1, BLOCK_L)
+        n_tiles = triton.cdiv(L + width - 1, BWD_BLOCK_L)
         f32 = dict(device=x.device, dtype=torch.float32)
         dx = torch.empty(batch, dim, L, device=x.device, dtype=x.dtype)
         dinit = torch.empty(batch, dim, max(width - 1, 1), **f32)
@@ -60,7 +61,7 @@ class _CausalConv1d(torch.autograd.Function):
             x, init, weight, bias if bias is not None else weight, dout,
             dfinal if dfinal is not None else dx, dx, dinit, dw, dbias, dim, L, n_dblocks,
             *x.stride(), *init.stride(), *weight.stride(), *dout.stride(), WIDTH=width,
-            BLOCK_D=BLOCK_D, BLOCK_L=BLOCK_L, BLOCK_W=triton.next_power_of_2(width),
+            BLOCK_D=BLOCK_D, BLOCK_L=BWD_BLOCK_L, BLOCK_W=triton.next_power_of_2(width),
             HAS_BIAS=bias is not None, SILU=silu, HAS_DFINAL=dfinal is not None)
         return (dx, dw.sum(0).to(weight.dtype),
                 dbias.sum(0).to(bias.dtype) if bias is not None else None,

@@ -14,7 +14,7 @@ it, backward) into its start state, so no pass has to wait on another chunk.
 import triton
 import triton.language as tl
 
-LOG2E = 1.4426950408889634
+LOG2E = tl.constexpr(1.4426950408889634)
 
 
 @triton.jit
