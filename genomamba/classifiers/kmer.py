@@ -20,12 +20,15 @@ windows of several lengths (``ood_lengths``) the ``ood_quantile`` quantile of th
 and ``radius(L)^2 = A + B / L`` (A, B >= 0: a strain-to-strain part plus sampling noise) fitted to
 it by non-negative least squares. A sequence farther than ``ood_margin * radius(L)`` gets
 confidence 0 (its probabilities are kept), so it is called ``unclassified`` whatever the threshold.
-On the embedded slices this rejects a human chr22 record at >= 10 kb; fragments of 1 kb and less
-are too noisy for it (their OOD rejection is partial).
+With the defaults, trained on the development genomes (5 bacterial species, seed 1), it rejected
+99.9% of 10 kb and 68% of 1 kb fragments of human chr22 and every whole human record, while
+abstaining on 0.3% (10 kb) and 1.3% (1 kb) of held-out bacterial fragments: short fragments are
+too noisy for a reliable distance.
 
 Threshold. On validation windows drawn like the training windows, the lowest confidence whose kept
 calls reach ``target_accuracy`` (``genomamba.calls.calibrate_threshold``), at least
-``min_threshold``. Without validation samples, fresh windows of the training strains are used (logged).
+``min_threshold`` (default 0.5: a call must be more likely right than wrong; this also makes an
+assembly whose fragments are mostly rejected as OOD -- mean confidence low -- ``unclassified``). Without validation samples, fresh windows of the training strains are used (logged).
 
 Saved as ``config.json`` (kind, species, threshold, parameters, radius fit) and ``weights.safetensors``
 (coefficients, intercepts, scaler mean and scale, centroids); no pickle.
@@ -53,9 +56,9 @@ DEFAULTS = {
     "max_iter": 2000,
     "ood_lengths": [1000, 4000, 16000],
     "ood_quantile": 0.99,
-    "ood_margin": 1.2,
+    "ood_margin": 1.0,
     "target_accuracy": 0.95,
-    "min_threshold": 0.0,
+    "min_threshold": 0.5,
 }
 
 
