@@ -75,6 +75,12 @@ def test_kmer_bad_params_and_single_species_are_config_errors(split):
         KmerClassifier.fit(split, {"window": 10}, seed=0, log=lambda *_: None)
     with pytest.raises(ConfigError, match="k must be"):
         KmerClassifier.fit(split, {"k": 12}, seed=0, log=lambda *_: None)
+    for bad in ({"k": 5.5}, {"C": "1"}, {"ood_lengths": 1000}, {"window_length": -1},
+                {"min_window_length": 6000}, {"ood_quantile": 1.0}):
+        with pytest.raises(ConfigError, match="parameter"):
+            KmerClassifier.fit(split, bad, seed=0, log=lambda *_: None)
+    with pytest.raises(ConfigError, match="scaled"):
+        SourmashClassifier.fit(split, {"scaled": 0}, seed=0, log=lambda *_: None)
     one = Split([r for r in split.rows if r.species == "Vibrio cholerae"])
     with pytest.raises(ConfigError, match="at least 2 species"):
         KmerClassifier.fit(one, {}, seed=0, log=lambda *_: None)

@@ -166,10 +166,31 @@ def calibration_rows(split, log):
 
 
 def merged_params(params: dict, defaults: dict) -> dict:
+    """``params`` over ``defaults``; unknown keys, wrong types and negative numbers are ConfigErrors
+    (an int default wants an int, a float default any number, a list a list of positive numbers)."""
     unknown = sorted(set(params) - set(defaults))
     if unknown:
         raise ConfigError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(defaults)}")
-    return {**defaults, **params}
+    merged = {**defaults, **params}
+    for key, value in merged.items():
+        default = defaults[key]
+        values = value if isinstance(value, list) else [value]
+        wanted = int if isinstance(default, int) else (int, float)
+        if (isinstance(default, list) != isinstance(value, list) or not values
+                or not all(isinstance(v, wanted) and not isinstance(v, bool) and v >= 0 for v in values)):
+            raise ConfigError(f"parameter {key}: expected {'a list of ' if isinstance(default, list) else ''}"
+                              f"non-negative {'integer' if wanted is int else 'number'}s, got {value!r}")
+    return merged
+
+
+def check_window_params(params: dict) -> None:
+    if not 0 < params["min_window_length"] <= params["window_length"]:
+        raise ConfigError("parameters: need 0 < min_window_length <= window_length, got "
+                          f"{params['min_window_length']} and {params['window_length']}")
+    if not 0 < params["ood_quantile"] < 1 or not 0 < params["target_accuracy"] <= 1:
+        raise ConfigError("parameters: ood_quantile must be in (0, 1) and target_accuracy in (0, 1]")
+    if min(params["windows_per_strain"], params["validation_windows_per_strain"], *params["ood_lengths"]) < 1:
+        raise ConfigError("parameters: window counts and ood_lengths must be >= 1")
 
 
 def check_species(split) -> list[str]:
@@ -239,6 +260,7 @@ class KmerClassifier(Classifier):
         from sklearn.linear_model import LogisticRegression
 
         params = merged_params(params, DEFAULTS)
+        check_window_params(params)
         species = check_species(split)
         counter = KmerCounter(params["k"])
         rng = np.random.default_rng(seed)

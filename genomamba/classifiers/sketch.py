@@ -27,6 +27,7 @@ import numpy as np
 
 from ..alphabet import decode
 from ..calls import calibrate_threshold
+from ..errors import ConfigError
 from .base import Classifier
 from .kmer import calibration_rows, check_species, labelled_windows, merged_params
 
@@ -95,6 +96,8 @@ class SourmashClassifier(Classifier):
     @classmethod
     def fit(cls, split, params, seed, log=print):
         params = merged_params(params, DEFAULTS)
+        if min(params["ksize"], params["scaled"], params["window_length"], params["chunk_size"]) < 1:
+            raise ConfigError("parameters: ksize, scaled, window_length and chunk_size must be >= 1")
         species = check_species(split)
         references, reference_species = [], []
         for row in split.samples("train"):
