@@ -5,7 +5,7 @@ Figures (a figure whose inputs are missing is skipped with a note, never an erro
   accuracy_vs_length     test accuracy per fragment length, one line per model, abstention beside;
                          from metrics JSONs (``genomamba evaluate``) that have fragment levels
   accuracy_vs_context    assembly/record accuracy per training context length, one line per model
-                         kind; from metrics JSONs whose ``model_config`` (or its ``params``) has a
+                         kind; from metrics JSONs whose ``model_config`` (or a section of it) has a
                          context length (``CONTEXT_KEYS``; ``genomamba evaluate --model-dir``); needs
                          two context lengths or more
   speed_vs_length        throughput (tokens/s) against sequence length, log-log, per model
@@ -27,11 +27,12 @@ Empty, ``nan``, ``oom`` or ``NA`` values are treated as missing (the point is le
 (series, length) rows are summarised by their median.
 
 Training logs (``--training-log``: a file, or a model folder holding one of ``LOG_NAMES`` or a
-``config.json`` with a ``history`` list; a folder without a log is passed over): JSON lines, a JSON
-list of objects, a JSON object holding such a list under ``history``/``log``/``metrics``, or a TSV
-with a header. Every entry has ``step`` (or
-``epoch``) and numeric fields; fields whose names contain ``loss`` are drawn in the loss panel, those
-containing ``acc`` in the accuracy panel. The model is named by the log's folder (``models/mamba/
+``config.json`` with a ``history`` list -- ``genomamba.train`` keeps its history in the checkpoint's
+``training.json``; a folder without a log is passed over): JSON lines, a JSON list of objects, a JSON
+object holding such a list under ``history``/``log``/``metrics``, or a TSV with a header. Every entry
+has ``step`` (or ``epoch``), optionally a ``stage`` name (its fields are drawn as "<stage> <field>"),
+and numeric fields; fields whose names contain ``loss`` are drawn in the loss panel, those containing
+``acc`` in the accuracy panel. The model is named by the log's folder (``models/mamba/
 train_log.jsonl`` -> ``mamba``), or by the file stem for a log outside a model folder.
 """
 
@@ -52,7 +53,7 @@ from .plots import FORMATS, figure, model_colours, save_figure
 MISSING = {"", "nan", "na", "oom", "none", "null", "-"}
 ACCURACY_LEVELS = ("assembly", "record")
 CONTEXT_KEYS = ("context_length", "context", "max_length", "window")
-LOG_NAMES = ("training_log.jsonl", "train_log.jsonl", "history.jsonl", "training_log.json", "history.json",
+LOG_NAMES = ("training.json", "training_log.jsonl", "train_log.jsonl", "history.jsonl", "training_log.json", "history.json",
              "training_log.tsv", "train_log.tsv", "history.tsv")
 
 
@@ -148,35 +149,40 @@ def read_training_log(path) -> list[dict]:
             continue
         step = entry.get("step", entry.get("epoch", i))
         row = {"step": float(step)}
+        stage = entry.get("stage")  # e.g. pretrain / classify: losses of different stages apart
+        prefix = f"{stage} " if isinstance(stage, str) and stage else ""
         for key, value in entry.items():
-            if key in ("step", "epoch") or isinstance(value, bool):
+            if key in ("step", "epoch", "stage") or isinstance(value, bool):
                 continue
             try:
                 number = _number(value)
             except (TypeError, ValueError):
                 continue
             if number is not None:
-                row[key] = number
+                row[prefix + key] = number
         out.append(row)
     return out
 
 
+def _holds_log(path: Path) -> bool:
+    """A JSON document that has a list of log entries, or any other (JSONL/TSV) log file."""
+    if path.suffix != ".json":
+        return True
+    try:
+        return bool(_entries(json.loads(path.read_text())))
+    except (OSError, json.JSONDecodeError):
+        return False
+
+
 def find_training_logs(path) -> list[Path]:
-    """A training log file as is; in a model folder, the first of ``LOG_NAMES`` present (or its
-    ``config.json`` when that holds a ``history`` list); none if the folder has no log."""
+    """A training log file as is; in a model folder, the first of ``LOG_NAMES`` that holds log
+    entries (``config.json`` last); none if the folder has no log."""
     path = Path(path)
     if not path.is_dir():
         return [path]
-    for name in LOG_NAMES:
-        if (path / name).is_file():
+    for name in (*LOG_NAMES, "config.json"):
+        if (path / name).is_file() and _holds_log(path / name):
             return [path / name]
-    config = path / "config.json"
-    if config.is_file():
-        try:
-            if _entries(json.loads(config.read_text())):
-                return [config]
-        except json.JSONDecodeError:
-            pass
     return []
 
 
@@ -220,9 +226,11 @@ def accuracy_vs_length(metrics: list[dict], stem, split="test"):
 
 
 def _context_length(doc):
-    """The training context length from the metrics' model config (top level or its params)."""
+    """The training context length from the metrics' model config (top level, or one level down:
+    ``params``, ``train``, ...)."""
     config = doc.get("model_config") or {}
-    for where in (config, config.get("params") or {}):
+    nested = [config[k] for k in sorted(config) if isinstance(config[k], dict)]
+    for where in (config, *nested):
         for key in CONTEXT_KEYS:
             if isinstance(where.get(key), (int, float)) and not isinstance(where.get(key), bool):
                 return where[key]
@@ -312,7 +320,7 @@ def training_curves(logs: dict[str, list[dict]], stem):
                     continue
                 pts = [(e["step"], e[fld]) for e in entries if fld in e]
                 ax.plot([x for x, _ in pts], [y for _, y in pts], color=colours[name],
-                        linestyle="--" if fld.startswith(("val", "valid")) else "-",
+                        linestyle="--" if "val" in fld else "-",
                         marker="o" if len(pts) < 30 else None, label=f"{name} {fld}")
         axes[0].set_ylabel("loss")
         axes[0].set_title("Training loss")

@@ -84,6 +84,14 @@ def test_bench_and_log_readers(tmp_path, inputs):
     assert find_training_logs(log.parent) == [log] and find_training_logs(tmp_path) == []
     (tmp_path / "config.json").write_text(json.dumps({"kind": "mamba", "history": [{"step": 1, "loss": 2}]}))
     assert find_training_logs(tmp_path) == [tmp_path / "config.json"]
+    (tmp_path / "training.json").write_text(json.dumps({"steps": 2}))  # no history: passed over
+    assert find_training_logs(tmp_path) == [tmp_path / "config.json"]
+    # genomamba.train's history, as the checkpoint's training.json keeps it
+    (tmp_path / "training.json").write_text(json.dumps({"steps": 2, "history": [
+        {"step": 0, "stage": "pretrain", "loss": 1.4}, {"step": 1, "stage": "classify", "loss": 0.9}]}))
+    assert find_training_logs(tmp_path) == [tmp_path / "training.json"]
+    assert read_training_log(tmp_path / "training.json") == [{"step": 0.0, "pretrain loss": 1.4},
+                                                              {"step": 1.0, "classify loss": 0.9}]
     tsv = tmp_path / "log.tsv"
     tsv.write_text("epoch\tloss\tnote\n1\t0.5\tok\n2\t0.25\tok\n")
     assert read_training_log(tsv) == [{"step": 1.0, "loss": 0.5}, {"step": 2.0, "loss": 0.25}]
