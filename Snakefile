@@ -1,7 +1,8 @@
 """GenoMamba workflow: tokenize -> split -> train -> classify -> evaluate -> report (+ figures).
 
 Every rule calls one `genomamba` subcommand; the logic (sample sheet, checks, target lists) lives in
-genomamba/workflow.py. Run `snakemake --cores 2` (default target `all`) or `snakemake figures`.
+genomamba/workflow.py. Run `snakemake --cores 2` (default target `all`: everything, figures included) or
+`snakemake figures` for the figures alone; `snakemake --report` then bundles the outputs.
 """
 
 import sys
@@ -41,5 +42,6 @@ rule all:
     default_target: True
     input:
         "results/report.html",
+        "results/figures",
         expand("results/models/{model}", model=MODELS),
         gw.all_calls(config, SAMPLES),
