@@ -9,6 +9,7 @@ from ..alphabet import reverse_complement
 from .codes import describe_invalid, encode
 from ..errors import InputError
 
+PAIRED, UNMAPPED, REVERSE, READ1 = 0x1, 0x4, 0x10, 0x40
 SECONDARY, SUPPLEMENTARY = 0x100, 0x800
 
 
@@ -38,15 +39,14 @@ def _open(path, fmt, reference):
         raise InputError(f"cannot open as {fmt.upper()}: {exc}", path) from None
 
 
-def _read_name(read, counters):
+def _read_name(read, flag, counters):
     name = read.query_name
-    if read.is_paired:
-        name += "/1" if read.is_read1 else "/2"
-    if read.flag & (SECONDARY | SUPPLEMENTARY):  # same name as the primary: number them apart
-        kind = "secondary" if read.is_secondary else "supplementary"
-        key = (name, kind)
+    if flag & PAIRED:
+        name += "/1" if flag & READ1 else "/2"
+    if flag & (SECONDARY | SUPPLEMENTARY):  # same name as the primary: number them apart
+        key = (name, "secondary" if flag & SECONDARY else "supplementary")
         counters[key] = counters.get(key, 0) + 1
-        name = f"{name}:{kind}{counters[key]}"
+        name = f"{name}:{key[1]}{counters[key]}"
     return name
 
 
@@ -60,23 +60,22 @@ def read_alignments(path, fmt: str, *, min_length=0, min_mapq=0, reference=None,
     with _open(path, fmt, reference) as bam:
         index = -1
         try:
-            for index, read in enumerate(bam.head(2**31 - 1, multiple_iterators=False)):  # sequential, no index (n is a C int)
-                if read.flag & skip:
+            for index, read in enumerate(bam.head(2**31 - 1, multiple_iterators=False)):  # sequential, no index
+                flag = read.flag
+                if flag & skip:
                     continue
-                if min_mapq and (read.is_unmapped or read.mapping_quality < min_mapq):
+                if min_mapq and (flag & UNMAPPED or read.mapping_quality < min_mapq):
                     continue
                 seq = read.query_sequence
-                name = _read_name(read, counters)
+                if seq is not None and len(seq) < min_length:
+                    continue
+                name = _read_name(read, flag, counters)
                 if not seq:
                     raise InputError("read has no sequence ('*')", path, name)
-                if len(seq) < min_length:
-                    continue
                 raw = seq.encode("ascii")
                 tokens, _, bad = encode(raw, keep_case=False)
                 if bad >= 0:
                     raise InputError(describe_invalid(raw[bad]), path, name)
-                if read.is_reverse:
-                    tokens = reverse_complement(tokens)
-                yield Read(path, name, index, np.ascontiguousarray(tokens))
+                yield Read(path, name, index, reverse_complement(tokens) if flag & REVERSE else tokens)
         except (OSError, ValueError) as exc:
             raise InputError(f"cannot read {fmt.upper()} record {index + 2}: {exc}", path) from None
