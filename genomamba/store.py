@@ -70,11 +70,12 @@ class SequenceStore:
 
     @classmethod
     def open(cls, path) -> "SequenceStore":
+        if not Path(path).is_dir():
+            raise InputError("no sequence store here (not a directory)", path)
         try:
             group = zarr.open_group(str(path), mode="r")
-        except (FileNotFoundError, zarr.errors.GroupNotFoundError if hasattr(zarr.errors, "GroupNotFoundError")
-                else FileNotFoundError):
-            raise InputError("no sequence store here", path) from None
+        except (FileNotFoundError, KeyError, ValueError, getattr(zarr.errors, "BaseZarrError", ValueError)):
+            raise InputError("not a zarr store", path) from None
         return cls(group, path)
 
     def __len__(self) -> int:
@@ -202,9 +203,9 @@ class StoreWriter:
     def append(self, tokens: np.ndarray, mask: np.ndarray | None = None):
         name, start, counts, masked = self._current
         counts += count_tokens(tokens)
-        if mask is not None:
-            masked += int(np.count_nonzero(mask))
-        self._current = (name, start, counts, masked)
+        n_masked = 0 if mask is None else int(np.count_nonzero(mask))
+        mask = mask if n_masked else None  # all-False: nothing to copy, the buffer is already False
+        self._current = (name, start, counts, masked + n_masked)
         done, n = 0, len(tokens)
         while done < n:
             take = min(n - done, len(self._buf) - self._fill)

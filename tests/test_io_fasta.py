@@ -36,7 +36,8 @@ def parse(path, **kw):
     for rec in read_records(path, **kw):
         parts = list(rec.chunks())
         tokens = np.concatenate([t for t, _ in parts])
-        mask = np.concatenate([np.zeros(len(t), bool) if m is None else m for t, m in parts])
+        assert all(m.dtype == bool and len(m) == len(t) for t, m in parts)
+        mask = np.concatenate([m for _, m in parts])
         assert tokens.dtype == np.uint8 and tokens.max() <= 4
         out[rec.name] = (decode(tokens).decode(), mask)
     return out

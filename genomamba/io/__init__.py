@@ -2,8 +2,8 @@
 
 ``read_records(path, ...)`` detects the format by content and yields records in file order; each
 has ``.name``, ``.path``, ``.line`` (1-based, where the format has lines; may be None) and
-``.chunks()``, a generator of ``(tokens uint8 0..4, mask bool or None)`` pieces of a few MB at most
-that must be consumed before the next record. ``mask`` None means no base is soft-masked.
+``.chunks()``, a generator of ``(tokens uint8 0..4, mask bool)`` pieces of a few MB at most that
+must be consumed before the next record (mask True = soft-masked, lower case in a FASTA).
 Empty records are an error, never skipped silently; records shorter than ``min_length`` are skipped.
 """
 

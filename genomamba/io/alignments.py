@@ -6,7 +6,7 @@ import numpy as np
 import pysam
 
 from ..alphabet import reverse_complement
-from .codes import describe_invalid, encode
+from .codes import describe_invalid, encode, no_mask
 from ..errors import InputError
 
 PAIRED, UNMAPPED, REVERSE, READ1 = 0x1, 0x4, 0x10, 0x40
@@ -14,7 +14,7 @@ SECONDARY, SUPPLEMENTARY = 0x100, 0x800
 
 
 class Read:
-    """One read: a single (tokens, None) chunk (read case and qualities carry no information here)."""
+    """One read: a single (tokens, all-False mask) chunk (case and qualities carry no information here)."""
 
     __slots__ = ("path", "name", "index", "_tokens")
     line = None
@@ -23,7 +23,7 @@ class Read:
         self.path, self.name, self.index, self._tokens = path, name, index, tokens
 
     def chunks(self):
-        yield self._tokens, None
+        yield self._tokens, no_mask(len(self._tokens))
 
 
 def _open(path, fmt, reference):

@@ -6,7 +6,7 @@ import io
 
 from Bio import SeqIO
 
-from .codes import describe_invalid, encode
+from .codes import describe_invalid, encode, no_mask
 from ..errors import InputError
 
 CHUNK = 4 << 20
@@ -21,7 +21,8 @@ class AnnotatedRecord:
 
     def chunks(self):
         for start in range(0, len(self._tokens), CHUNK):
-            yield self._tokens[start:start + CHUNK], None
+            piece = self._tokens[start:start + CHUNK]
+            yield piece, no_mask(len(piece))
 
 
 def read_annotated(data, head: bytes, fmt: str, min_length: int = 0):

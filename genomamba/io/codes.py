@@ -49,6 +49,11 @@ def encode(data: bytes, keep_case: bool = True):
     return tokens, codes >= LOWER, -1
 
 
+def no_mask(n: int) -> np.ndarray:
+    """An all-False soft-mask for ``n`` bases (zeroed pages cost next to nothing)."""
+    return np.zeros(n, dtype=bool)
+
+
 def first_invalid(data: bytes) -> int:
     """Offset of the first byte of ``data`` that is neither a base nor whitespace (-1 if none)."""
     raw = np.frombuffer(data, dtype=np.uint8)

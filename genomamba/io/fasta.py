@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 
-from .codes import describe_invalid, encode
+from .codes import describe_invalid, encode, no_mask
 from .compression import Decompressed, line_at
 from ..errors import InputError
 
@@ -92,7 +92,7 @@ class FastaReader:
         tokens, mask, bad = encode(piece)
         if bad >= 0:
             self._fail(describe_invalid(piece[bad]), base + start + bad)
-        return ("seq", (tokens, mask)) if len(tokens) else None
+        return ("seq", (tokens, no_mask(len(tokens)) if mask is None else mask)) if len(tokens) else None
 
     def _header(self, line: bytes, offset: int):
         words = line.split()
