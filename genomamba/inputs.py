@@ -57,11 +57,13 @@ def rechunk(chunks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
         yield pending[0] if len(pending) == 1 else np.concatenate(pending)
 
 
-def _store_records(path: Path, chunk_size: int) -> Iterator[InputRecord]:
+def _store_records(path: Path, chunk_size: int, min_length: int) -> Iterator[InputRecord]:
     from .store import SequenceStore
 
     store = SequenceStore.open(path)
     for index, name in enumerate(store.names):
+        if store.lengths[index] < min_length:
+            continue
         yield InputRecord(str(path), str(name),
                           lambda i=index: rechunk(tokens_only(store.iter_chunks(i, chunk_size)), chunk_size))
 
@@ -76,12 +78,13 @@ def _file_records(path: Path, chunk_size: int, reader_options: dict) -> Iterator
 
 def iter_records(path, *, chunk_size: int = DEFAULT_CHUNK_SIZE, min_length: int = 0,
                  min_mapq: int = 0, reference=None) -> Iterator[InputRecord]:
-    """Records of a store directory or a sequence file (reader options go to ``read_records``)."""
+    """Records of a store directory or a sequence file (reader options go to ``read_records``;
+    stores apply ``min_length`` only)."""
     path = Path(path)
     if not path.exists():
         raise InputError("no such file or directory", path)
     if is_store(path):
-        yield from _store_records(path, chunk_size)
+        yield from _store_records(path, chunk_size, min_length)
     elif path.is_dir():
         raise InputError("a directory that is not a zarr sequence store (no zarr.json)", path)
     else:

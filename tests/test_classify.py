@@ -67,6 +67,11 @@ def test_stores_give_the_same_calls_as_files_and_chunking_does_not_matter(setup,
     from_file, from_store = rows_of(tmp_path / "file.tsv"), rows_of(tmp_path / "store.tsv")
     for a, b in zip(from_file, from_store, strict=True):
         assert {k: v for k, v in a.items() if k != "file"} == {k: v for k, v in b.items() if k != "file"}
+    # --min-length skips short records in stores as in files
+    assert classify(directory / "model", [store, TEST_FILES[0]], tmp_path / "long.tsv",
+                    "--min-length", "40001") == 0
+    assert [(r["record"], r["length"], r["call"]) for r in rows_of(tmp_path / "long.tsv")] == \
+        [("*", "0", "unclassified")] * 2
 
 
 def test_fragment_mode(setup, tmp_path):
