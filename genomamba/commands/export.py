@@ -64,7 +64,7 @@ def write_fasta(store, fh, width: int = WIDTH):
 def run(args) -> int:
     from ..atomic import atomic_path
     from ..errors import InputError
-    from ..io.compression import gzip_module
+    import gzip
     from ..store import SequenceStore
 
     if args.width < 1:
@@ -72,7 +72,7 @@ def run(args) -> int:
     store = SequenceStore.open(args.store)
     with atomic_path(args.output) as tmp:
         if str(args.output).endswith(".gz"):
-            with gzip_module.open(tmp, "wb", compresslevel=6) as fh:
+            with gzip.open(tmp, "wb", compresslevel=6) as fh:
                 write_fasta(store, fh, args.width)
         else:
             with open(tmp, "wb", buffering=1 << 20) as fh:
