@@ -5,8 +5,9 @@ A sample whose species is not a training species (``Split.species``) is out-of-d
 its right call is ``unclassified``.
 
 Levels scored separately: ``assembly`` (the per-file ``*`` rows), ``record`` (whole records or
-contigs) and ``fragment`` (records named ``name:start-end``), the fragments grouped by their nominal
-length (``fragment_lengths``: a record's last, shorter fragment counts with the fragments before it).
+contigs) and ``fragment`` (``name:start-end`` rows of ``classify --fragment-length``), the fragments
+grouped by their nominal length (``fragment_lengths``: a record's last, shorter fragment counts with
+the ones before it).
 Per level (see ``level_metrics``):
 
   accuracy             calls equal to the truth (species, or ``unclassified`` for OOD rows)
@@ -118,24 +119,22 @@ def read_calls(path, known_species=()) -> CallsTable:
     return table
 
 
-def row_level(record: str) -> str:
-    """``assembly`` for ``*``, ``fragment`` for ``name:start-end``, else ``record``."""
-    if record == ASSEMBLY_RECORD:
-        return "assembly"
-    if FRAGMENT_NAME.match(record):
-        return "fragment"
-    return "record"
-
-
 def fragment_lengths(records) -> list[int | None]:
-    """The nominal fragment length of each record name (None for non-fragments): its span
-    ``end - start``, except for the last fragment of a tiling (no fragment of the same record starts
-    where it ends, one ends where it starts), which takes the span of the one before it."""
+    """The nominal fragment length of each row's record name, None for rows that are not fragments.
+
+    ``genomamba classify --fragment-length`` names fragments ``name:start-end`` starting at 0, so a
+    name is a fragment only if its record also has one starting at 0 (names like
+    ``NC_017063.1:459800-499800`` are whole records of a sliced genome). The nominal length is the
+    span ``end - start``, except for the last fragment of a tiling (no fragment of the record starts
+    where it ends, one ends where it starts), which takes the span of the one before it.
+    """
     spans = {}
     for i, name in enumerate(records):
         m = FRAGMENT_NAME.match(name) if name != ASSEMBLY_RECORD else None
         if m:
             spans[i] = (m["parent"], int(m["start"]), int(m["end"]))
+    tiled = {parent for parent, start, _ in spans.values() if start == 0}
+    spans = {i: span for i, span in spans.items() if span[0] in tiled}
     starts = {(parent, start) for parent, start, _ in spans.values()}
     before = {}
     for parent, start, end in spans.values():
@@ -146,6 +145,12 @@ def fragment_lengths(records) -> list[int | None]:
         previous = [s for s in before.get((parent, start), []) if s >= span]
         out[i] = min(previous) if (parent, end) not in starts and previous else span
     return out
+
+
+def row_levels(records) -> list[str]:
+    """``assembly`` for ``*``, ``fragment`` for fragments (see ``fragment_lengths``), else ``record``."""
+    return ["assembly" if name == ASSEMBLY_RECORD else "record" if nominal is None else "fragment"
+            for name, nominal in zip(records, fragment_lengths(records))]
 
 
 # ---- metrics on plain label lists -----------------------------------------------------------
@@ -255,10 +260,10 @@ def calls_by_sample(paths, truth) -> dict[str, Path]:
 def table_rows(table: CallsTable, species: str) -> list[dict]:
     """The calls table as metric rows, tagged with level and truth."""
     rows = []
-    nominal = fragment_lengths(table.record)
+    nominal, levels = fragment_lengths(table.record), row_levels(table.record)
     for i in range(len(table)):
         probs = table.probs[i]
-        rows.append({"level": row_level(table.record[i]), "record": table.record[i],
+        rows.append({"level": levels[i], "record": table.record[i],
                      "length": table.length[i], "fragment_length": nominal[i], "call": table.call[i],
                      "confidence": table.confidence[i], "species": species,
                      "top": table.species[int(np.argmax(probs))]})

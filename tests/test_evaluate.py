@@ -1,12 +1,13 @@
 """Metrics on hand-made calls tables whose answers are worked out by hand."""
 
 import json
+
 import pytest
 
 from genomamba.cli import main
 from genomamba.errors import InputError
-from genomamba.evaluate import (calibration, evaluate, fragment_lengths, macro_f1, read_calls, read_metrics,
-                                write_metrics)
+from genomamba.evaluate import (calibration, evaluate, fragment_lengths, macro_f1, read_calls,
+                                read_metrics, row_levels, write_metrics)
 from genomamba.split import Split, SplitRow
 
 EC, SA, VC = "Escherichia coli", "Staphylococcus aureus", "Vibrio cholerae"
@@ -90,8 +91,13 @@ def test_record_level_and_fragment_groups(tmp_path):
 def test_fragments_group_by_nominal_length():
     records = ["*", "chr", "a:0-100", "a:100-200", "a:200-250",  # tiling of 100, last one shorter
                "b:0-70",  # a record shorter than one fragment
-               "c:0-1000", "c:1000-1500", "c:0-100", "c:100-200"]  # two tilings of one record
-    assert fragment_lengths(records) == [None, None, 100, 100, 100, 70, 1000, 1000, 100, 100]
+               "c:0-1000", "c:1000-1500", "c:0-100", "c:100-200",  # two tilings of one record
+               "NC_1.1:4598-8598",  # a whole record named after the region it was sliced from
+               "NC_1.1:4598-8598:0-100", "NC_1.1:4598-8598:100-200"]  # and its fragments
+    assert fragment_lengths(records) == [None, None, 100, 100, 100, 70, 1000, 1000, 100, 100,
+                                         None, 100, 100]
+    assert row_levels(records)[:3] == ["assembly", "record", "fragment"]
+    assert row_levels(records)[10] == "record"
 
 
 def test_validation_split_and_missing_samples(tmp_path, capsys):
