@@ -42,6 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..calls import calibrate_threshold
 from ..errors import ConfigError
 from .base import Classifier
 
@@ -238,20 +239,21 @@ class KmerClassifier(Classifier):
         a, b = self.radius_fit
         return self.params["ood_margin"] * np.sqrt(a + b / np.maximum(length, 1))
 
-    def score_counts(self, counts: np.ndarray, lengths) -> tuple[np.ndarray, np.ndarray]:
-        """Probabilities (rows) and confidences for k-mer count rows of sequences of ``lengths``."""
+    def score_counts(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities (rows) and confidences for rows of k-mer counts. The OOD radius is taken at
+        the length the k-mers span (N runs excluded: they add no evidence)."""
         counts = np.atleast_2d(counts)
         z = self._standardised(counts)
         probs = softmax_probs(z @ self.coef.T + self.intercept)
-        inside = self._distances(z) <= self.radius(np.asarray(lengths))
-        empty = counts.sum(axis=1) == 0
+        n_kmers = counts.sum(axis=1)
+        inside = self._distances(z) <= self.radius(n_kmers + self.counter.k - 1)
+        empty = n_kmers == 0
         probs[empty] = 1.0 / len(self.species)
         confidence = np.where(inside & ~empty, probs.max(axis=1), 0.0)
         return probs, confidence
 
     def score(self, chunks):
-        counts, length = self.counter.count(chunks)
-        probs, confidence = self.score_counts(counts, [length])
+        probs, confidence = self.score_counts(self.counter.count(chunks)[0])
         return probs[0], float(confidence[0])
 
     # -- training
@@ -266,12 +268,12 @@ class KmerClassifier(Classifier):
         rng = np.random.default_rng(seed)
 
         def counts_of(windows):
-            return np.array([counter.count([w])[0] for w in windows]), [len(w) for w in windows]
+            return np.array([counter.count([w])[0] for w in windows])
 
         train_rows = split.samples("train")
         lengths = (params["min_window_length"], params["window_length"])
         windows, labels = labelled_windows(train_rows, species, params["windows_per_strain"], lengths, rng)
-        counts, _ = counts_of(windows)
+        counts = counts_of(windows)
         log(f"kmer: k={params['k']}, {counter.n_features} features, {len(windows)} training windows "
             f"of {lengths[0]}-{lengths[1]} bp from {len(train_rows)} samples")
         features = hellinger(counts)
@@ -291,10 +293,8 @@ class KmerClassifier(Classifier):
         classifier.radius_fit = cls._fit_radius(classifier, rows, species, params, rng, counts_of, log)
         windows, labels = labelled_windows(rows, species, params["validation_windows_per_strain"],
                                            lengths, rng)
-        counts, lengths = counts_of(windows)
-        probs, confidence = classifier.score_counts(counts, lengths)
+        probs, confidence = classifier.score_counts(counts_of(windows))
         correct = probs.argmax(axis=1) == labels
-        from ..calls import calibrate_threshold
         classifier.threshold = calibrate_threshold(confidence, correct, params["target_accuracy"],
                                                    params["min_threshold"])
         log(f"kmer: validation accuracy {correct.mean():.4f} on {len(windows)} windows; "
@@ -309,9 +309,9 @@ class KmerClassifier(Classifier):
         for length in params["ood_lengths"]:
             windows, _ = labelled_windows(rows, species, params["validation_windows_per_strain"],
                                           length, rng)
-            counts, actual = counts_of(windows)
+            counts = counts_of(windows)
             distances = classifier._distances(classifier._standardised(counts))
-            lengths.append(float(np.mean(actual)))
+            lengths.append(float(np.mean(counts.sum(axis=1))) + params["k"] - 1)
             quantiles.append(float(np.quantile(distances, params["ood_quantile"])))
         design = np.column_stack((np.ones(len(lengths)), 1.0 / np.asarray(lengths)))
         (a, b), _ = nnls(design, np.asarray(quantiles) ** 2)
