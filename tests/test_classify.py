@@ -107,3 +107,34 @@ def test_missing_input_bad_model_and_bad_file_exit_2_without_output(setup, tmp_p
     assert "bad.fa" in err
     assert not out.exists() and not any(p.name != "bad.fa" and p.is_file() for p in tmp_path.rglob("*")
                                         if "broken_model" not in str(p))
+
+
+def write_bam(path, tokens, read_length, mapqs):
+    """A coordinate-sorted BAM of reads cut from ``tokens``, one per entry of ``mapqs``."""
+    import pysam
+
+    from genomamba.alphabet import decode
+
+    header = {"HD": {"VN": "1.6", "SO": "coordinate"}, "SQ": [{"SN": "ref", "LN": len(tokens)}]}
+    with pysam.AlignmentFile(str(path), "wb", header=header) as bam:
+        for i, mapq in enumerate(mapqs):
+            read = pysam.AlignedSegment(bam.header)
+            read.query_name, read.reference_id = f"read{i}", 0
+            read.reference_start, read.mapping_quality = i * read_length, mapq
+            read.query_sequence = decode(tokens[i * read_length:(i + 1) * read_length]).decode()
+            read.cigarstring = f"{read_length}M"
+            bam.write(read)
+
+
+def test_bam_reads_are_records_and_min_mapq_filters(setup, tmp_path):
+    directory, split, _ = setup
+    from genomamba.store import SequenceStore
+
+    tokens = SequenceStore.open(next(r.store for r in split.rows if r.sample == "ELS37")).read(0)
+    write_bam(tmp_path / "reads.bam", tokens, 5000, [60, 3, 60, 60])
+    out = tmp_path / "calls.tsv"
+    assert classify(directory / "model", [tmp_path / "reads.bam"], out, "--min-mapq", "20") == 0
+    rows = rows_of(out)
+    assert [r["record"] for r in rows] == ["read0", "read2", "read3", "*"]
+    assert all(r["call"] == "Helicobacter pylori" for r in rows)
+    assert rows[-1]["length"] == "15000"
