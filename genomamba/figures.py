@@ -23,7 +23,8 @@ Benchmark TSV schema (``--bench-tsv``; tab-separated, one header line, ``#`` lin
   device          optional  when a file mixes devices, series become "model @ device"
   phase           optional  e.g. forward / train; when present, series become "model (phase)"
 
-Empty, ``nan``, ``oom`` or ``NA`` values are treated as missing (the point is left out). Repeated
+Empty, ``nan``, ``oom`` or ``NA`` values are treated as missing (the point is left out; a row with an
+``oom`` value gets a cross marking "out of memory" at its length). Repeated
 (series, length) rows are summarised by their median.
 
 Training logs (``--training-log``: a file, or a model folder holding one of ``LOG_NAMES`` or a
@@ -107,7 +108,9 @@ def read_bench_tsv(path) -> list[dict]:
             series += f" ({r['phase']})"
         if len(devices) > 1:
             series += f" @ {r.get('device', '')}"
-        rows.append({"series": series, "length": length, "tokens_per_s": tps, "peak_mem_bytes": mem})
+        oom = any(str(v).strip().lower() == "oom" for v in r.values())
+        rows.append({"series": series, "length": length, "tokens_per_s": tps, "peak_mem_bytes": mem,
+                     "oom": oom})
     return rows
 
 
@@ -195,6 +198,37 @@ def training_log_model(path) -> str:
 
 # ---- figures ---------------------------------------------------------------------------------
 
+def _bases(n: float) -> str:
+    """2000 -> '2 kb', 1500000 -> '1.5 Mb'."""
+    for unit, size in (("Gb", 1e9), ("Mb", 1e6), ("kb", 1e3)):
+        if n >= size:
+            return f"{n / size:g} {unit}"
+    return f"{n:g} bp"
+
+
+def _tokens(n: float) -> str:
+    """Token counts the way they are chosen: 1024 -> '1K', 2**20 -> '1M', 1000 -> '1000'."""
+    for unit, size in (("M", 2 ** 20), ("K", 2 ** 10)):
+        if n >= size and n % size == 0:
+            return f"{int(n) // size}{unit}"
+    return f"{n:g}"
+
+
+def _length_axis(ax, lengths, base=10, label=_bases):
+    """A log x axis labelled at the lengths drawn (no crowded minor labels)."""
+    from matplotlib.ticker import NullFormatter, NullLocator
+
+    ax.set_xscale("log", base=base)
+    ax.set_xticks(lengths)
+    ax.set_xticklabels([label(n) for n in lengths])
+    ax.xaxis.set_minor_locator(NullLocator())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+    if len(lengths) == 1:
+        ax.set_xlim(lengths[0] / 2, lengths[0] * 2)
+    else:
+        ax.margins(x=0.06)
+
+
 def accuracy_vs_length(metrics: list[dict], stem, split="test"):
     """Fragment accuracy and abstention against fragment length; None if no model has fragments."""
     by_model = defaultdict(dict)  # several metrics files of one model (one per length) make one line
@@ -208,14 +242,13 @@ def accuracy_vs_length(metrics: list[dict], stem, split="test"):
     colours = model_colours(series)
     with figure(8.0, 3.2, ncols=2) as (fig, (acc_ax, abst_ax)):
         for name in sorted(series):
-            xs = [lv["fragment_length"] for lv in series[name]]
-            acc_ax.plot(xs, [lv["accuracy"] for lv in series[name]], marker="o", color=colours[name],
-                        label=name)
-            abst_ax.plot(xs, [lv["abstention_rate"] or 0.0 for lv in series[name]], marker="o",
-                         color=colours[name], label=name)
+            for ax, key in ((acc_ax, "accuracy"), (abst_ax, "abstention_rate")):
+                pts = [(lv["fragment_length"], lv[key]) for lv in series[name] if lv.get(key) is not None]
+                ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", color=colours[name], label=name)
+        lengths = sorted({lv["fragment_length"] for levels in series.values() for lv in levels})
         for ax, label in ((acc_ax, "accuracy"), (abst_ax, "abstention rate")):
-            ax.set_xscale("log")
-            ax.set_xlabel("fragment length (bp)")
+            _length_axis(ax, lengths)
+            ax.set_xlabel("fragment length")
             ax.set_ylabel(label)
             ax.set_ylim(-0.02, 1.02)
         acc_ax.set_title(f"Accuracy by fragment length ({split})")
@@ -256,7 +289,7 @@ def accuracy_vs_context(metrics: list[dict], stem, split="test"):
         for (kind, level), pts in sorted(points.items()):
             ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", color=colours[kind],
                     linestyle="-" if level == "assembly" else "--", label=f"{kind} ({level})")
-        ax.set_xscale("log", base=2)
+        _length_axis(ax, sorted({x for pts in points.values() for x, _ in pts}), base=2, label=_tokens)
         ax.set_xlabel("training context length (tokens)")
         ax.set_ylabel("accuracy")
         ax.set_ylim(-0.02, 1.02)
@@ -293,7 +326,14 @@ def bench_vs_length(rows: list[dict], stem, key: str):
             pts = series[name]
             ax.plot([x for x, _ in pts], [y / scale for _, y in pts], marker="o",
                     color=colours[name.split(" ")[0]], label=name)
-        ax.set_xscale("log", base=2)
+        # lengths that ran out of memory: a cross above the highest point, in the series' colour
+        oom = sorted({(r["series"], r["length"]) for r in rows if r.get("oom") and r["series"] in series})
+        top = max(y for pts in series.values() for _, y in pts) / scale * 1.6
+        for i, (name, length) in enumerate(oom):
+            ax.plot([length], [top], marker="x", linestyle="none", markersize=7,
+                    color=colours[name.split(" ")[0]], label="out of memory" if i == 0 else None)
+        lengths = {x for pts in series.values() for x, _ in pts} | {length for _, length in oom}
+        _length_axis(ax, sorted(lengths), base=2, label=_tokens)
         ax.set_yscale("log")
         ax.set_xlabel("sequence length (tokens)")
         ax.set_ylabel(unit)

@@ -77,7 +77,7 @@ def test_bench_and_log_readers(tmp_path, inputs):
     _, (bench,), (log,) = inputs
     rows = read_bench_tsv(bench)
     assert rows[0]["tokens_per_s"] == pytest.approx(1024 * 4 / 0.010)
-    assert rows[-1]["peak_mem_bytes"] is None
+    assert rows[-1]["peak_mem_bytes"] is None and rows[-1]["oom"] and not rows[0]["oom"]
     entries = read_training_log(log)
     assert entries[1] == pytest.approx({"step": 2, "loss": 0.75, "val_loss": 0.8, "val_accuracy": 0.2})
     assert training_log_model(log) == "mamba"
