@@ -167,6 +167,11 @@ def summary_section(metrics: list[dict], primary: str, assembly_calls) -> str:
     doc = next((d for d in metrics if d["model"] == primary), None)
     parts = [f"<p>Primary model: <b>{_e(primary)}</b>."]
     if doc is not None:
+        test = doc["splits"].get("test", {})
+        n_test, n_ood = len(test.get("samples", [])), len(test.get("ood_samples", []))
+        species = doc.get("species", [])
+        parts.append(f" Trained on {len(species)} species ({_e(', '.join(species))}); the test split has "
+                     f"{n_test} samples of unseen strains, {n_ood} of them of species not trained on.")
         for level_name in ("assembly", "record"):
             lv = _find_level(doc, "test", level_name)
             if lv and lv["n"]:
@@ -235,12 +240,13 @@ def calls_section(truth, tables, model_order, metrics_species):
     for model in models:
         known = set(metrics_species.get(model, ()))
         inner = []
-        for sample in sorted(tables[model]):
+        for sample in [s for s in order if s in tables[model]]:
             table = tables[model][sample]
             known = known or set(table.species)
             species = truth[sample]["species"]
             n = len(table)
-            rec_rows = [[_e(table.file[i]), _e(table.record[i]), (f"{table.length[i]:,}", 'class="num"'),
+            rec_rows = [[f'<span title="{_e(table.file[i])}">{_e(Path(table.file[i]).name)}</span>',
+                         _e(table.record[i]), (f"{table.length[i]:,}", 'class="num"'),
                          (_e(table.call[i]), f'class="{_call_class(table.call[i], species, known)}"'),
                          (f"{table.confidence[i]:.3f}", 'class="num"')]
                         + [(f"{p:.3f}", 'class="num"') for p in table.probs[i]]
@@ -399,8 +405,13 @@ def build_report(split, metrics_paths, calls_paths, *, config=None, provenance=N
     primary = primary or (metrics[0]["model"] if metrics else "model")
     metrics.sort(key=lambda d: (d["model"] != primary, d["model"]))
     metrics_species = {d["model"]: d.get("species", []) for d in metrics}
+    assigned = assign_calls_to_models(calls_paths, metrics, primary)
+    for by_sample in assigned.values():
+        for sample, path in by_sample.items():
+            if sample not in truth:
+                raise InputError(f"calls file names sample {sample!r}, which is not in the split", path)
     tables = {model: {sample: read_calls(path, split.species) for sample, path in by_sample.items()}
-              for model, by_sample in assign_calls_to_models(calls_paths, metrics, primary).items()}
+              for model, by_sample in assigned.items()}
     calls_html, assembly_calls = calls_section(truth, tables, [d["model"] for d in metrics], metrics_species)
     config_text = read_config_text(config) if config else None
     prov = provenance_rows(store_paths(provenance, truth)) if provenance else None

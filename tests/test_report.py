@@ -108,6 +108,10 @@ def test_primary_can_be_chosen_and_bad_config_writes_nothing(run_dir, capsys):
     config.write_text("seed: [1\n")
     rc, out = _report(tmp_path, metrics, config)
     assert rc == 2 and "config" in capsys.readouterr().err and not out.exists()
+    config.write_text("seed: 1\n")
+    _write(tmp_path / "calls" / "stranger.tsv", [("s.fa", "*", 10, EC, 0.9, 0.9, 0.1)])
+    rc, out = _report(tmp_path, metrics, config)
+    assert rc == 2 and "stranger" in capsys.readouterr().err and not out.exists()
 
 
 def test_calls_files_without_metrics_are_assigned_by_folder(tmp_path):
