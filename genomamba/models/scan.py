@@ -5,7 +5,7 @@ The reference loops over every position; its backward pass is very slow on CPU (
 ``select`` allocates a full-size gradient). Here the sequence is cut into blocks of ``T`` positions:
 
 1. a scan inside every block at once, starting from zero (``T`` vectorised steps over all blocks);
-2. the cumulative decay inside each block (``cumprod`` of exp(delta*A), values in (0, 1], stable);
+2. the cumulative decay inside each block, exp(A * cumsum(delta)) (values in (0, 1], stable);
 3. a short sequential pass over the ``L/T`` block boundaries to carry the state in;
 4. state_t = local_t + decay_t * carry_in(block).
 
@@ -61,7 +61,8 @@ def blocked_selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, d
     # Time-major inside blocks, (T, b, d, K, n): every step of the loop reads contiguous memory.
     def blocks(x):  # (b, c, K*T) -> (T, b, c, K)
         return x.view(x.shape[0], x.shape[1], K, T).permute(3, 0, 1, 2).contiguous()
-    dA = torch.exp(blocks(delta_p).unsqueeze(-1) * A[:, None, :])          # (T, b, d, K, n)
+    delta_t = blocks(delta_p)                                                # (T, b, d, K)
+    dA = torch.exp(delta_t.unsqueeze(-1) * A[:, None, :])                    # (T, b, d, K, n)
     dBu = blocks(delta_p * u_p).unsqueeze(-1) * Bt
     h = u.new_zeros(batch, dim, K, n)
     local = []
@@ -69,7 +70,8 @@ def blocked_selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, d
         h = a_t * h + b_t
         local.append(h)
     local = torch.stack(local)                              # zero start in every block
-    decay = torch.cumprod(dA, dim=0)                        # product of decays since block start
+    # product of the decays since the block start: exp(A * cumulative delta), in (0, 1]
+    decay = torch.exp(torch.cumsum(delta_t, dim=0).unsqueeze(-1) * A[:, None, :])
 
     carry = (initial_state.to(work) if initial_state is not None
              else u.new_zeros(batch, dim, n))

@@ -1,0 +1,100 @@
+"""Checkpoint directories: JSON and safetensors only, never pickle; written atomically.
+
+    config.json            what the model is (kind, species, threshold, model and training settings)
+    model.safetensors      the weights (and any extra tensors a classifier keeps, e.g. ``ood.*``)
+    labels.json            the label map: {"species": [...]} in the order of the outputs
+    training.json          metadata: data digests, steps, metrics, history
+    optimizer.safetensors  (resumable checkpoints) optimizer tensors and the torch RNG state
+    trainer.json           (resumable checkpoints) step, stage, optimizer hyper-parameters
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from .atomic import atomic_path
+from .errors import InputError
+
+FILES = ("config.json", "model.safetensors", "labels.json", "training.json")
+
+
+@dataclass
+class Checkpoint:
+    config: dict
+    tensors: dict
+    species: list
+    metadata: dict
+    optimizer: dict = field(default_factory=dict)   # empty unless resumable
+    trainer: dict | None = None
+
+
+def _contiguous(tensors: dict) -> dict:
+    return {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict, list]:
+    """An optimizer's per-parameter state as flat tensors ``state.<i>.<key>`` and its param groups."""
+    sd = optimizer.state_dict()
+    tensors = {f"state.{i}.{k}": (v if torch.is_tensor(v) else torch.tensor(v))
+               for i, st in sd["state"].items() for k, v in st.items()}
+    return tensors, sd["param_groups"]
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict, param_groups: list) -> None:
+    state: dict = {}
+    for key, value in tensors.items():
+        if key.startswith("state."):
+            _, index, name = key.split(".", 2)
+            state.setdefault(int(index), {})[name] = value
+    optimizer.load_state_dict({"state": state, "param_groups": param_groups})
+
+
+def save(directory, *, config: dict, tensors: dict, species: list, metadata: dict,
+         optimizer: torch.optim.Optimizer | None = None, trainer: dict | None = None) -> None:
+    """Write a checkpoint directory; it appears complete or not at all."""
+    with atomic_path(directory) as tmp:
+        tmp.mkdir()
+        (tmp / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True) + "\n")
+        save_file(_contiguous(tensors), str(tmp / "model.safetensors"))
+        (tmp / "labels.json").write_text(json.dumps({"species": list(species)}, indent=2) + "\n")
+        (tmp / "training.json").write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+        if optimizer is not None:
+            opt, groups = optimizer_tensors(optimizer)
+            opt["rng.torch"] = torch.get_rng_state()
+            save_file(_contiguous(opt), str(tmp / "optimizer.safetensors"))
+            (tmp / "trainer.json").write_text(
+                json.dumps({**(trainer or {}), "param_groups": groups}, indent=2, sort_keys=True) + "\n")
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise InputError("missing from the checkpoint", path) from None
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON: {exc.msg}", path, line=exc.lineno) from None
+
+
+def load(directory) -> Checkpoint:
+    directory = Path(directory)
+    if not (directory / "model.safetensors").is_file():
+        raise InputError("not a checkpoint (no model.safetensors)", directory)
+    config = _read_json(directory / "config.json")
+    species = _read_json(directory / "labels.json")["species"]
+    metadata = _read_json(directory / "training.json")
+    tensors = load_file(str(directory / "model.safetensors"))
+    ckpt = Checkpoint(config, tensors, species, metadata)
+    if (directory / "optimizer.safetensors").is_file():
+        ckpt.optimizer = load_file(str(directory / "optimizer.safetensors"))
+        ckpt.trainer = _read_json(directory / "trainer.json")
+    return ckpt
+
+
+def is_resumable(directory) -> bool:
+    directory = Path(directory)
+    return (directory / "optimizer.safetensors").is_file() and (directory / "trainer.json").is_file()

@@ -1,0 +1,104 @@
+"""Training windows sampled from sequence stores, by split and species, reproducibly.
+
+A *source* is anything with ``lengths`` (per record) and ``read(record, start, end)`` returning uint8
+tokens: a ``genomamba.store.SequenceStore`` or, in memory, an ``ArraySource``. Stores are opened only
+inside ``split_sources`` so that the model path imports no zarr.
+
+Batches are a pure function of (seed, stream, step): resuming at step k gives the same batches as an
+uninterrupted run, with nothing to save but k. Species are drawn uniformly (class-balanced), then a
+sample of that species, a record with probability proportional to its number of windows, and a start.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import numpy as np
+
+from .alphabet import reverse_complement
+from .errors import ConfigError
+
+TRAIN_STREAM, EVAL_STREAM = 0, 1
+
+
+class ArraySource:
+    """Records held as token arrays: the same reading interface as a sequence store."""
+
+    def __init__(self, records, names=None):
+        self.records = [np.asarray(r, dtype=np.uint8) for r in records]
+        self.names = list(names) if names is not None else [f"record{i}" for i in range(len(self.records))]
+        self.lengths = np.array([len(r) for r in self.records], dtype=np.int64)
+        self.attrs = {}
+
+    def read(self, record, start=0, end=None):
+        index = self.names.index(record) if isinstance(record, str) else record
+        return self.records[index][start:end]
+
+
+@dataclass
+class LabelledSource:
+    sample: str
+    label: int
+    source: object
+
+
+def split_sources(split, split_name: str, species: list[str]) -> list[LabelledSource]:
+    """Open the stores of one split's samples whose species is among ``species``."""
+    from .store import SequenceStore  # zarr only where stores are read
+    index = {name: i for i, name in enumerate(species)}
+    return [LabelledSource(row.sample, index[row.species], SequenceStore.open(row.store))
+            for row in split.samples(split_name) if row.species in index]
+
+
+def data_digest(sources: list[LabelledSource]) -> str:
+    """sha256 over each sample's name, label, record lengths and recorded source checksums."""
+    h = hashlib.sha256()
+    for s in sources:
+        attrs = getattr(s.source, "attrs", {}) or {}
+        h.update(json.dumps([s.sample, s.label, [int(n) for n in s.source.lengths],
+                             attrs.get("sources", [])], sort_keys=True, default=str).encode())
+    return h.hexdigest()
+
+
+class WindowSampler:
+    def __init__(self, sources: list[LabelledSource], n_classes: int, window: int, batch_size: int,
+                 seed: int, rc_augment: bool = True):
+        self.window, self.batch_size, self.seed, self.rc_augment = window, batch_size, seed, rc_augment
+        self.by_class = [[] for _ in range(n_classes)]
+        for s in sources:
+            lengths = np.asarray(s.source.lengths, dtype=np.int64)
+            starts = np.maximum(lengths - window + 1, 0)
+            if starts.sum() == 0:
+                raise ConfigError(f"sample {s.sample}: no record is as long as the window ({window} bases)")
+            self.by_class[s.label].append((s, starts / starts.sum(), starts))
+        empty = [c for c, members in enumerate(self.by_class) if not members]
+        if empty:
+            raise ConfigError(f"no samples for class(es) {empty} to draw windows from")
+
+    def _draw(self, rng, label: int) -> np.ndarray:
+        members = self.by_class[label]
+        source, weights, starts = members[rng.integers(len(members))]
+        record = int(rng.choice(len(weights), p=weights))
+        start = int(rng.integers(starts[record]))
+        tokens = np.asarray(source.source.read(record, start, start + self.window), dtype=np.uint8)
+        if self.rc_augment and rng.random() < 0.5:
+            tokens = reverse_complement(tokens)
+        return tokens
+
+    def batch(self, step: int, stream: int = TRAIN_STREAM):
+        """(tokens uint8 (batch, window), labels int64 (batch,)) for this step; the same every time."""
+        rng = np.random.default_rng([self.seed, stream, step])
+        labels = rng.integers(len(self.by_class), size=self.batch_size)
+        return np.stack([self._draw(rng, int(c)) for c in labels]), labels.astype(np.int64)
+
+    def fixed_windows(self, per_class: int, stream: int = EVAL_STREAM):
+        """``per_class`` windows of every class (no augmentation): an evaluation set."""
+        rng = np.random.default_rng([self.seed, stream])
+        labels = np.repeat(np.arange(len(self.by_class)), per_class)
+        augment, self.rc_augment = self.rc_augment, False
+        try:
+            return np.stack([self._draw(rng, int(c)) for c in labels]), labels.astype(np.int64)
+        finally:
+            self.rc_augment = augment

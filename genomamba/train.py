@@ -1,0 +1,204 @@
+"""Training: optional next-base pretraining, then species classification, with truncated
+backpropagation through time over chunks, seeded and resumable.
+
+A window of ``window`` bases is fed in chunks of ``chunk_size`` with the state carried; every
+``tbptt_chunks`` chunks the loss so far is backpropagated and the state detached, so memory depends
+on chunk_size x tbptt_chunks, not on the window. The classification loss of a segment is the
+cross-entropy of the head on the running pooled summary (the prediction from the prefix seen so
+far); the next-base loss covers every position whose successor is in the window. Gradients of all
+segments are accumulated into one optimizer step per batch.
+
+Everything the run depends on is (model, optimizer, step): batches are a function of the step
+(``WindowSampler``), so a run saved at step k and resumed ends with the same weights as one that
+never stopped (bitwise on CPU).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from . import checkpoint
+from .alphabet import N
+from .data import TRAIN_STREAM, WindowSampler
+from .errors import ConfigError
+from .models import SpeciesModel
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    steps: int = 300            # classification steps
+    pretrain_steps: int = 0     # next-base (causal LM) steps before them (Mamba only)
+    batch_size: int = 16
+    window: int = 1024
+    chunk_size: int = 1024      # training chunk; the Transformer always takes the whole window
+    tbptt_chunks: int = 1       # chunks per backpropagation segment
+    lr: float = 3e-3
+    weight_decay: float = 0.01
+    warmup: int = 20
+    grad_clip: float = 1.0
+
+    def __post_init__(self):
+        for name in ("batch_size", "window", "chunk_size", "tbptt_chunks"):
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
+        if self.steps < 0 or self.pretrain_steps < 0:
+            raise ConfigError("steps and pretrain_steps must not be negative")
+
+    @property
+    def total_steps(self) -> int:
+        return self.pretrain_steps + self.steps
+
+
+def autocast_for(device: torch.device):
+    """bf16 autocast on CUDA, plain float32 elsewhere."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+class Trainer:
+    def __init__(self, model: SpeciesModel, sampler: WindowSampler, cfg: TrainConfig, device, log=print):
+        if cfg.pretrain_steps and model.lm_head is None:
+            raise ConfigError(f"pretrain_steps needs a causal model; {model.cfg.arch} has no next-base head")
+        if not model.streams and cfg.window > model.cfg.max_context:
+            raise ConfigError(f"window {cfg.window} exceeds the Transformer's max_context {model.cfg.max_context}")
+        self.model, self.sampler, self.cfg = model, sampler, cfg
+        self.device = torch.device(device)
+        self.log = log
+        self.step = 0
+        self.history: list[dict] = []
+        self.optimizer_stage = self.stage(0)
+        self.optimizer = self._new_optimizer()
+
+    def stage(self, step: int) -> str:
+        return "pretrain" if step < self.cfg.pretrain_steps else "classify"
+
+    def _new_optimizer(self):
+        return torch.optim.AdamW(self.model.parameters(), lr=self.cfg.lr, weight_decay=self.cfg.weight_decay)
+
+    def lr_at(self, step: int) -> float:
+        """Linear warm-up, then cosine decay to 10%, restarted for the fine-tuning stage."""
+        first = self.cfg.pretrain_steps
+        offset, length = (step, first) if step < first else (step - first, self.cfg.steps)
+        if offset < self.cfg.warmup:
+            return self.cfg.lr * (offset + 1) / self.cfg.warmup
+        progress = (offset - self.cfg.warmup) / max(1, length - self.cfg.warmup)
+        return self.cfg.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+    def _segments(self, length: int):
+        chunk = self.cfg.chunk_size if self.model.streams else length
+        span = chunk * self.cfg.tbptt_chunks
+        for start in range(0, length, span):
+            end = min(start + span, length)
+            yield [(c, min(c + chunk, end)) for c in range(start, end, chunk)], end == length
+
+    def classification_loss(self, tokens: torch.Tensor, labels: torch.Tensor) -> float:
+        """Backpropagates segment by segment; returns the window's loss (the last segment's)."""
+        tokens = self.model.strands(tokens)
+        state = self.model.new_state(tokens.shape[0])
+        segments = list(self._segments(tokens.shape[1]))
+        loss_value = 0.0
+        for chunks, last in segments:
+            with autocast_for(self.device):
+                for start, end in chunks:
+                    self.model.feed(tokens[:, start:end], state)
+                if last:
+                    self.model.finish(state)
+                logits = self.model.head(self.model.combine_strands(self.model.pooled(state)))
+            loss = F.cross_entropy(logits.float(), labels)
+            (loss / len(segments)).backward()
+            loss_value = loss.item()
+            state.detach()
+        return loss_value
+
+    def next_base_loss(self, tokens: torch.Tensor) -> float:
+        """Mean cross-entropy of predicting each base from the ones before it (N targets ignored)."""
+        state = self.model.new_state(tokens.shape[0])
+        n_targets = max(int((tokens[:, 1:] != N).sum()), 1)
+        total = 0.0
+        for chunks, _ in self._segments(tokens.shape[1]):
+            loss = 0.0
+            with autocast_for(self.device):
+                for start, end in chunks:
+                    hidden = self.model.feed(tokens[:, start:end], state)
+                    targets = tokens[:, start + 1:end + 1]
+                    logits = self.model.lm_head(hidden[:, :targets.shape[1]])
+                    loss = loss + F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
+                                                  targets.reshape(-1), ignore_index=N, reduction="sum")
+            (loss / n_targets).backward()
+            total += float(loss) / n_targets
+            state.detach()
+        return total
+
+    def train_step(self) -> float:
+        if self.stage(self.step) != self.optimizer_stage:   # fine-tuning starts with a fresh optimizer
+            self.optimizer_stage = self.stage(self.step)
+            self.optimizer = self._new_optimizer()
+        self.model.train()
+        tokens, labels = self.sampler.batch(self.step, TRAIN_STREAM)
+        tokens = torch.as_tensor(tokens, dtype=torch.long, device=self.device)
+        labels = torch.as_tensor(labels, device=self.device)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(self.step)
+        self.optimizer.zero_grad(set_to_none=True)
+        if self.optimizer_stage == "pretrain":
+            loss = self.next_base_loss(tokens)
+        else:
+            loss = self.classification_loss(tokens, labels)
+        torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        self.optimizer.step()
+        self.history.append({"step": self.step, "stage": self.optimizer_stage, "loss": loss})
+        self.step += 1
+        return loss
+
+    def run(self, until: int | None = None, log_every: int = 50, on_step=None) -> None:
+        """Train up to step ``until`` (default: the end); ``on_step(trainer)`` runs after each step."""
+        end = self.cfg.total_steps if until is None else min(until, self.cfg.total_steps)
+        while self.step < end:
+            loss = self.train_step()
+            if log_every and (self.step % log_every == 0 or self.step == end):
+                self.log(f"step {self.step}/{self.cfg.total_steps} {self.optimizer_stage} loss {loss:.4f}")
+            if on_step is not None:
+                on_step(self)
+
+    # -- resumable checkpoints -------------------------------------------------------------------
+    def trainer_state(self) -> dict:
+        return {"step": self.step, "optimizer_stage": self.optimizer_stage,
+                "train_config": asdict(self.cfg), "history": self.history}
+
+    def save(self, directory, *, config: dict, species: list, metadata: dict) -> None:
+        checkpoint.save(directory, config=config, tensors=self.model.state_dict(), species=species,
+                        metadata=metadata, optimizer=self.optimizer, trainer=self.trainer_state())
+
+    def restore(self, ckpt: checkpoint.Checkpoint) -> None:
+        """Continue from a resumable checkpoint written by ``save`` with the same settings."""
+        saved = ckpt.trainer or {}
+        if saved.get("train_config") != asdict(self.cfg):
+            raise ConfigError("the checkpoint was written with other training settings; cannot resume")
+        self.model.load_state_dict({k: v for k, v in ckpt.tensors.items() if not k.startswith("ood.")})
+        self.step, self.optimizer_stage = saved["step"], saved["optimizer_stage"]
+        self.history = saved.get("history", [])
+        self.optimizer = self._new_optimizer()
+        checkpoint.load_optimizer(self.optimizer, ckpt.optimizer, saved["param_groups"])
+        if "rng.torch" in ckpt.optimizer:
+            torch.set_rng_state(ckpt.optimizer["rng.torch"])
+
+
+@torch.no_grad()
+def summarise(model: SpeciesModel, tokens: np.ndarray, device, batch_size: int = 32,
+              chunk_size: int | None = None) -> torch.Tensor:
+    """Pooled summaries (n, d_model) of equal-length windows, in eval mode, on the CPU."""
+    model.eval()
+    device = torch.device(device)
+    out = []
+    for start in range(0, len(tokens), batch_size):
+        batch = torch.as_tensor(tokens[start:start + batch_size], dtype=torch.long, device=device)
+        with autocast_for(device):
+            out.append(model.summarise_windows(batch, chunk_size).float().cpu())
+    return torch.cat(out) if out else torch.zeros(0, model.cfg.d_model)
