@@ -26,7 +26,8 @@ REAL_DEFAULT = ["/work/shared/data/apes/Hsap.fa.gz",
 def parse_args(argv):
     p = argparse.ArgumentParser(prog="genomamba bench ingest", description=__doc__.splitlines()[0])
     p.add_argument("--size-mb", type=float, default=256, help="size of the generated FASTA (default 256)")
-    p.add_argument("--source", help="take this FASTA (any compression) instead of generating one")
+    p.add_argument("--source", nargs="+", help="take these FASTA files (any compression; concatenated) "
+                                                "instead of generating one")
     p.add_argument("--real", nargs="*", default=REAL_DEFAULT, help="real genomes for the compression table")
     p.add_argument("--repeats", type=int, default=3, help="runs per measurement; the median is reported")
     p.add_argument("--bam-reads", type=int, default=100_000, help="reads in the BAM (1 kb each)")
@@ -103,6 +104,24 @@ def tokenize_time(inputs, out, repeats):
         tokenize_files(inputs, out, progress=False)
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
+
+
+def window_read_ms(store_path, seed: int = 0) -> dict:
+    """Median milliseconds of SequenceStore.read for random windows of a few sizes."""
+    from ..store import SequenceStore
+    store = SequenceStore.open(store_path)
+    rng = np.random.default_rng(seed)
+    out = {}
+    for size, n in ((1_000, 200), (100_000, 50), (1_000_000, 20)):
+        times = []
+        for _ in range(n):
+            record = int(rng.integers(len(store)))
+            start = int(rng.integers(0, int(store.lengths[record]) - size))
+            t0 = time.perf_counter()
+            store.read(record, start, start + size)
+            times.append(time.perf_counter() - t0)
+        out[size] = statistics.median(times) * 1e3
+    return out
 
 
 def fixed_cost(tmp, repeats):
@@ -183,10 +202,12 @@ def main(argv=None) -> int:
         fasta = tmp / "in.fa"
         if args.source:
             from ..io.compression import Decompressed
-            with Decompressed(args.source) as data, open(fasta, "wb") as fh:
-                for block in data.blocks():
-                    fh.write(block)
-            label = Path(args.source).name
+            with open(fasta, "wb") as fh:
+                for source in args.source:
+                    with Decompressed(source) as data:
+                        for block in data.blocks():
+                            fh.write(block)
+            label = " + ".join(Path(source).name for source in args.source)
         else:
             write_random_fasta(fasta, int(args.size_mb * 1e6))
             label = f"generated {args.size_mb:g} MB random"
@@ -197,6 +218,8 @@ def main(argv=None) -> int:
         t_plain = tokenize_time([fasta], store, args.repeats)
         bases = SequenceStore.open(store).attrs["total_length"]
         rows.append(("plain FASTA", bases, t_plain))
+
+        window_ms = window_read_ms(store)
 
         gz = tmp / "in.fa.gz"
         subprocess.run(f"gzip -6 -c {fasta} > {gz}", shell=True, check=True)
@@ -228,8 +251,9 @@ def main(argv=None) -> int:
     for name, n, seconds in rows:
         print(f"| {name} | {n:,} | {seconds:.3f} | {n / seconds / 1e6:.0f} |")
     print(f"\nfixed cost per store (1 kb FASTA): {t_fixed * 1e3:.0f} ms")
+    print("windowed read, median: " + ", ".join(f"{size:,} bases {ms:.2f} ms" for size, ms in window_ms.items()))
     print(f"gzip FASTA tokenize vs `gzip -dc` alone: {t_gzip_dc / t_gz:.2f}x the speed")
-    print(f"generated data: store {store_bits:.3f} bits/base, gzip -6 FASTA {gz_bits:.3f} bits/base\n")
+    print(f"this input: store {store_bits:.3f} bits/base, gzip -6 FASTA {gz_bits:.3f} bits/base\n")
     if real:
         print("| real genome | bases | soft-masked | gzip -6 FASTA bits/base | store bits/base | store / gzip | tokenize Mbp/s (plain) |")
         print("|---|---:|---:|---:|---:|---:|---:|")
