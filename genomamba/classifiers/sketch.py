@@ -14,7 +14,8 @@ baseline's (``target_accuracy``), but is never below ``min_containment`` (defaul
 near 0 means nothing is shared, whatever the validation data say.
 
 Saved as ``config.json`` (kind, species, threshold, parameters, the species of each reference) and
-``references.sig.json`` (sourmash's own JSON signature format, one signature per training strain).
+``references.sig.json`` (sourmash's own JSON signature format, one signature per training sample,
+named ``sample (species)``, in the order of ``reference_samples``).
 """
 
 from __future__ import annotations
@@ -72,10 +73,11 @@ def sketch_store(store_path, ksize: int, scaled: int, chunk_size: int):
 class SourmashClassifier(Classifier):
     kind = "sourmash"
 
-    def __init__(self, species, threshold, params, references, reference_species):
+    def __init__(self, species, threshold, params, references, reference_species, reference_samples):
         self.species, self.threshold, self.params = list(species), float(threshold), dict(params)
-        self.references = list(references)  # sourmash MinHash objects
+        self.references = list(references)  # sourmash MinHash objects, one per training sample
         self.reference_species = list(reference_species)
+        self.reference_samples = list(reference_samples)
         self._species_of = np.array([self.species.index(s) for s in self.reference_species])
 
     def containments(self, minhash) -> np.ndarray:
@@ -99,13 +101,12 @@ class SourmashClassifier(Classifier):
         if min(params["ksize"], params["scaled"], params["window_length"], params["chunk_size"]) < 1:
             raise ConfigError("parameters: ksize, scaled, window_length and chunk_size must be >= 1")
         species = check_species(split)
-        references, reference_species = [], []
-        for row in split.samples("train"):
-            minhash = sketch_store(row.store, params["ksize"], params["scaled"], params["chunk_size"])
-            references.append(minhash)
-            reference_species.append(row.species)
-            log(f"sourmash: {row.sample} ({row.species}): {len(minhash)} hashes")
-        classifier = cls(species, 0.0, params, references, reference_species)
+        rows = split.samples("train")
+        references = []
+        for row in rows:
+            references.append(sketch_store(row.store, params["ksize"], params["scaled"], params["chunk_size"]))
+            log(f"sourmash: {row.sample} ({row.species}): {len(references[-1])} hashes")
+        classifier = cls(species, 0.0, params, references, [r.species for r in rows], [r.sample for r in rows])
 
         rng = np.random.default_rng(seed)
         windows, labels = labelled_windows(calibration_rows(split, log), species,
@@ -125,11 +126,12 @@ class SourmashClassifier(Classifier):
 
         model_dir = Path(model_dir)
         model_dir.mkdir(parents=True, exist_ok=True)
-        signatures = [sourmash.SourmashSignature(mh, name=f"reference {i}: {name}")
-                      for i, (mh, name) in enumerate(zip(self.references, self.reference_species))]
+        signatures = [sourmash.SourmashSignature(mh, name=f"{sample} ({name})") for mh, sample, name
+                      in zip(self.references, self.reference_samples, self.reference_species)]
         (model_dir / SIGNATURES).write_bytes(sourmash.save_signatures_to_json(signatures))
         config = {"kind": self.kind, "species": self.species, "threshold": self.threshold,
                   "params": self.params, "reference_species": self.reference_species,
+                  "reference_samples": self.reference_samples,
                   "signatures": SIGNATURES}
         (model_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
 
@@ -145,7 +147,8 @@ class SourmashClassifier(Classifier):
             raise ValueError(f"{model_dir / SIGNATURES}: {len(signatures)} signatures, expected "
                              f"{len(config['reference_species'])}")
         return cls(config["species"], config["threshold"], merged_params(config["params"], DEFAULTS),
-                   [s.minhash for s in signatures], config["reference_species"])
+                   [s.minhash for s in signatures], config["reference_species"],
+                   config["reference_samples"])
 
 
 CLASSIFIER = SourmashClassifier
