@@ -120,3 +120,20 @@ def test_export_plain_custom_width(tmp_path, real_fastas):
     body = out.read_text().split(">")[1].splitlines()[1:]
     assert {len(x) for x in body[:-1]} == {17} and 0 < len(body[-1]) <= 17
     assert "".join(body) == "".join(real_fastas[1].read_text().split(">")[1].splitlines()[1:])
+
+
+def test_tokenize_alignment_options(write_alignments, tmp_path):
+    _, cram, ref = write_alignments("wc", "reads.cram")
+    store = tmp_path / "r.zarr"
+    assert run_cli("tokenize", cram, "--reference", ref, "-o", store, "--min-length", "50",
+                   "--include-secondary", "--no-progress") == 0
+    names = SequenceStore.open(store).names
+    assert "fwd:secondary1" in names and "short" not in names
+    assert run_cli("tokenize", cram, "--reference", ref, "-o", store, "--min-mapq", "10", "--no-progress") == 0
+    assert SequenceStore.open(store).names == ["fwd", "rev", "short"]
+    assert SequenceStore.open(store).attrs["sources"][0]["format"] == "cram"
+
+
+def test_progress_bar_when_asked(real_fastas, tmp_path, capsys):
+    assert run_cli("tokenize", real_fastas[0], "-o", tmp_path / "s.zarr", "--progress") == 0
+    assert "tokenize" in capsys.readouterr().err

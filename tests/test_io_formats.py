@@ -3,16 +3,14 @@
 import gzip
 
 import numpy as np
-import pysam
 import pytest
 from Bio import SeqIO
 from Bio.Seq import Seq
 from Bio.SeqRecord import SeqRecord
 
-from genomamba.alphabet import decode, reverse_complement
+from genomamba.alphabet import decode
 from genomamba.errors import InputError
 from genomamba.io import detect_format, read_records
-from genomamba.io.codes import encode
 
 
 def records_of(path, **kw):
@@ -44,48 +42,10 @@ def test_genbank_and_embl(real_fastas, tmp_path, fmt, compress):
         assert not any(m.any() for _, m in rec.chunks())
 
 
-def _reads(real_fastas):
-    """(name, flag, seq as stored, mapq) covering every case the reader must handle."""
-    genome = str(next(SeqIO.parse(str(real_fastas[0]), "fasta")).seq)
-    rc = lambda s: decode(reverse_complement(encode(s.encode())[0])).decode()
-    return genome, [
-        ("fwd", 0, genome[100:250], 60),
-        ("rev", 16, rc(genome[300:420]), 60),           # stored reverse-complemented
-        ("fwd", 256, genome[100:180], 0),                # secondary of 'fwd'
-        ("fwd", 2048, genome[180:250], 60),              # supplementary of 'fwd'
-        ("unmapped", 4, genome[500:600], 0),
-        ("lowq", 0, genome[700:800], 3),
-        ("short", 0, genome[900:920], 60),
-        ("pair", 1 + 64 + 4 + 8, genome[1000:1100], 0),  # unaligned pair
-        ("pair", 1 + 128 + 4 + 8, genome[1200:1300], 0),
-    ]
-
-
-def _write_alignments(real_fastas, tmp_path, mode, name):
-    genome, reads = _reads(real_fastas)
-    ref = tmp_path / "ref.fa"
-    ref.write_text(f">chr\n{genome}\n")
-    pysam.faidx(str(ref))
-    header = {"HD": {"VN": "1.6"}, "SQ": [{"SN": "chr", "LN": len(genome)}]}
-    path = tmp_path / name
-    kwargs = {"reference_filename": str(ref)} if mode == "wc" else {}
-    with pysam.AlignmentFile(str(path), mode, header=header, **kwargs) as out:
-        for i, (qname, flag, seq, mapq) in enumerate(reads):
-            a = pysam.AlignedSegment(out.header)
-            a.query_name, a.flag, a.query_sequence, a.mapping_quality = qname, flag, seq, mapq
-            a.query_qualities = pysam.qualitystring_to_array("I" * len(seq))
-            if not flag & 4:
-                a.reference_id, a.reference_start, a.cigartuples = 0, 100 + i, [(0, len(seq))]
-            else:
-                a.reference_id, a.reference_start = -1, -1
-            out.write(a)
-    return genome, path, ref
-
-
 @pytest.mark.parametrize("mode,name,fmt", [("w", "reads.sam", "sam"), ("wb", "reads.bin", "bam"),
                                            ("wc", "reads.cram", "cram")])
-def test_alignments(real_fastas, tmp_path, mode, name, fmt):
-    genome, path, ref = _write_alignments(real_fastas, tmp_path, mode, name)
+def test_alignments(write_alignments, mode, name, fmt):
+    genome, path, ref = write_alignments(mode, name)
     assert detect_format(path) == fmt
     opts = {"reference": ref} if fmt == "cram" else {}
     got = records_of(path, **opts)
@@ -100,8 +60,8 @@ def test_alignments(real_fastas, tmp_path, mode, name, fmt):
     assert both["fwd:secondary1"] == genome[100:180] and both["fwd:supplementary1"] == genome[180:250]
 
 
-def test_cram_without_reference_is_an_input_error(real_fastas, tmp_path):
-    _, path, _ = _write_alignments(real_fastas, tmp_path, "wc", "reads.cram")
+def test_cram_without_reference_is_an_input_error(write_alignments):
+    _, path, _ = write_alignments("wc", "reads.cram")
     with pytest.raises(InputError, match="--reference"):
         records_of(path)
 

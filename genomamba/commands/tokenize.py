@@ -8,6 +8,9 @@ HELP = "FASTA/GenBank/EMBL/SAM/BAM/CRAM into a chunked zarr store"
 
 
 def add_arguments(parser):
+    parser.epilog = ("Lower case (soft-masked) FASTA bases are kept as a mask; IUPAC codes become N. Records "
+                     "with no bases, duplicate names (across all inputs too), headers without a name and "
+                     "anything that is not DNA are errors (exit code 2) and leave nothing at -o.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="FASTA (plain, gzip, bgzip, xz, bz2), GenBank, EMBL, SAM, BAM or CRAM; "
                              "format and compression are detected from the content")
