@@ -29,7 +29,7 @@ from .errors import InputError
 FORMAT = "genomamba-sequence-store"
 FORMAT_VERSION = 1
 CHUNK = 1 << 20
-WRITE_CHUNKS = 16  # chunks buffered per write: few zarr calls, bounded memory
+WRITE_CHUNKS = 16  # chunks buffered between writes: 16 Mi bases of tokens and of mask at most
 
 
 CNAME, LEVEL = "lz4", 5  # with bit-shuffle: ~2.03 bits/base on real DNA at 5x zstd's speed (zstd: 1.99)
@@ -202,6 +202,8 @@ class StoreWriter:
 
     def append(self, tokens: np.ndarray, mask: np.ndarray | None = None):
         name, start, counts, masked = self._current
+        if tokens.dtype != np.uint8 or (len(tokens) and tokens.max() >= VOCAB_SIZE):
+            raise ValueError(f"tokens must be uint8 0..{VOCAB_SIZE - 1}")
         counts += count_tokens(tokens)
         n_masked = 0 if mask is None else int(np.count_nonzero(mask))
         mask = mask if n_masked else None  # all-False: nothing to copy, the buffer is already False

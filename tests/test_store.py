@@ -123,6 +123,8 @@ def test_writer_refuses_duplicates_and_empty(tmp_path):
     with pytest.raises(ValueError, match="duplicate"):
         writer.begin("a")
     writer.begin("b")
+    with pytest.raises(ValueError, match="uint8"):
+        writer.append(np.array([0, 5], np.uint8))
     with pytest.raises(ValueError, match="empty"):
         writer.end()
 

@@ -33,10 +33,15 @@ def _open(path, fmt, reference):
         if reference is None:
             raise InputError("CRAM input needs the reference it was compressed against (--reference FASTA)", path)
         kwargs["reference_filename"] = str(reference)
+    quiet = fmt == "cram"  # htslib would complain that a CRAM index is missing; none is needed
+    previous = pysam.set_verbosity(0) if quiet else None
     try:
         return pysam.AlignmentFile(str(path), mode, **kwargs)
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot open as {fmt.upper()}: {exc}", path) from None
+    finally:
+        if quiet:
+            pysam.set_verbosity(previous)
 
 
 def _read_name(read, flag, counters):
