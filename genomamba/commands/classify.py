@@ -36,7 +36,8 @@ def add_arguments(parser):
 
 def load_model(model_dir: Path, device: str):
     """The classifier in ``model_dir``; unreadable model files are an InputError naming the dir.
-    Models that run on torch (they have ``to``) are moved to ``device``."""
+    A device other than ``auto`` is passed to the classifier's ``to(device)`` where it has one
+    (the neural models; with ``auto`` they keep the device their ``load`` chose)."""
     from ..classifiers import load
 
     if not model_dir.is_dir():
@@ -45,10 +46,7 @@ def load_model(model_dir: Path, device: str):
         model = load(model_dir)
     except (OSError, KeyError, ValueError, TypeError, json.JSONDecodeError) as exc:
         raise InputError(f"cannot load model: {type(exc).__name__}: {exc}", model_dir) from None
-    if hasattr(model, "to"):
-        if device == "auto":
-            import torch
-            device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device != "auto" and hasattr(model, "to"):
         model.to(device)
     return model
 
