@@ -17,6 +17,7 @@ from pathlib import Path
 from .errors import ConfigError, InputError
 
 SAMPLE_COLUMNS = ("sample", "species", "strain", "path")
+NEURAL_KINDS = ("mamba", "transformer")
 SAMPLE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
@@ -127,6 +128,12 @@ def fragment_metrics(config: dict) -> list[str]:
     """Metrics of every enabled model at every configured fragment length."""
     lengths = config.get("evaluate", {}).get("fragment_lengths", [])
     return [f"results/metrics/fragments/{m}/{n}.json" for m in enabled_models(config) for n in lengths]
+
+
+def training_logs(config: dict) -> list[str]:
+    """The training histories the neural models write into their directories (for the figures)."""
+    return [f"results/models/{m}/training.json" for m in enabled_models(config)
+            if config["models"][m]["kind"] in NEURAL_KINDS]
 
 
 def species_args(config: dict) -> str:

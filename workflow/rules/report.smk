@@ -40,6 +40,8 @@ rule figures:
     input:
         metrics=expand("results/metrics/{model}.json", model=MODELS),
         fragments=gw.fragment_metrics(config),
+    params:
+        training_logs=gw.training_logs(config),  # inside the model directories
         models=expand("results/models/{model}", model=MODELS),
     output:
         report(directory("results/figures"), patterns=["{name}.png"], caption="../report/figures.rst",
@@ -53,4 +55,5 @@ rule figures:
         mem_mb=2000,
         runtime=10,
     shell:
-        "{GENOMAMBA} figures --metrics {input.metrics:q} {input.fragments:q} -o {output:q} > {log:q} 2>&1"
+        "{GENOMAMBA} figures --metrics {input.metrics:q} {input.fragments:q}"
+        " --training-log {params.training_logs:q} -o {output:q} > {log:q} 2>&1"
