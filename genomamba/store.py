@@ -16,6 +16,7 @@ Layout of ``STORE.zarr`` (a zarr v3 group):
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -51,8 +52,10 @@ def count_tokens(tokens: np.ndarray) -> np.ndarray:
 class SequenceStore:
     """Read access to a store: names, lengths, offsets, attributes and windows of any record."""
 
-    def __init__(self, group, path):
+    def __init__(self, group, path, cache_chunks: int = 16):
         self.path = Path(path)
+        self._cache_chunks = cache_chunks
+        self._cache: OrderedDict = OrderedDict()  # (array name, chunk index) -> decoded chunk
         self._group = group
         self.attrs = dict(group.attrs)
         if self.attrs.get("format") != FORMAT:
@@ -69,14 +72,16 @@ class SequenceStore:
         self._index = None
 
     @classmethod
-    def open(cls, path) -> "SequenceStore":
+    def open(cls, path, cache_chunks: int = 16) -> "SequenceStore":
+        """Open a store; up to ``cache_chunks`` decoded chunks (1 Mi bases each, tokens and mask
+        counted apart) are kept, so random windows of a genome that fits are read without decoding."""
         if not Path(path).is_dir():
             raise InputError("no sequence store here (not a directory)", path)
         try:
             group = zarr.open_group(str(path), mode="r")
         except (FileNotFoundError, KeyError, ValueError, getattr(zarr.errors, "BaseZarrError", ValueError)):
             raise InputError("not a zarr store", path) from None
-        return cls(group, path)
+        return cls(group, path, cache_chunks)
 
     def __len__(self) -> int:
         return len(self.names)
@@ -127,12 +132,33 @@ class SequenceStore:
     def read(self, record, start: int = 0, end: int | None = None) -> np.ndarray:
         """Tokens of ``record[start:end]`` (uint8 0..4); reads only the chunks the window touches."""
         a, b = self._window(record, start, end)
-        return self._tokens[a:b]
+        return self._cached(self._tokens, a, b)
 
     def read_mask(self, record, start: int = 0, end: int | None = None) -> np.ndarray:
         """Soft-mask (True = lower case in the input) of ``record[start:end]``."""
         a, b = self._window(record, start, end)
-        return self._mask[a:b]
+        return self._cached(self._mask, a, b)
+
+    def _cached(self, array, a: int, b: int) -> np.ndarray:
+        """``array[a:b]`` assembled from whole decoded chunks kept in a small LRU cache; windows
+        longer than half the cache are read directly."""
+        size = array.chunks[0]
+        first, last = a // size, max(a, b - 1) // size
+        if b <= a or last - first + 1 > self._cache_chunks // 2:
+            return array[a:b]
+        parts = []
+        for k in range(first, last + 1):
+            key = (array.path, k)
+            chunk = self._cache.get(key)
+            if chunk is None:
+                chunk = array[k * size:min((k + 1) * size, array.shape[0])]
+                self._cache[key] = chunk
+                if len(self._cache) > self._cache_chunks:
+                    self._cache.popitem(last=False)
+            else:
+                self._cache.move_to_end(key)
+            parts.append(chunk[max(a - k * size, 0):min(b - k * size, size)])
+        return np.concatenate(parts) if len(parts) > 1 else parts[0].copy()
 
     def iter_chunks(self, record, chunk_size: int = CHUNK, with_mask: bool = False):
         """Stream a record as consecutive token arrays of ``chunk_size`` (the last may be shorter),

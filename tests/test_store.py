@@ -75,6 +75,23 @@ def test_windows_match_whole(store_and_records):
     np.testing.assert_array_equal(store.read(-1), records[-1][1])
 
 
+@pytest.mark.parametrize("cache_chunks", [0, 2, 4, 1000])
+def test_windows_with_any_cache_size(store_and_records, cache_chunks):
+    store, records = store_and_records
+    small = SequenceStore.open(store.path, cache_chunks=cache_chunks)
+    whole = np.concatenate([r[1] for r in records])
+    rng = np.random.default_rng(cache_chunks)
+    for _ in range(200):  # windows within and across the 100-base chunks, repeated ones hit the cache
+        i = int(rng.integers(len(records)))
+        length = len(records[i][1])
+        a = int(rng.integers(0, length + 1))
+        b = int(rng.integers(a, min(length, a + 350) + 1))
+        got = small.read(i, a, b)
+        np.testing.assert_array_equal(got, whole[store.offsets[i] + a:store.offsets[i] + b])
+        got[:] = 9  # a caller's copy: the cache stays intact
+    np.testing.assert_array_equal(small.read(3), records[3][1])
+
+
 def test_bad_windows_and_names(store_and_records):
     store, records = store_and_records
     with pytest.raises(IndexError):
