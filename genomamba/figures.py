@@ -29,7 +29,8 @@ Empty, ``nan``, ``oom`` or ``NA`` values are treated as missing (the point is le
 
 Training logs (``--training-log``: a file, or a model folder holding one of ``LOG_NAMES`` or a
 ``config.json`` with a ``history`` list -- ``genomamba.train`` keeps its history in the checkpoint's
-``training.json``; a folder without a log is passed over): JSON lines, a JSON list of objects, a JSON
+``training.json``; a missing file, or a folder or JSON document without log entries, is passed over
+with a note): JSON lines, a JSON list of objects, a JSON
 object holding such a list under ``history``/``log``/``metrics``, or a TSV with a header. Every entry
 has ``step`` (or ``epoch``), optionally a ``stage`` name (its fields are drawn as "<stage> <field>"),
 and numeric fields; fields whose names contain ``loss`` are drawn in the loss panel, those containing
@@ -178,11 +179,11 @@ def _holds_log(path: Path) -> bool:
 
 
 def find_training_logs(path) -> list[Path]:
-    """A training log file as is; in a model folder, the first of ``LOG_NAMES`` that holds log
-    entries (``config.json`` last); none if the folder has no log."""
+    """A training log file as is (none if it is missing or a JSON document without log entries); in a
+    model folder, the first of ``LOG_NAMES`` that holds log entries (``config.json`` last)."""
     path = Path(path)
     if not path.is_dir():
-        return [path]
+        return [path] if path.is_file() and _holds_log(path) else []
     for name in (*LOG_NAMES, "config.json"):
         if (path / name).is_file() and _holds_log(path / name):
             return [path / name]
@@ -384,8 +385,12 @@ def draw_all(out_dir, metrics_paths=(), bench_paths=(), log_paths=(), log=print)
     metrics = sorted((read_metrics(p) for p in metrics_paths), key=lambda d: d["model"])
     bench_rows = [row for p in bench_paths for row in read_bench_tsv(p)]
     logs = {}
-    for p in (f for given in log_paths for f in find_training_logs(given)):
-        logs.setdefault(training_log_model(p), []).extend(read_training_log(p))
+    for given in log_paths:
+        found = find_training_logs(given)
+        if not found:
+            log(f"figures: no training log entries in {given}")
+        for p in found:
+            logs.setdefault(training_log_model(p), []).extend(read_training_log(p))
     plans = {
         "accuracy_vs_length": (lambda s: accuracy_vs_length(metrics, s),
                                "no metrics with fragment levels (classify with fragments, then evaluate)"),
