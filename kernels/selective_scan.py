@@ -12,15 +12,14 @@ from .selective_scan_kernels import _ss_bwd_kernel, _ss_bwd_summary_kernel, _ss_
 
 @dataclass(frozen=True)
 class ScanConfig:
-    """Tile shapes and parallelism; chunks split L so that enough programs run at once."""
-    fwd_block_d: int = 4
-    fwd_block_l: int = 64
-    fwd_warps: int = 4
-    bwd_block_d: int = 8
-    bwd_block_l: int = 32
-    bwd_warps: int = 4
-    programs_per_sm: int = 4   # aim for this many programs per multiprocessor
-    max_chunks: int = 64       # chunks fold their predecessors' summaries: keep this modest
+    """Launch plan: channels per program (one per thread), steps unrolled, and how many chunks of L
+    run side by side (enough programs to fill the GPU)."""
+    fwd_block_d: int = 32
+    bwd_block_d: int = 32
+    unroll: int = 8            # forward steps per loop iteration
+    seg: int = 16              # backward steps recomputed per segment
+    programs_per_sm: int = 16  # aim for this many programs per multiprocessor
+    max_chunks: int = 256      # chunks fold their predecessors' summaries: keep this bounded
     fwd_chunks: int | None = None  # force a chunk count (tests, tuning)
     bwd_chunks: int | None = None
 
@@ -52,20 +51,20 @@ def _sm_count(device) -> int:
 @dataclass(frozen=True)
 class _Split:
     block_d: int
-    block_l: int
     n_dblocks: int
     chunk_len: int
     n_chunks: int
+    warps: int
 
 
-def _split(batch, dim, L, dpg, block_d, block_l, forced, sms, cfg, align) -> _Split:
+def _split(batch, dim, L, dpg, block_d, forced, sms, cfg, align) -> _Split:
+    block_d = min(block_d, triton.next_power_of_2(dim))
     block_d = block_d if dpg == dim else min(block_d, _largest_pow2_dividing(dpg, block_d))
-    block_l = min(block_l, triton.next_power_of_2(max(L, 1)))
     n_dblocks = triton.cdiv(dim, block_d)
     n_chunks = forced or triton.cdiv(cfg.programs_per_sm * sms, batch * n_dblocks)
     n_chunks = max(1, min(n_chunks, cfg.max_chunks, triton.cdiv(L, align)))
     chunk_len = triton.cdiv(triton.cdiv(L, n_chunks), align) * align
-    return _Split(block_d, block_l, n_dblocks, chunk_len, triton.cdiv(L, chunk_len))
+    return _Split(block_d, n_dblocks, chunk_len, triton.cdiv(L, chunk_len), max(1, block_d // 32))
 
 
 def _bc4(X):
@@ -107,12 +106,12 @@ class _SelectiveScan(torch.autograd.Function):
         cfg, sms = _config, _sm_count(u.device)
         groups = B4.shape[1]
         dpg = dim // groups
-        bwd = _split(batch, dim, L, dpg, cfg.bwd_block_d, cfg.bwd_block_l, cfg.bwd_chunks, sms, cfg,
-                     align=max(cfg.bwd_block_l, cfg.fwd_block_l))
-        fwd = _split(batch, dim, L, dpg, cfg.fwd_block_d, cfg.fwd_block_l, cfg.fwd_chunks, sms, cfg,
-                     align=max(cfg.fwd_block_l, 1))
+        bwd = _split(batch, dim, L, dpg, cfg.bwd_block_d, cfg.bwd_chunks, sms, cfg,
+                     align=max(cfg.seg, cfg.unroll))
+        fwd = _split(batch, dim, L, dpg, cfg.fwd_block_d, cfg.fwd_chunks, sms, cfg, align=cfg.unroll)
         block_n = triton.next_power_of_2(N)
         A32 = A.detach().float().contiguous()
+        Bt, Ct = _rows_of_n(B4), _rows_of_n(C4)
         h0 = None if initial_state is None else initial_state.detach().float().contiguous()
         want_grad = any(ctx.needs_input_grad)
         f32 = dict(device=u.device, dtype=torch.float32)
@@ -122,33 +121,33 @@ class _SelectiveScan(torch.autograd.Function):
         sumH = torch.empty(batch, fwd.n_chunks, dim, N, **f32)
         sumS = torch.empty(batch, fwd.n_chunks, dim, **f32)
         dummy = y
-        args = [u, delta, A32, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
+        args = [u, delta, A32, Bt, Ct, D if D is not None else dummy, z if z is not None else dummy,
                 delta_bias if delta_bias is not None else dummy, h0 if h0 is not None else dummy,
                 y, last, sumH, sumS, ckpt,
                 dim, L, N, fwd.n_dblocks, fwd.chunk_len, fwd.n_chunks, dpg, bwd.chunk_len,
-                bwd.n_chunks, *_strides(u), *_strides(delta), *_strides(B4), *_strides(C4),
+                bwd.n_chunks, *_strides(u), *_strides(delta), *Bt.stride()[:2], *Ct.stride()[:2],
                 *(_strides(z) if z is not None else (0, 0, 0)), *_strides(y)]
-        flags = dict(BLOCK_D=fwd.block_d, BLOCK_N=block_n, BLOCK_L=fwd.block_l,
+        flags = dict(BLOCK_D=fwd.block_d, BLOCK_N=block_n, UNROLL=cfg.unroll,
                      HAS_D=D is not None, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
                      SOFTPLUS=bool(delta_softplus), HAS_H0=h0 is not None, STORE_LAST=True,
-                     STORE_CKPT=want_grad, num_warps=cfg.fwd_warps)
+                     STORE_CKPT=want_grad, num_warps=fwd.warps)
         grid = (batch * fwd.n_dblocks, fwd.n_chunks)
         if fwd.n_chunks > 1:
             _ss_fwd_kernel[grid](*args, SUMMARY=True, **flags)
         _ss_fwd_kernel[grid](*args, SUMMARY=False, **flags)
-        ctx.save_for_backward(u, delta, A32, B4, C4, D, z, delta_bias, ckpt)
+        ctx.save_for_backward(u, delta, A32, Bt, Ct, D, z, delta_bias, ckpt)
         ctx.meta = (bwd, block_n, bool(delta_softplus), B.dim(), A.dtype, h0 is not None,
-                    None if initial_state is None else initial_state.dtype)
+                    None if initial_state is None else initial_state.dtype, B.dtype, C.dtype)
         return y, last
 
     @staticmethod
     def backward(ctx, dy, dlast):
-        u, delta, A32, B4, C4, D, z, delta_bias, ckpt = ctx.saved_tensors
-        bwd, block_n, softplus, b_ndim, A_dtype, has_h0, h0_dtype = ctx.meta
+        u, delta, A32, Bt, Ct, D, z, delta_bias, ckpt = ctx.saved_tensors
+        bwd, block_n, softplus, b_ndim, A_dtype, has_h0, h0_dtype, B_dtype, C_dtype = ctx.meta
         cfg = _config
         batch, dim, L = u.shape
         N = A32.shape[1]
-        groups = B4.shape[1]
+        groups = Bt.shape[1]
         dpg = dim // groups
         f32 = dict(device=u.device, dtype=torch.float32)
         dy = dy if dy is not None else torch.zeros_like(u)
@@ -156,8 +155,8 @@ class _SelectiveScan(torch.autograd.Function):
         du = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
         ddelta = torch.empty(batch, dim, L, device=u.device, dtype=delta.dtype)
         dz = torch.empty(batch, dim, L, device=u.device, dtype=z.dtype) if z is not None else du
-        dB_part = torch.empty(bwd.n_dblocks, batch, N, L, **f32)
-        dC_part = torch.empty(bwd.n_dblocks, batch, N, L, **f32)
+        dB_part = torch.empty(bwd.n_dblocks, batch, L, N, **f32)
+        dC_part = torch.empty(bwd.n_dblocks, batch, L, N, **f32)
         rows = batch * bwd.n_chunks
         dA_part = torch.empty(rows, dim, N, **f32)
         dD_part = torch.empty(rows, dim, **f32)
@@ -165,44 +164,51 @@ class _SelectiveScan(torch.autograd.Function):
         dh0 = torch.empty(batch, dim, N, **f32)
         sumP = torch.empty(batch, bwd.n_chunks, dim, N, **f32)
         sumS = torch.empty(batch, bwd.n_chunks, dim, **f32)
-        max_tiles = triton.cdiv(bwd.chunk_len, bwd.block_l)
-        scratch = torch.empty(batch * bwd.n_dblocks * bwd.n_chunks * max_tiles * bwd.block_d * block_n,
-                              **f32)
+        programs = batch * bwd.n_dblocks * bwd.n_chunks
+        max_segs = triton.cdiv(bwd.chunk_len, cfg.seg)
+        seg_scratch = torch.empty(programs * max_segs * bwd.block_d * block_n, **f32)
+        step_scratch = torch.empty(programs * cfg.seg * bwd.block_d * block_n, **f32)
         dummy = du
         zz = z if z is not None else dummy
         z_strides = _strides(z) if z is not None else (0, 0, 0)
         bias = delta_bias if delta_bias is not None else dummy
-        common = dict(BLOCK_D=bwd.block_d, BLOCK_N=block_n, BLOCK_L=bwd.block_l,
+        common = dict(BLOCK_D=bwd.block_d, BLOCK_N=block_n,
                       HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
-                      num_warps=cfg.bwd_warps)
+                      num_warps=bwd.warps)
         if bwd.n_chunks > 1:
             _ss_bwd_summary_kernel[(batch * bwd.n_dblocks, bwd.n_chunks - 1)](
-                delta, A32, C4, zz, bias, dy, sumP, sumS,
+                delta, A32, Ct, zz, bias, dy, sumP, sumS,
                 dim, L, N, bwd.n_dblocks, bwd.chunk_len, bwd.n_chunks, dpg,
-                *_strides(delta), *_strides(C4), *z_strides, *_strides(dy), **common)
+                *_strides(delta), *Ct.stride()[:2], *z_strides, *_strides(dy), UNROLL=cfg.unroll,
+                **common)
         _ss_bwd_kernel[(batch * bwd.n_dblocks, bwd.n_chunks)](
-            u, delta, A32, B4, C4, D if D is not None else dummy, zz, bias, dy,
-            dlast if dlast is not None else dummy, ckpt, sumP, sumS, scratch,
+            u, delta, A32, Bt, Ct, D if D is not None else dummy, zz, bias, dy,
+            dlast if dlast is not None else dummy, ckpt, sumP, sumS, seg_scratch, step_scratch,
             du, ddelta, dz, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
-            batch, dim, L, N, bwd.n_dblocks, bwd.chunk_len, bwd.n_chunks, dpg, max_tiles,
-            *_strides(u), *_strides(delta), *_strides(B4), *_strides(C4), *z_strides,
-            *_strides(dy), HAS_D=D is not None, HAS_DLAST=dlast is not None, WANT_DH0=has_h0,
-            **common)
+            batch, dim, L, N, bwd.n_dblocks, bwd.chunk_len, bwd.n_chunks, dpg, max_segs,
+            *_strides(u), *_strides(delta), *Bt.stride()[:2], *Ct.stride()[:2], *z_strides,
+            *_strides(dy), SEG=cfg.seg, HAS_D=D is not None, HAS_DLAST=dlast is not None,
+            WANT_DH0=has_h0, **common)
         dB = _reduce_groups(dB_part, groups, b_ndim)
         dC = _reduce_groups(dC_part, groups, b_ndim)
         dA = dA_part.sum(0).to(A_dtype)
         dD = dD_part.sum(0).to(D.dtype) if D is not None else None
         dbias = dbias_part.sum(0).to(delta_bias.dtype) if delta_bias is not None else None
-        return (du, ddelta, dA, dB.to(B4.dtype), dC.to(C4.dtype), dD,
+        return (du, ddelta, dA, dB.to(B_dtype), dC.to(C_dtype), dD,
                 dz if z is not None else None, dbias, dh0.to(h0_dtype) if has_h0 else None, None)
 
 
+def _rows_of_n(X):
+    """(batch, groups, N, L) -> contiguous (batch, groups, L, N): one step reads one row."""
+    return X.transpose(-1, -2).contiguous()
+
+
 def _reduce_groups(part, groups, b_ndim):
-    """(n_dblocks, batch, N, L) partial sums -> (batch, N, L) or (batch, groups, N, L)."""
-    n_dblocks, batch, N, L = part.shape
+    """(n_dblocks, batch, L, N) partial sums -> (batch, N, L) or (batch, groups, N, L)."""
+    n_dblocks, batch, L, N = part.shape
     if b_ndim == 3:
-        return part.sum(0)
-    return part.view(groups, n_dblocks // groups, batch, N, L).sum(1).transpose(0, 1)
+        return part.sum(0).transpose(-1, -2)
+    return part.view(groups, n_dblocks // groups, batch, L, N).sum(1).permute(1, 0, 3, 2)
 
 
 def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
