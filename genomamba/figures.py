@@ -351,6 +351,7 @@ def training_curves(logs: dict[str, list[dict]], stem):
         return None
     has_acc = any("acc" in k for entries in logs.values() for e in entries for k in e)
     colours = model_colours(logs)
+    markers = "o" if max(len(entries) for entries in logs.values()) < 30 else None  # sparse logs: dots
     with figure(8.0 if has_acc else 5.0, 3.2, ncols=2 if has_acc else 1) as (fig, axes):
         for name in sorted(logs):
             entries = logs[name]
@@ -362,7 +363,7 @@ def training_curves(logs: dict[str, list[dict]], stem):
                 pts = [(e["step"], e[fld]) for e in entries if fld in e]
                 ax.plot([x for x, _ in pts], [y for _, y in pts], color=colours[name],
                         linestyle="--" if "val" in fld else "-",
-                        marker="o" if len(pts) < 30 else None, label=f"{name} {fld}")
+                        marker=markers, label=f"{name} {fld}")
         axes[0].set_ylabel("loss")
         axes[0].set_title("Training loss")
         if has_acc:
