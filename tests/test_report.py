@@ -120,3 +120,19 @@ def test_calls_files_without_metrics_are_assigned_by_folder(tmp_path):
     paths = [tmp_path / "calls" / "s1.tsv", tmp_path / "compare" / "kmer" / "s1.tsv"]
     assert assign_calls_to_models(paths, [], primary="mamba") == {
         "mamba": {"s1": paths[0]}, "kmer": {"s1": paths[1]}}
+
+
+def test_provenance_from_a_tokenized_store(tmp_path):
+    import hashlib
+
+    from genomamba.report import provenance_rows, store_paths
+
+    fasta = tmp_path / "tiny.fa"
+    fasta.write_text(">r1\nACGTACGTNNACGT\n>r2\nGGGCCCAAATTT\n")
+    store = tmp_path / "stores" / "tiny.zarr"
+    assert main(["tokenize", str(fasta), "-o", str(store), "--species", EC, "--strain", "T1",
+                 "--no-progress"]) == 0
+    rows = provenance_rows(store_paths(tmp_path / "stores", {}))
+    assert len(rows) == 1 and rows[0]["sample"] == "tiny" and rows[0]["species"] == EC
+    assert rows[0]["sha256"] == hashlib.sha256(fasta.read_bytes()).hexdigest()
+    assert rows[0]["file"].endswith("tiny.fa")
