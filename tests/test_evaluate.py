@@ -3,10 +3,12 @@
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from genomamba.cli import main
 from genomamba.errors import InputError
-from genomamba.evaluate import (calibration, evaluate, fragment_lengths, macro_f1, read_calls,
+from genomamba.evaluate import (accuracy, calibration, evaluate, fragment_lengths, macro_f1, read_calls,
                                 read_metrics, row_levels, write_metrics)
 from genomamba.split import Split, SplitRow
 
@@ -164,3 +166,27 @@ def test_evaluate_command(tmp_path, capsys):
     rc = main(["evaluate", "--split", str(tmp_path / "split.tsv"), "--calls", str(bad),
                "-o", str(tmp_path / "none.json")])
     assert rc == 2 and "stray" in capsys.readouterr().err and not (tmp_path / "none.json").exists()
+
+
+labels = st.sampled_from(["a", "b", "c", "unclassified"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(labels, labels), min_size=1, max_size=40))
+def test_macro_f1_agrees_with_scikit_learn(pairs):
+    from sklearn.metrics import accuracy_score, f1_score
+
+    truth, pred = [t for t, _ in pairs], [p for _, p in pairs]
+    assert macro_f1(truth, pred) == pytest.approx(f1_score(truth, pred, average="macro", zero_division=0))
+    assert accuracy(truth, pred) == pytest.approx(accuracy_score(truth, pred))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 1), st.booleans()), min_size=1, max_size=50))
+def test_calibration_bins_cover_every_row_and_bound_ece(rows):
+    cal = calibration([c for c, _ in rows], [ok for _, ok in rows])
+    assert sum(b["count"] for b in cal["bins"]) == len(rows)
+    assert 0.0 <= cal["ece"] <= 1.0
+    for b in cal["bins"]:
+        if b["count"]:
+            assert b["lower"] <= b["mean_confidence"] <= b["upper"]
