@@ -55,8 +55,8 @@ from .plots import FORMATS, figure, model_colours, save_figure
 MISSING = {"", "nan", "na", "oom", "none", "null", "-"}
 ACCURACY_LEVELS = ("assembly", "record")
 CONTEXT_KEYS = ("context_length", "context", "max_length", "window")
-LOG_NAMES = ("training.json", "training_log.jsonl", "train_log.jsonl", "history.jsonl", "training_log.json", "history.json",
-             "training_log.tsv", "train_log.tsv", "history.tsv")
+LOG_NAMES = ("training.json", "training_log.jsonl", "train_log.jsonl", "history.jsonl", "training_log.json",
+             "history.json", "training_log.tsv", "train_log.tsv", "history.tsv")
 
 
 def _number(text):
