@@ -13,6 +13,7 @@ from collections import defaultdict
 from importlib import metadata
 from pathlib import Path
 
+from . import __version__
 from .atomic import atomic_open
 from .errors import InputError
 from .evaluate import UNCLASSIFIED, read_calls, read_metrics, split_truth
@@ -38,7 +39,7 @@ th{background:#f0f4f8}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .summary{background:#f0f4f8;border-left:4px solid #0072B2;padding:.6em 1em;font-size:1.05em}
 .muted{color:#777;font-size:.85em}details{margin:.3em 0}summary{cursor:pointer}.inner{margin-left:1.2em}
 pre{background:#f6f6f6;padding:.8em;overflow-x:auto;font-size:.85em}
-code{font-size:.9em}svg{max-width:100%;height:auto}
+code{font-size:.9em}svg{max-width:100%;height:auto}.scroll{overflow-x:auto}
 """
 
 
@@ -54,11 +55,12 @@ def _fmt(value, spec="{:.3f}") -> str:
 
 def _table(header, rows) -> str:
     """An HTML table. Cells are escaped HTML, or (html, attributes) to style a cell."""
-    out = ["<table><thead><tr>", *(f"<th>{_e(h)}</th>" for h in header), "</tr></thead><tbody>"]
+    out = ['<div class="scroll"><table><thead><tr>', *(f"<th>{_e(h)}</th>" for h in header),
+           "</tr></thead><tbody>"]
     for row in rows:
         cells = (f"<td {c[1]}>{c[0]}</td>" if isinstance(c, tuple) else f"<td>{c}</td>" for c in row)
         out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -422,7 +424,8 @@ def build_report(split, metrics_paths, calls_paths, *, config=None, provenance=N
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">"
             f"<title>GenoMamba report</title><style>{CSS}</style></head><body><main>"
-            f"<h1>GenoMamba report</h1><nav>{nav}</nav>" + "".join(body) + "</main></body></html>\n")
+            f"<h1>GenoMamba report</h1><p class=\"muted\">genomamba {_e(__version__)}</p><nav>{nav}</nav>"
+            + "".join(body) + "</main></body></html>\n")
 
 
 def write_report(path, **kwargs) -> None:
