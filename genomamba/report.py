@@ -86,6 +86,22 @@ def assign_calls_to_models(calls_paths, metrics: list[dict], primary: str) -> di
     return dict(out)
 
 
+def merge_metrics(docs: list[dict]) -> list[dict]:
+    """One document per model: later documents of a model (e.g. one per fragment length) add the
+    levels the first lacks; its calls files stay the first's."""
+    merged = {}
+    for doc in docs:
+        base = merged.setdefault(doc["model"], doc)
+        if base is doc:
+            continue
+        for split_name, part in doc["splits"].items():
+            target = base["splits"].setdefault(split_name, {**part, "levels": []})
+            have = {(lv["level"], lv["fragment_length"]) for lv in target["levels"]}
+            target["levels"] += [lv for lv in part["levels"]
+                                 if (lv["level"], lv["fragment_length"]) not in have]
+    return list(merged.values())
+
+
 def read_config_text(path) -> str:
     """The config file's text, checked to parse as YAML (JSON is YAML too)."""
     import yaml
@@ -403,7 +419,7 @@ NAV = (("summary", "Summary"), ("calls", "Calls"), ("accuracy", "Accuracy"), ("c
 def build_report(split, metrics_paths, calls_paths, *, config=None, provenance=None, primary=None) -> str:
     """The report page as a string."""
     truth = split_truth(split)
-    metrics = [read_metrics(p) for p in metrics_paths]
+    metrics = merge_metrics([read_metrics(p) for p in metrics_paths])
     primary = primary or (metrics[0]["model"] if metrics else "model")
     metrics.sort(key=lambda d: (d["model"] != primary, d["model"]))
     metrics_species = {d["model"]: d.get("species", []) for d in metrics}

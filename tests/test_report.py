@@ -136,3 +136,17 @@ def test_provenance_from_a_tokenized_store(tmp_path):
     assert len(rows) == 1 and rows[0]["sample"] == "tiny" and rows[0]["species"] == EC
     assert rows[0]["sha256"] == hashlib.sha256(fasta.read_bytes()).hexdigest()
     assert rows[0]["file"].endswith("tiny.fa")
+
+
+def test_metrics_of_one_model_merge():
+    from genomamba.report import merge_metrics
+
+    def doc(levels):
+        return {"model": "m", "calls": {}, "splits": {"test": {"levels": [
+            {"level": lv, "fragment_length": n, "accuracy": 0.5} for lv, n in levels]}}}
+
+    merged = merge_metrics([doc([("assembly", None)]), doc([("assembly", None), ("fragment", 2000)]),
+                            doc([("fragment", 10000)])])
+    assert len(merged) == 1
+    assert [(lv["level"], lv["fragment_length"]) for lv in merged[0]["splits"]["test"]["levels"]] == [
+        ("assembly", None), ("fragment", 2000), ("fragment", 10000)]
