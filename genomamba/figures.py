@@ -230,8 +230,9 @@ def _length_axis(ax, lengths, base=10, label=_bases):
         ax.margins(x=0.06)
 
 
-def accuracy_vs_length(metrics: list[dict], stem, split="test"):
-    """Fragment accuracy and abstention against fragment length; None if no model has fragments."""
+def accuracy_vs_length(metrics: list[dict], stem, split="test", render=None):
+    """Fragment accuracy and abstention against fragment length; None if no model has fragments.
+    ``render(fig)`` makes the result (default: the files at ``stem``; the report passes svg_inline)."""
     by_model = defaultdict(dict)  # several metrics files of one model (one per length) make one line
     for doc in metrics:
         for lv in doc["splits"].get(split, {}).get("levels", []):
@@ -256,7 +257,7 @@ def accuracy_vs_length(metrics: list[dict], stem, split="test"):
         abst_ax.set_title("Unclassified (in-distribution)")
         acc_ax.legend(loc="lower right")
         fig.tight_layout()
-        return save_figure(fig, stem)
+        return (render or (lambda f: save_figure(f, stem)))(fig)
 
 
 def _context_length(doc):

@@ -17,6 +17,7 @@ from . import __version__
 from .atomic import atomic_open
 from .errors import InputError
 from .evaluate import UNCLASSIFIED, read_calls, read_metrics, split_truth
+from .figures import accuracy_vs_length
 from .plots import figure, model_colours, svg_inline
 
 SOFTWARE = ("genomamba", "torch", "triton", "zarr", "numcodecs", "snakemake", "scikit-learn",
@@ -291,6 +292,9 @@ def accuracy_section(metrics) -> str:
     out = ['<section id="accuracy"><h2>Accuracy</h2><p class="muted">Accuracy counts '
            '<code>unclassified</code> as right only for out-of-distribution samples; "unclassified" is the '
            'rate over in-distribution rows; "bases right" weights rows by length.</p>']
+    by_length = accuracy_vs_length(metrics, None, render=svg_inline)
+    if by_length:
+        out.append(by_length)
     for doc in metrics:
         for split, part in doc["splits"].items():
             rows = [[_e(_level_name(lv))] + [_fmt(lv.get(k), spec) for k, _, spec in LEVEL_COLUMNS]

@@ -147,6 +147,21 @@ def test_metrics_of_one_model_merge():
 
     merged = merge_metrics([doc([("assembly", None)]), doc([("assembly", None), ("fragment", 2000)]),
                             doc([("fragment", 10000)])])
-    assert len(merged) == 1
+    assert len(merged) == 1 and merged[0]["splits"]["test"]["levels"][0]["accuracy"] == 0.5
     assert [(lv["level"], lv["fragment_length"]) for lv in merged[0]["splits"]["test"]["levels"]] == [
         ("assembly", None), ("fragment", 2000), ("fragment", 10000)]
+
+
+def test_fragment_metrics_add_a_length_plot(run_dir):
+    import json
+
+    tmp_path, metrics, config = run_dir
+    frag = json.loads(metrics[0].read_text())
+    level = dict(frag["splits"]["test"]["levels"][0], level="fragment", fragment_length=2000)
+    frag["splits"]["test"]["levels"] = [level]
+    extra = tmp_path / "metrics" / "fragments_2000.json"
+    extra.write_text(json.dumps(frag))
+    rc, out = _report(tmp_path, [*metrics, extra], config)
+    page = out.read_text()
+    assert rc == 0 and page.count("<svg") == 2 and "fragments 2000 bp" in page
+    assert page.count("Primary model") == 1
