@@ -16,6 +16,7 @@ rule report:
         config="results/config.json",
         split="results/split.tsv",
         metrics=expand("results/metrics/{model}.json", model=MODELS),
+        fragments=gw.fragment_metrics(config),  # accuracy by fragment length, if configured
         calls=gw.all_calls(config, SAMPLES),
         stores=expand("results/stores/{sample}.zarr", sample=SAMPLES),  # provenance: their sources
     params:
@@ -32,7 +33,7 @@ rule report:
         runtime=10,
     shell:
         "{GENOMAMBA} report --config {input.config:q} --split {input.split:q} --metrics {input.metrics:q}"
-        " --calls {input.calls:q} --primary {params.primary:q} --provenance {input.split:q} -o {output:q}"
+        " {input.fragments:q} --calls {input.calls:q} --primary {params.primary:q} --provenance {input.split:q} -o {output:q}"
         " > {log:q} 2>&1"
 
 
