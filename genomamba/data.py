@@ -64,7 +64,7 @@ def data_digest(sources: list[LabelledSource]) -> str:
 
 class WindowSampler:
     def __init__(self, sources: list[LabelledSource], n_classes: int, window: int, batch_size: int,
-                 seed: int, rc_augment: bool = True):
+                 seed: int, rc_augment: bool = True, require_all_classes: bool = True):
         self.window, self.batch_size, self.seed, self.rc_augment = window, batch_size, seed, rc_augment
         self.by_class = [[] for _ in range(n_classes)]
         for s in sources:
@@ -74,7 +74,7 @@ class WindowSampler:
                 raise ConfigError(f"sample {s.sample}: no record is as long as the window ({window} bases)")
             self.by_class[s.label].append((s, starts / starts.sum(), starts))
         empty = [c for c, members in enumerate(self.by_class) if not members]
-        if empty:
+        if empty and require_all_classes:
             raise ConfigError(f"no samples for class(es) {empty} to draw windows from")
 
     def _draw(self, rng, label: int) -> np.ndarray:
@@ -94,11 +94,13 @@ class WindowSampler:
         return np.stack([self._draw(rng, int(c)) for c in labels]), labels.astype(np.int64)
 
     def fixed_windows(self, per_class: int, stream: int = EVAL_STREAM):
-        """``per_class`` windows of every class (no augmentation): an evaluation set."""
+        """``per_class`` windows of every class that has samples (no augmentation): an evaluation set."""
         rng = np.random.default_rng([self.seed, stream])
-        labels = np.repeat(np.arange(len(self.by_class)), per_class)
+        present = [c for c, members in enumerate(self.by_class) if members]
+        labels = np.repeat(np.array(present, dtype=np.int64), per_class)
         augment, self.rc_augment = self.rc_augment, False
         try:
-            return np.stack([self._draw(rng, int(c)) for c in labels]), labels.astype(np.int64)
+            tokens = [self._draw(rng, int(c)) for c in labels]
         finally:
             self.rc_augment = augment
+        return np.array(tokens, dtype=np.uint8).reshape(len(labels), self.window), labels
