@@ -151,8 +151,10 @@ def read_training_log(path) -> list[dict]:
     for i, entry in enumerate(entries):
         if not isinstance(entry, dict):
             continue
-        step = entry.get("step", entry.get("epoch", i))
-        row = {"step": float(step)}
+        try:
+            row = {"step": float(entry.get("step", entry.get("epoch", i)))}
+        except (TypeError, ValueError):
+            raise InputError(f"entry {i + 1} has a step that is not a number", path) from None
         stage = entry.get("stage")  # e.g. pretrain / classify: losses of different stages apart
         prefix = f"{stage} " if isinstance(stage, str) and stage else ""
         for key, value in entry.items():
@@ -168,14 +170,15 @@ def read_training_log(path) -> list[dict]:
     return out
 
 
-def _holds_log(path: Path) -> bool:
-    """A JSON document that has a list of log entries, or any other (JSONL/TSV) log file."""
+def _holds_log(path: Path, if_malformed: bool = False) -> bool:
+    """A JSON document that has a list of log entries, or any other (JSONL/TSV) log file; a JSON
+    document that does not parse gives ``if_malformed``."""
     if path.suffix != ".json":
         return True
     try:
         return bool(_entries(json.loads(path.read_text())))
-    except (OSError, json.JSONDecodeError):
-        return False
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return if_malformed
 
 
 def find_training_logs(path) -> list[Path]:
@@ -183,7 +186,7 @@ def find_training_logs(path) -> list[Path]:
     model folder, the first of ``LOG_NAMES`` that holds log entries (``config.json`` last)."""
     path = Path(path)
     if not path.is_dir():
-        return [path] if path.is_file() and _holds_log(path) else []
+        return [path] if path.is_file() and _holds_log(path, if_malformed=True) else []  # bad: read fails
     for name in (*LOG_NAMES, "config.json"):
         if (path / name).is_file() and _holds_log(path / name):
             return [path / name]

@@ -88,6 +88,9 @@ def test_bench_and_log_readers(tmp_path, inputs):
     assert find_training_logs(tmp_path) == [tmp_path / "config.json"]
     assert find_training_logs(tmp_path / "training.json") == []
     assert find_training_logs(tmp_path / "absent.jsonl") == []
+    (tmp_path / "broken.json").write_text('{"history": [')
+    with pytest.raises(InputError, match="not JSON"):
+        read_training_log(*find_training_logs(tmp_path / "broken.json"))
     # genomamba.train's history, as the checkpoint's training.json keeps it
     (tmp_path / "training.json").write_text(json.dumps({"steps": 2, "history": [
         {"step": 0, "stage": "pretrain", "loss": 1.4}, {"step": 1, "stage": "classify", "loss": 0.9}]}))
