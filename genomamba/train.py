@@ -132,7 +132,7 @@ class Trainer:
                     loss = loss + F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
                                                   targets.reshape(-1), ignore_index=N, reduction="sum")
             (loss / n_targets).backward()
-            total += float(loss) / n_targets
+            total += loss.item() / n_targets
             state.detach()
         return total
 
