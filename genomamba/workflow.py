@@ -1,20 +1,24 @@
-"""Helpers the Snakefile calls: the sample sheet, config checks and target lists (the Snakefile holds no logic).
+"""Helpers the Snakefile calls: sample sheet, config checks, target lists (the Snakefile holds no logic).
 
 Sample sheet (`samples.tsv`): tab-separated, header `sample species strain path` (in any order, no
-other columns), one row per input file; blank lines and lines starting with `#` are skipped. Sample names become file names, so they are restricted
-to letters, digits, `.`, `_` and `-`. A relative `path` is taken relative to the working directory; if
-it is not there, relative to the workflow's own directory (so the embedded defaults are found from any
-`snakemake --directory`).
+other columns), one row per input file; blank lines and lines starting with `#` are skipped. Sample
+names become file names, so they are restricted to letters, digits, `.`, `_` and `-`. A relative
+`path` is taken relative to the working directory; if it is not there, relative to the workflow's
+own directory (so the embedded defaults are found from any `snakemake --directory`).
 """
 
 from __future__ import annotations
 
-import csv
+import json
 import re
+import shlex
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+from .atomic import atomic_open
 from .errors import ConfigError, InputError
+from .split import SPLITS, check_fractions
 
 SAMPLE_COLUMNS = ("sample", "species", "strain", "path")
 NEURAL_KINDS = ("mamba", "transformer")
@@ -37,13 +41,8 @@ def read_samples(path, *, base_dirs=(), check_paths: bool = False) -> list[Sampl
     directory); the returned path is the first that exists, else the path as written.
     """
     path = Path(path)
-    if not path.is_file():
-        raise InputError("sample sheet not found", path)
-    with open(path, newline="") as fh:
-        lines = [(n, line) for n, line in enumerate(fh, 1) if line.strip() and not line.startswith("#")]
-    if not lines:
-        raise InputError("sample sheet is empty", path)
-    header_line, header = lines[0][0], lines[0][1].rstrip("\r\n").split("\t")
+    lines = sheet_lines(path)
+    header_line, header = lines[0]
     missing = [c for c in SAMPLE_COLUMNS if c not in header]
     unknown = [c for c in header if c not in SAMPLE_COLUMNS]
     if missing or unknown or len(set(header)) != len(header):
@@ -52,8 +51,7 @@ def read_samples(path, *, base_dirs=(), check_paths: bool = False) -> list[Sampl
         raise InputError(f"{problem or 'repeated column'}: the header must be "
                          f"{' '.join(SAMPLE_COLUMNS)}, separated by tabs", path, line=header_line)
     samples, seen = [], {}
-    for n, line in lines[1:]:
-        fields = line.rstrip("\r\n").split("\t")
+    for n, fields in lines[1:]:
         if len(fields) != len(header):
             raise InputError(f"{len(fields)} fields, the header has {len(header)}", path, line=n)
         row = dict(zip(header, (f.strip() for f in fields)))
@@ -72,6 +70,18 @@ def read_samples(path, *, base_dirs=(), check_paths: bool = False) -> list[Sampl
             raise InputError(f"input file {row['path']!r} does not exist", path, record=name, line=n)
         samples.append(Sample(name, row["species"], row["strain"], file, n))
     return samples
+
+
+def sheet_lines(path: Path) -> list[tuple[int, list[str]]]:
+    """(line number, tab-separated fields) of the header and every row."""
+    if not path.is_file():
+        raise InputError("sample sheet not found", path)
+    with open(path, newline="") as fh:
+        lines = [(n, line.rstrip("\r\n").split("\t")) for n, line in enumerate(fh, 1)
+                 if line.strip() and not line.startswith("#")]
+    if not lines:
+        raise InputError("sample sheet is empty", path)
+    return lines
 
 
 def resolve_path(path: str, base_dirs=()) -> str:
@@ -138,22 +148,16 @@ def training_logs(config: dict) -> list[str]:
 
 def species_args(config: dict) -> str:
     """`--species 'A b' ...` for genomamba split, or nothing (every species trains)."""
-    import shlex
-
     species = config.get("species") or []
     return " ".join(["--species", *map(shlex.quote, species)]) if species else ""
 
 
 def fractions_args(config: dict) -> str:
-    return " ".join(str(config["split"][s]) for s in ("train", "validation", "test"))
+    return " ".join(str(config["split"][s]) for s in SPLITS)
 
 
 def write_effective_config(config: dict, path) -> None:
     """The validated config, defaults filled in, as JSON (for the report's provenance)."""
-    import json
-
-    from .atomic import atomic_open
-
     with atomic_open(path) as fh:
         json.dump(config, fh, indent=2, sort_keys=True)
         fh.write("\n")
@@ -171,19 +175,19 @@ def sample_frame(path):
     """The sample sheet as a pandas DataFrame of strings, for snakemake.utils.validate."""
     import pandas as pd
 
-    try:
-        return pd.read_csv(path, sep="\t", dtype=str, comment="#", keep_default_na=False)
-    except (OSError, ValueError) as exc:
-        raise InputError(f"cannot read sample sheet: {exc}", path) from None
+    path = Path(path)
+    (_, header), *rows = sheet_lines(path)
+    for n, fields in rows:
+        if len(fields) != len(header):
+            raise InputError(f"{len(fields)} fields, the header has {len(header)}", path, line=n)
+    return pd.DataFrame([fields for _, fields in rows], columns=header, dtype=str)
 
 
 def check_config(config: dict, sheet, base_dirs=()) -> dict[str, Sample]:
     """What a JSON schema cannot check: the sheet's rows and files, fractions summing to 1, the
     species and the primary model. Returns sample name -> Sample, in sheet order."""
-    from .split import check_fractions
-
     samples = read_samples(sheet, base_dirs=base_dirs, check_paths=True)
-    check_fractions([config["split"][s] for s in ("train", "validation", "test")])
+    check_fractions([config["split"][s] for s in SPLITS])
     training_species(config, samples)
     enabled_models(config)
     return {s.sample: s for s in samples}
@@ -195,12 +199,7 @@ def alternatives(names) -> str:
 
 
 def genomamba_command(basedir) -> str:
-    """`genomamba` when installed, else this interpreter running the checkout at ``basedir``."""
-    import shlex
-    import shutil
-    import sys
-
-    if shutil.which("genomamba"):
-        return "genomamba"
+    """The `genomamba` command of the checkout at ``basedir``, run by this interpreter (the same code
+    the Snakefile imports, installed or not)."""
     return (f"PYTHONPATH={shlex.quote(str(basedir))}${{PYTHONPATH:+:$PYTHONPATH}} "
             f"{shlex.quote(sys.executable)} -m genomamba.cli")
