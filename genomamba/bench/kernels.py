@@ -43,6 +43,8 @@ def _parse_args(argv):
                    help="launch plans to compare: 'default' or NAME:key=val,key=val;...")
     p.add_argument("--check", action="store_true", help="check against float64 first")
     p.add_argument("--conv", action="store_true", help="also time the causal conv1d")
+    p.add_argument("--graphs", action="store_true",
+                   help="also time CUDA-graph replays (no launch gaps; warm L2)")
     p.add_argument("--rep", type=int, default=200, help="milliseconds of repeats per timing")
     p.add_argument("--json", help="write every row here")
     return p.parse_args(argv)
@@ -64,6 +66,15 @@ def _configs(spec):
 
 def _bench(fn, rep):
     return triton.testing.do_bench(fn, warmup=max(10, rep // 8), rep=rep, return_mode="median")
+
+
+def _bench_graph(fn, rep):
+    """Median of CUDA-graph replays (no launch gaps, warm L2); NaN where capture fails."""
+    try:
+        return triton.testing.do_bench_cudagraph(fn, rep=rep, return_mode="median")
+    except Exception as exc:  # capture is best effort; the event timings stand on their own
+        print(f"  (graph timing failed: {type(exc).__name__}: {str(exc)[:80]})")
+        return float("nan")
 
 
 def measure_copy_bandwidth(rep=200):
@@ -114,18 +125,23 @@ def scan_bytes(batch, dim, L, N, elt, with_z, backward):
     return (4 + 2 * with_z + 2) * seq + 2 * bc
 
 
-def _time_scan(fn_scan, inputs, rep, with_grad):
-    """(forward ms, backward ms) for one implementation."""
-    with torch.no_grad():
-        fwd = _bench(lambda: fn_scan(**inputs, delta_softplus=True), rep)
-    if not with_grad:
-        return fwd, float("nan")
+def _time_scan(fn_scan, inputs, rep, graphs=False):
+    """Forward and backward ms (events, cold L2) and, with graphs, the same from graph replays."""
+    def forward():
+        with torch.no_grad():
+            return fn_scan(**inputs, delta_softplus=True)
+    fwd = _bench(forward, rep)
     leaves = {k: (v.detach().requires_grad_() if v is not None else None) for k, v in inputs.items()}
+    wrt = [v for v in leaves.values() if v is not None]
     y = fn_scan(**leaves, delta_softplus=True)
     dy = torch.randn_like(y)
-    wrt = [v for v in leaves.values() if v is not None]
     bwd = _bench(lambda: torch.autograd.grad(y, wrt, dy, retain_graph=True), rep)
-    return fwd, bwd
+    if not graphs:
+        return fwd, bwd, float("nan"), float("nan")
+    fwd_g = _bench_graph(forward, rep)
+    both_g = _bench_graph(
+        lambda: torch.autograd.grad(fn_scan(**leaves, delta_softplus=True), wrt, dy), rep)
+    return fwd, bwd, fwd_g, both_g - fwd_g
 
 
 def check_scan(batch=2, dim=256, L=3001, N=16, seed=None):
@@ -233,7 +249,8 @@ def main(argv=None) -> int:
                         print(f"{cname:>10} {batch:>5} {dim:>5} {L:>8} | skipped: memory")
                         continue
                     inputs = _scan_inputs(batch, dim, L, N, dtype, args.z, gen)
-                    fwd, bwd = _time_scan(ss.selective_scan_triton, inputs, args.rep, True)
+                    fwd, bwd, fwd_g, bwd_g = _time_scan(ss.selective_scan_triton, inputs, args.rep,
+                                                        graphs=args.graphs)
                     fb = scan_bytes(batch, dim, L, N, elt, args.z, False)
                     bb = scan_bytes(batch, dim, L, N, elt, args.z, True)
                     exps = batch * dim * N * L
@@ -241,14 +258,15 @@ def main(argv=None) -> int:
                     b_floor = max(bb / bw, exps / exp_rate) * 1e3
                     ref_f = ref_b = float("nan")
                     if L <= 2 ** args.reference_max:
-                        ref_f, ref_b = _time_scan(reference.selective_scan_ref, inputs,
-                                                  max(20, args.rep // 10), True)
+                        ref_f, ref_b, _, _ = _time_scan(reference.selective_scan_ref, inputs,
+                                                        max(20, args.rep // 10))
                     authors = AUTHORS_MS.get((batch, dim, N), {}).get(L, (float("nan"),) * 2)
                     row = dict(kind="scan", config=cname, batch=batch, dim=dim, L=L, N=N,
                                dtype=args.dtype, z=args.z, fwd_ms=fwd, bwd_ms=bwd,
                                fwd_floor_ms=f_floor, bwd_floor_ms=b_floor,
                                fwd_GBps=fb / fwd / 1e6, bwd_GBps=bb / bwd / 1e6,
-                               ref_fwd_ms=ref_f, ref_bwd_ms=ref_b,
+                               ref_fwd_ms=ref_f, ref_bwd_ms=ref_b, fwd_graph_ms=fwd_g,
+                               bwd_graph_ms=bwd_g,
                                cuda_fwd_ms=authors[0], cuda_bwd_ms=authors[1], **cfg)
                     rows.append(row)
                     print(f"{cname:>10} {batch:>5} {dim:>5} {L:>8} | {fwd:8.4f} "
@@ -256,7 +274,8 @@ def main(argv=None) -> int:
                           f"{bwd:8.4f} {row['bwd_GBps']:6.0f} {b_floor:7.4f} "
                           f"{100 * b_floor / bwd:4.0f} | {ref_f:8.3f} {ref_b:8.3f} | "
                           f"{authors[0]:8.3f} {authors[0] / fwd:5.2f} {authors[1]:8.3f} "
-                          f"{authors[1] / bwd:5.2f}", flush=True)
+                          f"{authors[1] / bwd:5.2f}"
+                          + (f" | graph {fwd_g:.4f} {bwd_g:.4f}" if args.graphs else ""), flush=True)
                     del inputs
                     torch.cuda.empty_cache()
         finally:
