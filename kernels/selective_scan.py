@@ -17,8 +17,8 @@ class ScanConfig:
     fwd_block_d: int = 32
     bwd_block_d: int = 32
     unroll: int = 8            # forward steps per loop iteration
-    seg: int = 4               # backward steps recomputed per segment
-    programs_per_sm: int = 8   # aim for this many programs per multiprocessor
+    seg: int = 8               # backward steps recomputed per segment
+    programs_per_sm: int = 16  # aim for this many programs per multiprocessor
     max_chunks: int = 256      # chunks fold their predecessors' summaries: keep this bounded
     fwd_chunks: int | None = None  # force a chunk count (tests, tuning)
     bwd_chunks: int | None = None

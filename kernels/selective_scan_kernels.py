@@ -5,10 +5,8 @@ y_t = C_t . h_t + D u_t, out_t = y_t silu(z_t).
 
 Each program owns BLOCK_D channels (one per thread) of one batch row and one chunk of L, and walks
 the chunk step by step with its fp32 state (BLOCK_N, BLOCK_D) in registers: every thread holds all
-N states of its channel, so the sum over N is in-thread and no step waits on another thread. The
-per-channel sequences (u, delta, z, y and their gradients) move as (BLOCK_D, T) tiles of T steps,
-one contiguous run per thread; B and C come transposed to (batch, groups, L, N) so each step reads
-one contiguous row of N.
+N states of its channel, so the sum over N is in-thread and no step waits on another thread. B and
+C come transposed to (batch, groups, L, N) so each step reads one contiguous row of N.
 
 Chunks run in parallel. A summary pass gives each chunk's local end state from zero (forward) or its
 local adjoint (backward) plus the sum of delta over the chunk, whose product of decays is
@@ -24,7 +22,6 @@ import triton
 import triton.language as tl
 
 LOG2E = tl.constexpr(1.4426950408889634)
-LN2 = tl.constexpr(0.6931471805599453)
 
 
 @triton.jit
@@ -40,45 +37,23 @@ def _softplus(x):
 
 
 @triton.jit
-def _col(tile, cols, k):
-    """Column k of a (BLOCK_D, T) tile (in-thread: each thread holds its channel's row)."""
-    return tl.sum(tl.where(cols[None, :] == k, tile, 0.0), axis=1)
-
-
-@triton.jit
-def _put(tile, cols, k, v):
-    return tl.where(cols[None, :] == k, v[:, None], tile)
-
-
-@triton.jit
-def _steps(t0, T: tl.constexpr):
-    """t0 .. t0+T-1 with t0 a multiple of T: lets each thread move its run of T steps at once."""
-    return tl.max_contiguous(tl.multiple_of(t0 + tl.arange(0, T), T), T)
-
-
-@triton.jit
-def _load_tile(row, offs_t, s_l, mt):
-    return tl.load(row[:, None] + offs_t[None, :] * s_l, mask=mt, other=0.0).to(tl.float32)
-
-
-@triton.jit
-def _delta_tile(dl_row, offs_t, sd_l, mt, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
-    """delta after bias and softplus (zero where masked) and its value before softplus."""
-    raw = _load_tile(dl_row, offs_t, sd_l, mt)
+def _step_delta(dl_row, t, sd_l, m, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """delta_t after bias and softplus (zero where masked) and its value before softplus."""
+    raw = tl.load(dl_row + t * sd_l, mask=m, other=0.0).to(tl.float32)
     if HAS_BIAS:
-        raw = raw + bias[:, None]
+        raw = raw + bias
     dl = raw
     if SOFTPLUS:
         dl = _softplus(raw)
-    return tl.where(mt, dl, 0.0), raw
+    return tl.where(m, dl, 0.0), raw
 
 
 @triton.jit
-def _dy_tile(o_row, z_row, offs_t, so_l, sz_l, mt, HAS_Z: tl.constexpr):
+def _step_dy(o_row, z_row, t, so_l, sz_l, m, HAS_Z: tl.constexpr):
     """Gradient reaching y before the z gate, the incoming gradient, z and sigmoid(z)."""
-    dout = _load_tile(o_row, offs_t, so_l, mt)
+    dout = tl.load(o_row + t * so_l, mask=m, other=0.0).to(tl.float32)
     if HAS_Z:
-        z = _load_tile(z_row, offs_t, sz_l, mt)
+        z = tl.load(z_row + t * sz_l, mask=m, other=0.0).to(tl.float32)
         sz = tl.sigmoid(z)
         return dout * z * sz, dout, z, sz
     return dout, dout, dout, dout
@@ -140,7 +115,6 @@ def _ss_fwd_kernel(
     y_row = y_ptr + b * sy_b + offs_d * sy_d
     B_row = B_ptr + b * sB_b + g * sB_g + offs_n
     C_row = C_ptr + b * sC_b + g * sC_g + offs_n
-    cols = tl.arange(0, UNROLL)
     t_begin = c * chunk_len
     t_end = tl.minimum(t_begin + chunk_len, L)
     for t0 in range(t_begin, t_end, UNROLL):
@@ -148,27 +122,23 @@ def _ss_fwd_kernel(
             if t0 % ckpt_len == 0:
                 tl.store(ckpt_ptr + (b * n_ckpt + t0 // ckpt_len) * dim * N + nd_offs, h,
                          mask=mask_nd)
-        offs_t = _steps(t0, UNROLL)
-        mt = mask_d[:, None] & (offs_t[None, :] < t_end)
-        DL, _ = _delta_tile(dl_row, offs_t, sd_l, mt, bias, HAS_BIAS, SOFTPLUS)
-        DU = DL * _load_tile(u_row, offs_t, su_l, mt)
-        Y = tl.zeros([BLOCK_D, UNROLL], dtype=tl.float32)
         for k in tl.static_range(UNROLL):
-            mn = _live(mask_n, offs_n, t0 + k, t_begin, t_end)
-            Bv = tl.load(B_row + (t0 + k) * N, mask=mn, other=0.0).to(tl.float32)
-            h = tl.exp2(A2 * _col(DL, cols, k)[None, :]) * h + Bv[:, None] * _col(DU, cols, k)[None, :]
-            if not SUMMARY:
-                Cv = tl.load(C_row + (t0 + k) * N, mask=mn, other=0.0).to(tl.float32)
-                Y = _put(Y, cols, k, tl.sum(h * Cv[:, None], axis=0))
-        if SUMMARY:
-            dsum += tl.sum(DL, axis=1)
-        else:
-            if HAS_D:
-                Y += Dv[:, None] * _load_tile(u_row, offs_t, su_l, mt)
-            if HAS_Z:
-                Z = _load_tile(z_row, offs_t, sz_l, mt)
-                Y = Y * Z * tl.sigmoid(Z)
-            tl.store(y_row[:, None] + offs_t[None, :] * sy_l, Y.to(y_ptr.dtype.element_ty), mask=mt)
+            t = t0 + k
+            m = _live(mask_d, offs_d, t, t_begin, t_end)
+            mn = _live(mask_n, offs_n, t, t_begin, t_end)
+            dl, _ = _step_delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)
+            u = tl.load(u_row + t * su_l, mask=m, other=0.0).to(tl.float32)
+            Bv = tl.load(B_row + t * N, mask=mn, other=0.0).to(tl.float32)
+            h = tl.exp2(A2 * dl[None, :]) * h + Bv[:, None] * (dl * u)[None, :]
+            if SUMMARY:
+                dsum += dl
+            else:
+                Cv = tl.load(C_row + t * N, mask=mn, other=0.0).to(tl.float32)
+                y = tl.sum(h * Cv[:, None], axis=0) + Dv * u
+                if HAS_Z:
+                    z = tl.load(z_row + t * sz_l, mask=m, other=0.0).to(tl.float32)
+                    y = y * z * tl.sigmoid(z)
+                tl.store(y_row + t * sy_l, y.to(y_ptr.dtype.element_ty), mask=m)
 
     if SUMMARY:
         base = (b * n_chunks + c) * dim
@@ -196,23 +166,20 @@ def _ss_bwd_summary_kernel(
     z_row = z_ptr + b * sz_b + offs_d * sz_d
     o_row = dout_ptr + b * so_b + offs_d * so_d
     C_row = C_ptr + b * sC_b + g * sC_g + offs_n
-    cols = tl.arange(0, UNROLL)
     q = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
     dsum = tl.zeros([BLOCK_D], dtype=tl.float32)
     t_begin = c * chunk_len
     t_end = tl.minimum(t_begin + chunk_len, L)
-    for i in range(t_begin, t_end, UNROLL):  # walk the chunk backwards, a tile at a time
-        t0 = t_end - (i - t_begin) - UNROLL
-        offs_t = t0 + cols
-        mt = mask_d[:, None] & (offs_t[None, :] >= t_begin)
-        DL, _ = _delta_tile(dl_row, offs_t, sd_l, mt, bias, HAS_BIAS, SOFTPLUS)
-        DY, _, _, _ = _dy_tile(o_row, z_row, offs_t, so_l, sz_l, mt, HAS_Z)
-        for j in tl.static_range(UNROLL):
-            k = UNROLL - 1 - j
-            Cv = tl.load(C_row + (t0 + k) * N, mask=_live(mask_n, offs_n, t0 + k, t_begin, t_end),
-                         other=0.0).to(tl.float32)
-            q = tl.exp2(A2 * _col(DL, cols, k)[None, :]) * (Cv[:, None] * _col(DY, cols, k)[None, :] + q)
-        dsum += tl.sum(DL, axis=1)
+    for i in range(0, t_end - t_begin, UNROLL):
+        for k in tl.static_range(UNROLL):
+            t = t_end - 1 - i - k
+            m = _live(mask_d, offs_d, t, t_begin, t_end)
+            mn = _live(mask_n, offs_n, t, t_begin, t_end)
+            dl, _ = _step_delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)
+            dy, _, _, _ = _step_dy(o_row, z_row, t, so_l, sz_l, m, HAS_Z)
+            Cv = tl.load(C_row + t * N, mask=mn, other=0.0).to(tl.float32)
+            q = tl.exp2(A2 * dl[None, :]) * (Cv[:, None] * dy[None, :] + q)
+            dsum += dl
     base = (b * n_chunks + c) * dim
     tl.store(sumP_ptr + base * N + nd_offs, q, mask=mask_nd)
     tl.store(sumS_ptr + base + offs_d, dsum, mask=mask_d)
@@ -249,16 +216,15 @@ def _ss_bwd_kernel(
     dl_row = dl_ptr + b * sd_b + offs_d * sd_d
     z_row = z_ptr + b * sz_b + offs_d * sz_d
     o_row = dout_ptr + b * so_b + offs_d * so_d
-    out_row = b * dim * L + offs_d * L  # du, ddelta, dz are contiguous (batch, dim, L)
     B_row = B_ptr + b * sB_b + g * sB_g + offs_n
     C_row = C_ptr + b * sC_b + g * sC_g + offs_n
-    dB_row = dB_ptr + (db * batch + b) * L * N + offs_n  # partials (n_dblocks, batch, L, N)
-    dC_row = dC_ptr + (db * batch + b) * L * N + offs_n
+    out_row = b * dim * L + offs_d * L  # du, ddelta, dz are contiguous (batch, dim, L)
+    part_row = dB_ptr + (db * batch + b) * L * N + offs_n  # partials (n_dblocks, batch, L, N)
+    partC_row = dC_ptr + (db * batch + b) * L * N + offs_n
     prog = (b * n_dblocks + db) * n_chunks + c
-    state = offs_n[:, None] * BLOCK_D + tl.arange(0, BLOCK_D)[None, :]
-    segs = seg_ptr + prog * max_segs * BLOCK_N * BLOCK_D + state
-    steps = step_ptr + prog * SEG * BLOCK_N * BLOCK_D + state
-    cols = tl.arange(0, SEG)
+    tile = offs_n[:, None] * BLOCK_D + tl.arange(0, BLOCK_D)[None, :]
+    segs = seg_ptr + prog * max_segs * BLOCK_N * BLOCK_D + tile
+    steps = step_ptr + prog * SEG * BLOCK_N * BLOCK_D + tile
 
     # sweep 1: the state at every segment start
     t_begin = c * chunk_len
@@ -267,15 +233,14 @@ def _ss_bwd_kernel(
     n_segs = tl.cdiv(t_end - t_begin, SEG)
     for s in range(0, n_segs):
         tl.store(segs + s * BLOCK_N * BLOCK_D, h)
-        offs_t = _steps(t_begin + s * SEG, SEG)
-        mt = mask_d[:, None] & (offs_t[None, :] < t_end)
-        DL, _ = _delta_tile(dl_row, offs_t, sd_l, mt, bias, HAS_BIAS, SOFTPLUS)
-        DU = DL * _load_tile(u_row, offs_t, su_l, mt)
         for k in tl.static_range(SEG):
             t = t_begin + s * SEG + k
-            Bv = tl.load(B_row + t * N, mask=_live(mask_n, offs_n, t, t_begin, t_end),
-                         other=0.0).to(tl.float32)
-            h = tl.exp2(A2 * _col(DL, cols, k)[None, :]) * h + Bv[:, None] * _col(DU, cols, k)[None, :]
+            m = _live(mask_d, offs_d, t, t_begin, t_end)
+            mn = _live(mask_n, offs_n, t, t_begin, t_end)
+            dl, _ = _step_delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)
+            u = tl.load(u_row + t * su_l, mask=m, other=0.0).to(tl.float32)
+            Bv = tl.load(B_row + t * N, mask=mn, other=0.0).to(tl.float32)
+            h = tl.exp2(A2 * dl[None, :]) * h + Bv[:, None] * (dl * u)[None, :]
     tl.debug_barrier()
 
     dA_acc = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
@@ -284,63 +249,51 @@ def _ss_bwd_kernel(
     for i in range(0, n_segs):
         s = n_segs - 1 - i
         t_seg = t_begin + s * SEG
-        offs_t = _steps(t_seg, SEG)
-        mt = mask_d[:, None] & (offs_t[None, :] < t_end)
-        DL, _ = _delta_tile(dl_row, offs_t, sd_l, mt, bias, HAS_BIAS, SOFTPLUS)
-        DU = DL * _load_tile(u_row, offs_t, su_l, mt)
-        DY, _, _, _ = _dy_tile(o_row, z_row, offs_t, so_l, sz_l, mt, HAS_Z)
         h = tl.load(segs + s * BLOCK_N * BLOCK_D)
         for k in tl.static_range(SEG):  # the segment's states before each step
             tl.store(steps + k * BLOCK_N * BLOCK_D, h)
             t = t_seg + k
-            Bv = tl.load(B_row + t * N, mask=_live(mask_n, offs_n, t, t_begin, t_end),
-                         other=0.0).to(tl.float32)
-            h = tl.exp2(A2 * _col(DL, cols, k)[None, :]) * h + Bv[:, None] * _col(DU, cols, k)[None, :]
-        tl.debug_barrier()
-        Y = tl.zeros([BLOCK_D, SEG], dtype=tl.float32)
-        GB = tl.zeros([BLOCK_D, SEG], dtype=tl.float32)
-        GA = tl.zeros([BLOCK_D, SEG], dtype=tl.float32)
-        for j in tl.static_range(SEG):  # walk back through the segment
-            k = SEG - 1 - j
-            t = t_seg + k
+            m = _live(mask_d, offs_d, t, t_begin, t_end)
             mn = _live(mask_n, offs_n, t, t_begin, t_end)
-            hp = tl.load(steps + k * BLOCK_N * BLOCK_D)
+            dl, _ = _step_delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)
+            u = tl.load(u_row + t * su_l, mask=m, other=0.0).to(tl.float32)
+            Bv = tl.load(B_row + t * N, mask=mn, other=0.0).to(tl.float32)
+            h = tl.exp2(A2 * dl[None, :]) * h + Bv[:, None] * (dl * u)[None, :]
+        tl.debug_barrier()
+        for k in tl.static_range(SEG):  # walk back through the segment
+            t = t_seg + SEG - 1 - k
+            m = _live(mask_d, offs_d, t, t_begin, t_end)
+            mn = _live(mask_n, offs_n, t, t_begin, t_end)
+            hp = tl.load(steps + (SEG - 1 - k) * BLOCK_N * BLOCK_D)
+            dl, raw = _step_delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)
+            u = tl.load(u_row + t * su_l, mask=m, other=0.0).to(tl.float32)
             Bv = tl.load(B_row + t * N, mask=mn, other=0.0).to(tl.float32)
             Cv = tl.load(C_row + t * N, mask=mn, other=0.0).to(tl.float32)
-            dl = _col(DL, cols, k)
-            du_dl = _col(DU, cols, k)
-            dy = _col(DY, cols, k)
+            dy, dout, z, sz = _step_dy(o_row, z_row, t, so_l, sz_l, m, HAS_Z)
             a = tl.exp2(A2 * dl[None, :])
             ah = a * hp
+            du_dl = dl * u
             ht = ah + Bv[:, None] * du_dl[None, :]
             if HAS_Z:
-                Y = _put(Y, cols, k, tl.sum(ht * Cv[:, None], axis=0))
+                y = tl.sum(ht * Cv[:, None], axis=0) + Dv * u
+                dz = dout * y * sz * (1.0 + z * (1.0 - sz))
+                tl.store(dz_ptr + out_row + t, dz.to(dz_ptr.dtype.element_ty), mask=m)
             gt = Cv[:, None] * dy[None, :] + r
-            GB = _put(GB, cols, k, tl.sum(gt * Bv[:, None], axis=0))
+            gB = tl.sum(gt * Bv[:, None], axis=0)
             ga = gt * ah
-            GA = _put(GA, cols, k, tl.sum(ga * A2, axis=0))  # times ln 2 below
+            du = dy * Dv + dl * gB
+            ddl = u * gB + tl.sum(ga * A, axis=0)
             dA_acc += ga * dl[None, :]
-            tl.store(dB_row + t * N, tl.sum(gt * du_dl[None, :], axis=1), mask=mn)
-            tl.store(dC_row + t * N, tl.sum(ht * dy[None, :], axis=1), mask=mn)
+            dD_acc += dy * u
+            if SOFTPLUS:
+                ddl = ddl * tl.sigmoid(raw)
+            ddl = tl.where(m, ddl, 0.0)
+            dbias_acc += ddl
+            tl.store(du_ptr + out_row + t, du.to(du_ptr.dtype.element_ty), mask=m)
+            tl.store(ddl_ptr + out_row + t, ddl.to(ddl_ptr.dtype.element_ty), mask=m)
+            tl.store(part_row + t * N, tl.sum(gt * du_dl[None, :], axis=1), mask=mn)
+            tl.store(partC_row + t * N, tl.sum(ht * dy[None, :], axis=1), mask=mn)
             r = a * gt
-        # per-channel gradients of the whole segment at once (inputs reloaded: cached, and
-        # fewer live registers in the walk above)
-        DL, RAW = _delta_tile(dl_row, offs_t, sd_l, mt, bias, HAS_BIAS, SOFTPLUS)
-        U = _load_tile(u_row, offs_t, su_l, mt)
-        DY, DOUT, Z, SZ = _dy_tile(o_row, z_row, offs_t, so_l, sz_l, mt, HAS_Z)
-        dst = out_row[:, None] + offs_t[None, :]
-        if HAS_Z:
-            Y += Dv[:, None] * U
-            tl.store(dz_ptr + dst, (DOUT * Y * SZ * (1.0 + Z * (1.0 - SZ))).to(dz_ptr.dtype.element_ty),
-                     mask=mt)
-        tl.store(du_ptr + dst, (DY * Dv[:, None] + DL * GB).to(du_ptr.dtype.element_ty), mask=mt)
-        DDL = U * GB + GA * LN2
-        if SOFTPLUS:
-            DDL = DDL * tl.sigmoid(RAW)
-        DDL = tl.where(mt, DDL, 0.0)
-        tl.store(ddl_ptr + dst, DDL.to(ddl_ptr.dtype.element_ty), mask=mt)
-        dbias_acc += tl.sum(DDL, axis=1)
-        dD_acc += tl.sum(DY * U, axis=1)
         tl.debug_barrier()
 
     row = b * n_chunks + c
