@@ -2,7 +2,7 @@
 
 Columns: ``file record length call confidence p_<species>...`` (tab-separated). Species names go
 into column names with every space, tab or newline replaced by ``_`` (``p_Escherichia_coli``);
-``genomamba.evaluate.species_from_column`` maps them back.
+``species_from_column`` maps them back; ``read_calls`` reads a table.
 
 Rows:
   record       one per record, or per fragment ``name:start-end`` (0-based, half-open) with
@@ -19,12 +19,17 @@ from __future__ import annotations
 
 import csv
 import re
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
 from .atomic import atomic_open
-from .evaluate import ASSEMBLY_RECORD, PROB_PREFIX, UNCLASSIFIED
+from .errors import InputError
 
+UNCLASSIFIED = "unclassified"
+ASSEMBLY_RECORD = "*"
+PROB_PREFIX = "p_"
 COLUMNS = ("file", "record", "length", "call", "confidence")
 _UNSAFE = re.compile(r"[\s]")
 
@@ -139,3 +144,78 @@ def calibrate_threshold(confidences, correct, target_accuracy: float, floor: flo
     if chosen == len(right) - 1:
         return float(floor)  # every validation call kept
     return float(max(conf_sorted[chosen], floor))
+
+
+@dataclass
+class CallsTable:
+    """One calls file: the model's species (from the ``p_`` columns) and its rows."""
+
+    path: Path
+    species: list[str]
+    file: list[str] = field(default_factory=list)
+    record: list[str] = field(default_factory=list)
+    length: list[int] = field(default_factory=list)
+    call: list[str] = field(default_factory=list)
+    confidence: list[float] = field(default_factory=list)
+    probs: list[list[float]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.record)
+
+
+def species_from_column(column: str, known=()) -> str:
+    """``p_Escherichia_coli`` -> ``Escherichia coli`` (a known name wins over the underscore rule)."""
+    key = column[len(PROB_PREFIX):]
+    for name in known:
+        if name.replace(" ", "_") == key:
+            return name
+    return key.replace("_", " ")
+
+
+def read_calls(path, known_species=()) -> CallsTable:
+    """Read a calls TSV; bad rows raise InputError naming the file, record and line."""
+    path = Path(path)
+    try:
+        fh = open(path, newline="")
+    except OSError as exc:
+        raise InputError(f"cannot read calls table: {exc.strerror}", path) from None
+    with fh:
+        reader = csv.reader(fh, delimiter="\t")
+        header = next(reader, None)
+        if header is None:
+            raise InputError("empty calls table (no header)", path, line=1)
+        missing = [c for c in COLUMNS if c not in header]
+        if missing:
+            raise InputError(f"calls table lacks column(s) {', '.join(missing)}", path, line=1)
+        index = {c: header.index(c) for c in COLUMNS}
+        prob_cols = [i for i, c in enumerate(header) if c.startswith(PROB_PREFIX)]
+        if not prob_cols:
+            raise InputError("calls table has no p_<species> columns", path, line=1)
+        table = CallsTable(path, [species_from_column(header[i], known_species) for i in prob_cols])
+        allowed_calls = set(table.species) | {UNCLASSIFIED}
+        for line_no, row in enumerate(reader, start=2):
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            record = row[index["record"]] if len(row) > index["record"] else None
+            if len(row) != len(header):
+                raise InputError(f"expected {len(header)} columns, found {len(row)}", path, record, line_no)
+            try:
+                length = int(row[index["length"]])
+                confidence = float(row[index["confidence"]])
+                probs = [float(row[i]) for i in prob_cols]
+            except ValueError as exc:
+                raise InputError(f"not a number: {exc}", path, record, line_no) from None
+            if length < 0 or not 0.0 <= confidence <= 1.0 or not all(0.0 <= p <= 1.0 for p in probs):
+                raise InputError("length must be >= 0, confidence and p_ values in [0, 1]",
+                                 path, record, line_no)
+            call = row[index["call"]]
+            if call not in allowed_calls:
+                raise InputError(f"call {call!r} is neither a p_ column species nor {UNCLASSIFIED!r}",
+                                 path, record, line_no)
+            table.file.append(row[index["file"]])
+            table.record.append(record)
+            table.length.append(length)
+            table.call.append(call)
+            table.confidence.append(confidence)
+            table.probs.append(probs)
+    return table

@@ -16,7 +16,8 @@ from pathlib import Path
 from . import __version__
 from .atomic import atomic_open
 from .errors import InputError
-from .evaluate import UNCLASSIFIED, read_calls, read_metrics, split_truth
+from .calls import UNCLASSIFIED, read_calls
+from .evaluate import read_metrics, split_truth
 from .figures import accuracy_vs_length
 from .plots import figure, model_colours, svg_inline
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from genomamba.calls import CallsWriter, aggregate, calibrate_threshold, decide, header, prob_column
-from genomamba.evaluate import read_calls, species_from_column
+from genomamba.calls import read_calls, species_from_column
 
 SPECIES = ["Escherichia coli", "Helicobacter pylori", "Vibrio cholerae"]
 

@@ -10,7 +10,7 @@ import pytest
 from genomamba.calls import prob_column
 from genomamba.classifiers.kmer import KmerClassifier
 from genomamba.cli import main
-from genomamba.evaluate import read_calls
+from genomamba.calls import read_calls
 
 from test_classify_support import build_split, genome_path
 
