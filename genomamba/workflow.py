@@ -121,6 +121,11 @@ def calls_path(config: dict, model: str, sample: str) -> str:
     return f"results/compare/{model}/{sample}.tsv"
 
 
+def model_of(wildcards, config: dict) -> str:
+    """A job's model: its {model} wildcard, or the primary model (rules writing results/calls/)."""
+    return wildcards.get("model", config["primary_model"])
+
+
 def model_calls(config: dict, model: str, samples) -> list[str]:
     """Calls files of one model for the given sample names."""
     return [calls_path(config, model, s) for s in samples]

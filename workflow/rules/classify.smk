@@ -2,13 +2,9 @@
 # workflow's contract), the other models' results/compare/{model}/{sample}.tsv.
 
 
-def classify_model(wc):
-    return wc.get("model", config["primary_model"])
-
-
 rule classify_compare:
     input:
-        model=lambda wc: f"results/models/{classify_model(wc)}",
+        model=lambda wc: f"results/models/{gw.model_of(wc, config)}",
         sequences=lambda wc: SAMPLES[wc.sample].path,
     output:
         report("results/compare/{model}/{sample}.tsv", caption="../report/calls.rst", category="Calls",
@@ -17,11 +13,11 @@ rule classify_compare:
         "logs/classify/{model}/{sample}.log",
     benchmark:
         "results/benchmarks/classify/{model}/{sample}.tsv"
-    threads: lambda wc: gw.model_resources(config, classify_model(wc))["threads"]
+    threads: lambda wc: gw.model_resources(config, gw.model_of(wc, config))["threads"]
     resources:
-        mem_mb=lambda wc: gw.model_resources(config, classify_model(wc))["mem_mb"],
-        runtime=lambda wc: gw.model_resources(config, classify_model(wc))["runtime"],
-        gpu=lambda wc: gw.model_resources(config, classify_model(wc))["gpu"],
+        mem_mb=lambda wc: gw.model_resources(config, gw.model_of(wc, config))["mem_mb"],
+        runtime=lambda wc: gw.model_resources(config, gw.model_of(wc, config))["runtime"],
+        gpu=lambda wc: gw.model_resources(config, gw.model_of(wc, config))["gpu"],
     params:
         fragments="",
     shell:
