@@ -17,17 +17,19 @@ Params (``models.<name>.params`` in config.yaml; unknown keys are a ConfigError)
             checkpoint_every 0 (steps; 0 = only at the end when checkpoint_dir is set)
   threshold threshold_quantile 0.05
 
-Confidence and threshold. A record's summary e (the mean final hidden state) gives probabilities
-softmax(head(e)) and a distance to the training species: the smallest root-mean-square standardised
-distance from e to a class mean, where class means and the per-dimension within-class spread come from
-``eval_windows`` training windows per species. The distance becomes a tail probability, the fraction
-of those training windows at least as far from their nearest class mean (with +1 smoothing). The
-confidence is min(max probability, tail probability): a sequence unlike every training species is far
-from all means and gets a low confidence even when the softmax is sure. The threshold is the
-``threshold_quantile`` quantile of the confidences of validation windows (held-out strains), so that
-fraction of in-distribution windows of ``window`` bases is left unclassified; longer records average
-more bases, sit closer to their class mean and are called more often. Without validation samples the
-training windows are used (noted in training.json).
+Confidence and threshold. A record's summary (the mean final hidden state) gives the probabilities,
+softmax(head(summary)). Its likeness to the training data is judged window by window: the summary of
+each ``window``-base window of the record (counted from its start, the state carried across) has a
+distance to the training species, the smallest root-mean-square standardised distance to a class mean
+(class means and the per-dimension within-class spread from ``eval_windows`` training windows per
+species), turned into a tail probability: the fraction of those training windows at least as far from
+their nearest class mean (+1 smoothing). The confidence is min(max probability, mean window tail
+probability): a sequence unlike every training species has windows far from all means and gets a low
+confidence even when the softmax is sure; averaging tails (not summaries) keeps that true for long
+records. The threshold is the ``threshold_quantile`` quantile of the confidences of validation windows
+(held-out strains), so that fraction of in-distribution windows is left unclassified; longer records
+average over more windows and are called more often. Without validation samples the training windows
+are used (noted in training.json).
 """
 
 from __future__ import annotations
@@ -228,12 +230,21 @@ class NeuralClassifier(Classifier):
         confidence = torch.minimum(probs.max(-1).values, self.distance.tail(embeddings.cpu()))
         return probs.numpy().astype(np.float64), confidence.numpy().astype(np.float64)
 
-    def _stream_summary(self, chunks) -> tuple[torch.Tensor, int]:
+    def _stream_summary(self, chunks):
+        """(pooled summary, bases, sum and number of per-window tail probabilities) of one strand."""
         state = self.model.new_state(1)
+        tails = [0.0, 0]
+
+        def add(windows):
+            t = self.distance.tail(windows[:, 0].cpu())
+            tails[0] += float(t.double().sum())
+            tails[1] += len(t)
+
+        state.watch_windows(self.params["window"], add)
         for piece in rechunk(chunks, self.score_chunk):
             self.model.feed(torch.as_tensor(piece, dtype=torch.long, device=self.device)[None], state)
         self.model.finish(state)
-        return self.model.pooled(state), state.count
+        return self.model.pooled(state), state.count, tails
 
     @torch.inference_mode()
     def score(self, chunks):
@@ -242,14 +253,16 @@ class NeuralClassifier(Classifier):
         if kept is not None:   # the reverse strand starts at the record's end: keep its tokens
             chunks = (kept.append(np.asarray(c, np.uint8)) or c for c in chunks)
         with autocast_for(self.device):
-            pooled, count = self._stream_summary(chunks)
+            pooled, count, tails = self._stream_summary(chunks)
             if kept is not None and count:
-                reverse, _ = self._stream_summary([reverse_complement(np.concatenate(kept))])
+                reverse, _, reverse_tails = self._stream_summary([reverse_complement(np.concatenate(kept))])
                 pooled = (pooled + reverse) / 2
+                tails = [tails[0] + reverse_tails[0], tails[1] + reverse_tails[1]]
         if count == 0:
             return np.full(len(self.species), 1 / len(self.species)), 0.0
-        probs, confidence = self._probabilities(pooled.float())
-        return probs[0], float(confidence[0])
+        probs, _ = self._probabilities(pooled.float())
+        confidence = min(float(probs[0].max()), tails[0] / tails[1])
+        return probs[0], confidence
 
     # -- storage -------------------------------------------------------------------------------------
     def save(self, model_dir) -> None:

@@ -62,6 +62,42 @@ class StreamState:
         self.total = torch.zeros(batch, d_model, dtype=torch.float64, device=device)
         self.count = 0
         self.pending = None
+        self.window, self.on_windows = 0, None     # optional per-window summaries (see watch_windows)
+        self.window_total, self.window_count, self.windows_seen = None, 0, 0
+
+    def watch_windows(self, size: int, callback) -> None:
+        """Also call ``callback(summaries)`` with the mean hidden state, shape (n, batch, d), of every
+        window of ``size`` bases counted from the sequence start (the last one only if it is the
+        first: a sequence shorter than a window is one window)."""
+        self.window, self.on_windows = size, callback
+        self.window_total = torch.zeros_like(self.total)
+
+    def _add_windows(self, hidden: torch.Tensor) -> None:
+        i, L = 0, hidden.shape[1]
+        if self.window_count:                      # complete the window begun in an earlier chunk
+            take = min(self.window - self.window_count, L)
+            self.window_total = self.window_total + hidden[:, :take].sum(1, dtype=torch.float64)
+            self.window_count += take
+            i = take
+            if self.window_count == self.window:
+                self._emit((self.window_total / self.window)[None])
+        full = (L - i) // self.window
+        if full:
+            block = hidden[:, i:i + full * self.window].unflatten(1, (full, self.window))
+            self._emit((block.sum(2, dtype=torch.float64) / self.window).transpose(0, 1))
+            i += full * self.window
+        if i < L:
+            self.window_total = hidden[:, i:].sum(1, dtype=torch.float64)
+            self.window_count = L - i
+
+    def _emit(self, summaries: torch.Tensor) -> None:
+        self.on_windows(summaries.float())
+        self.windows_seen += summaries.shape[0]
+        self.window_total, self.window_count = torch.zeros_like(self.total), 0
+
+    def _finish_windows(self) -> None:
+        if self.window and self.window_count and not self.windows_seen:
+            self._emit((self.window_total / self.window_count)[None])
 
     def detach(self) -> None:
         """Cut the gradient here (truncated backpropagation through time)."""
@@ -89,6 +125,8 @@ class SpeciesModel(nn.Module):
         hidden, state.layers = self.backbone(tokens, state.layers)
         state.total = state.total + hidden.sum(1, dtype=torch.float64)
         state.count += tokens.shape[1]
+        if state.window:
+            state._add_windows(hidden)
         return hidden
 
     def feed(self, tokens: torch.Tensor, state: StreamState):
@@ -108,6 +146,7 @@ class SpeciesModel(nn.Module):
         if state.pending is not None:
             self._summarise(state.pending, state)
             state.pending = None
+        state._finish_windows()
 
     @staticmethod
     def pooled(state: StreamState) -> torch.Tensor:
