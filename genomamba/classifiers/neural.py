@@ -11,7 +11,10 @@ Params (``models.<name>.params`` in config.yaml; unknown keys are a ConfigError)
             weight_decay 0.01, warmup 20, chunk_size 512 (training chunk), tbptt_chunks 1
             (chunks per backpropagation segment), rc_equivariant false (RC-invariant pooling, see
             genomamba/models/streaming.py), log_every 50
-  run       device "auto" (cuda if available, else cpu), kernel_backend "auto" ("triton",
+  run       threads 1 (intra-op CPU threads while fitting and, process-wide, after ``load``; 0 =
+            torch's default. One is best for the tiny default model: on a busy 2-core machine two
+            OpenMP threads spinning against other jobs made a training step 50x slower),
+            device "auto" (cuda if available, else cpu), kernel_backend "auto" ("triton",
             "reference"), score_chunk 0 (inference chunk; 0 = 8192 bases on CPU, 262144 on CUDA),
             checkpoint_dir "" (resumable checkpoints there; an existing one is resumed),
             checkpoint_every 0 (steps; 0 = only at the end when checkpoint_dir is set)
@@ -57,7 +60,7 @@ DEFAULTS = {
     "window": 512, "batch_size": 16, "rc_augment": True, "eval_windows": 32,
     "steps": 300, "pretrain_steps": 0, "lr": 3e-3, "weight_decay": 0.01, "warmup": 20,
     "chunk_size": 512, "tbptt_chunks": 1, "rc_equivariant": False, "log_every": 50,
-    "device": "auto", "kernel_backend": "auto", "score_chunk": 0,
+    "threads": 1, "device": "auto", "kernel_backend": "auto", "score_chunk": 0,
     "checkpoint_dir": "", "checkpoint_every": 0, "threshold_quantile": 0.05,
 }
 MODEL_KEYS = {"mamba": ("d_model", "n_layers", "d_state", "d_conv", "expand", "dt_rank", "rc_equivariant"),
@@ -84,6 +87,8 @@ def resolve_params(params: dict | None) -> dict:
         raise ConfigError(f"device must be auto, cpu or cuda, not {resolved['device']!r}")
     if resolved["kernel_backend"] not in ("auto", "triton", "reference"):
         raise ConfigError(f"kernel_backend must be auto, triton or reference, not {resolved['kernel_backend']!r}")
+    if resolved["threads"] < 0:
+        raise ConfigError("threads must be 0 (torch's default) or more")
     if not 0 <= resolved["threshold_quantile"] < 1:
         raise ConfigError("threshold_quantile must be in [0, 1)")
     return resolved
@@ -160,6 +165,16 @@ class NeuralClassifier(Classifier):
     def fit_sources(cls, species, train, validation, params: dict, seed: int, log=print):
         """``fit`` on opened sources (``genomamba.data.LabelledSource``), for tests and benchmarks."""
         p = resolve_params(params)
+        threads = torch.get_num_threads()
+        if p["threads"]:
+            torch.set_num_threads(p["threads"])
+        try:
+            return cls._fit(species, train, validation, p, seed, log)
+        finally:
+            torch.set_num_threads(threads)
+
+    @classmethod
+    def _fit(cls, species, train, validation, p: dict, seed: int, log):
         started = time.time()
         device = resolve_device(p["device"])
         kernels.set_backend(p["kernel_backend"])
@@ -280,6 +295,8 @@ class NeuralClassifier(Classifier):
             raise ConfigError(f"{model_dir}: a {ckpt.config.get('kind')!r} model, not {cls.kind!r}")
         params = resolve_params(ckpt.config["params"])
         device = resolve_device(params["device"] if params["device"] != "cuda" else "auto")
+        if params["threads"] and device.type == "cpu":
+            torch.set_num_threads(params["threads"])
         model = SpeciesModel(ModelConfig.from_dict(ckpt.config["model"]))
         model.load_state_dict({k: v for k, v in ckpt.tensors.items() if not k.startswith("ood.")})
         return cls(model.to(device).eval(), ckpt.species, ckpt.config["threshold"], params,
