@@ -45,6 +45,7 @@ def parse(argv):
     p.add_argument("--stream-lengths", type=int, nargs="+", help="bases streamed (default 2^20 2^24)")
     p.add_argument("--transformer-max", type=int, help="longest Transformer length tried (default 4096 quick, 2^17 full)")
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--threads", type=int, help="CPU intra-op threads (default: torch's)")
     p.add_argument("--tsv", help="also write the table here")
     p.add_argument("--skip", nargs="*", default=[], choices=("throughput", "stream", "transformer"))
     return p.parse_args(argv)
@@ -191,6 +192,8 @@ def main(argv=None) -> int:
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
     full = not args.quick
+    if args.threads:
+        torch.set_num_threads(args.threads)
     cfg = ModelConfig(n_classes=5, d_model=args.d_model or (128 if full else 32),
                       n_layers=args.layers or (4 if full else 2), d_state=args.d_state or (16 if full else 8))
     batch, length = args.batch or (8 if full else 4), args.length or (16384 if full else 2048)
@@ -215,7 +218,8 @@ def main(argv=None) -> int:
     finally:
         kernels.set_backend(previous)
     print(f"# model: d_model {cfg.d_model}, layers {cfg.n_layers}, d_state {cfg.d_state}; device "
-          f"{torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}; torch {torch.__version__}")
+          f"{torch.cuda.get_device_name() if device.type == 'cuda' else 'cpu'}; torch {torch.__version__}; "
+          f"{torch.get_num_threads()} CPU threads")
     widths = [max(len(str(r[i])) for r in rows + [COLUMNS]) for i in range(len(COLUMNS))]
     for row in [COLUMNS, *rows]:
         print("  ".join(str(v).ljust(w) for v, w in zip(row, widths)))

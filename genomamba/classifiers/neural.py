@@ -48,7 +48,7 @@ import kernels
 
 from .. import checkpoint
 from ..alphabet import reverse_complement
-from ..data import TRAIN_STREAM, WindowSampler, data_digest, split_sources
+from ..data import WindowSampler, data_digest, split_sources
 from ..errors import ConfigError
 from ..models import ModelConfig, SpeciesModel, build_model, rechunk
 from ..train import TrainConfig, Trainer, autocast_for, summarise
