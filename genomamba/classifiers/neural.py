@@ -283,7 +283,7 @@ class NeuralClassifier(Classifier):
     def save(self, model_dir) -> None:
         config = {"kind": self.kind, "species": self.species, "threshold": self.threshold,
                   "model": self.model.cfg.to_dict(), "params": self.params,
-                  "confidence": "min(max softmax probability, distance tail probability); see "
+                  "confidence": "min(max softmax probability, mean per-window distance tail probability); see "
                                 "genomamba/classifiers/neural.py"}
         tensors = {**self.model.state_dict(), **self.distance.tensors()}
         checkpoint.save(model_dir, config=config, tensors=tensors, species=self.species, metadata=self.metadata)
