@@ -18,7 +18,7 @@ is still "most like" some bacterium), so every sequence is also measured against
 grows as a sequence gets shorter, so the acceptable distance depends on length: on validation
 windows of several lengths (``ood_lengths``) the ``ood_quantile`` quantile of the distance is taken
 and ``radius(L)^2 = A + B / L`` (A, B >= 0: a strain-to-strain part plus sampling noise) fitted to
-it by non-negative least squares. A sequence farther than ``ood_margin * radius(L)`` gets
+it by non-negative least squares (``genomamba.classifiers.ood``, shared with the neural classifiers). A sequence farther than ``ood_margin * radius(L)`` gets
 confidence 0 (its probabilities are kept), so it is called ``unclassified`` whatever the threshold.
 With the defaults, trained on the development genomes (5 bacterial species, seed 1), it rejected
 99.9% of 10 kb and 68% of 1 kb fragments of human chr22 and every whole human record, while
@@ -45,6 +45,7 @@ import numpy as np
 from ..calls import calibrate_threshold
 from ..errors import ConfigError
 from .base import Classifier
+from .ood import fit_radius, radius
 
 MIN_K, MAX_K = 4, 8
 DEFAULTS = {
@@ -236,8 +237,7 @@ class KmerClassifier(Classifier):
         return np.sqrt(d2.min(axis=1))
 
     def radius(self, length) -> np.ndarray:
-        a, b = self.radius_fit
-        return self.params["ood_margin"] * np.sqrt(a + b / np.maximum(length, 1))
+        return radius(self.radius_fit, length, self.params["ood_margin"])
 
     def score_counts(self, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Probabilities (rows) and confidences for rows of k-mer counts. The OOD radius is taken at
@@ -303,8 +303,6 @@ class KmerClassifier(Classifier):
 
     @staticmethod
     def _fit_radius(classifier, rows, species, params, rng, counts_of, log):
-        from scipy.optimize import nnls
-
         lengths, quantiles = [], []
         for length in params["ood_lengths"]:
             windows, _ = labelled_windows(rows, species, params["validation_windows_per_strain"],
@@ -313,8 +311,7 @@ class KmerClassifier(Classifier):
             distances = classifier._distances(classifier._standardised(counts))
             lengths.append(float(np.mean(counts.sum(axis=1))) + params["k"] - 1)
             quantiles.append(float(np.quantile(distances, params["ood_quantile"])))
-        design = np.column_stack((np.ones(len(lengths)), 1.0 / np.asarray(lengths)))
-        (a, b), _ = nnls(design, np.asarray(quantiles) ** 2)
+        a, b = fit_radius(lengths, quantiles)
         log("kmer: OOD distance quantiles " + ", ".join(f"{int(n)} bp: {q:.3f}"
                                                      for n, q in zip(lengths, quantiles))
             + f"; radius(L) = sqrt({a:.4f} + {b:.1f}/L), margin {params['ood_margin']}")
