@@ -18,21 +18,33 @@ Params (``models.<name>.params`` in config.yaml; unknown keys are a ConfigError)
             "reference"), score_chunk 0 (inference chunk; 0 = 8192 bases on CPU, 262144 on CUDA),
             checkpoint_dir "" (resumable checkpoints there; an existing one is resumed),
             checkpoint_every 0 (steps; 0 = only at the end when checkpoint_dir is set)
-  threshold threshold_quantile 0.05
+  threshold threshold_quantile 0.05, ood_windows [1, 4, 16], ood_quantile 0.99, ood_margin 1.0
 
-Confidence and threshold. A record's summary (the mean final hidden state) gives the probabilities,
-softmax(head(summary)). Its likeness to the training data is judged window by window: the summary of
-each ``window``-base window of the record (counted from its start, the state carried across) has a
-distance to the training species, the smallest root-mean-square standardised distance to a class mean
-(class means and the per-dimension within-class spread from ``eval_windows`` training windows per
-species), turned into a tail probability: the fraction of those training windows at least as far from
-their nearest class mean (+1 smoothing). The confidence is min(max probability, mean window tail
-probability): a sequence unlike every training species has windows far from all means and gets a low
-confidence even when the softmax is sure; averaging tails (not summaries) keeps that true for long
-records. The threshold is the ``threshold_quantile`` quantile of the confidences of validation windows
-(held-out strains), so that fraction of in-distribution windows is left unclassified; longer records
-average over more windows and are called more often. Without validation samples the training windows
-are used (noted in training.json).
+Probabilities. softmax(head(summary)), the summary being the record's mean final hidden state.
+
+Out-of-distribution check (``WindowDistance``; the maths in ``genomamba.classifiers.ood``). Max
+probability alone is overconfident far from the training data (human DNA is still "most like" some
+bacterium), so a record is also measured against the species. The summary of each ``window``-base
+window of the record (counted from its start, the state carried across, both strands with the RC
+option) has a distance to the nearest class: Mahalanobis distance / sqrt(d_model) under a Gaussian
+per class with one shared, Ledoit-Wolf-shrunk covariance (Lee et al. 2018), fitted to the windows of
+``eval_windows`` training segments of 4 windows per species. The record's distance is the mean over
+its n windows. Longer records average more windows, so their distance concentrates: on validation
+segments (held-out strains) of each of ``ood_windows`` windows (``eval_windows`` per species, the
+state carried as in scoring) the ``ood_quantile`` quantile of the mean distance is taken and
+``radius(n)^2 = A + B / n`` fitted to it (non-negative least squares, the same fit as the k-mer
+baseline's length-shrinking radius). Beyond the largest calibrated n the radius stays at
+radius(max ood_windows) (no extrapolation). A record farther than ``ood_margin * radius(n)`` gets
+confidence 0 (its probabilities are kept), so it is called ``unclassified`` whatever the threshold.
+The score does not depend on the chunking: windows are counted from the record's start.
+
+Confidence and threshold. The confidence is the max probability, or 0 beyond the radius; it is in
+[0, 1]. The threshold is the ``threshold_quantile`` quantile of the confidences of one-window
+validation segments, so about that fraction of in-distribution windows (more among short records,
+fewer among long ones, which are called with a pooled summary of many windows) is left unclassified.
+Without validation samples, fresh segments of the training strains are used (noted in training.json
+as ``calibrated_on``). config.json keeps the threshold and the radius fit (``ood``); the class means
+and the shared precision matrix are tensors ``ood.means`` / ``ood.precision`` beside the weights.
 """
 
 from __future__ import annotations
@@ -53,6 +65,7 @@ from ..errors import ConfigError
 from ..models import ModelConfig, SpeciesModel, build_model, rechunk
 from ..train import TrainConfig, Trainer, autocast_for, summarise
 from .base import Classifier
+from .ood import TiedGaussian, fit_radius, radius
 
 DEFAULTS = {
     "d_model": 32, "n_layers": 2, "d_state": 8, "d_conv": 4, "expand": 2, "dt_rank": 0,
@@ -62,6 +75,7 @@ DEFAULTS = {
     "chunk_size": 512, "tbptt_chunks": 1, "rc_equivariant": False, "log_every": 50,
     "threads": 1, "device": "auto", "kernel_backend": "auto", "score_chunk": 0,
     "checkpoint_dir": "", "checkpoint_every": 0, "threshold_quantile": 0.05,
+    "ood_windows": [1, 4, 16], "ood_quantile": 0.99, "ood_margin": 1.0,
 }
 MODEL_KEYS = {"mamba": ("d_model", "n_layers", "d_state", "d_conv", "expand", "dt_rank", "rc_equivariant"),
               "transformer": ("d_model", "n_layers", "n_heads", "mlp_ratio", "rc_equivariant")}
@@ -76,12 +90,15 @@ def resolve_params(params: dict | None) -> dict:
         raise ConfigError(f"unknown neural classifier params: {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
     for key, value in params.items():
         default = DEFAULTS[key]
-        ok = (isinstance(value, bool) if isinstance(default, bool)
+        ok = (isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool)
+                                                        and v >= 1 for v in value)
+              if isinstance(default, list)
+              else isinstance(value, bool) if isinstance(default, bool)
               else isinstance(value, (int, float)) and not isinstance(value, bool) if isinstance(default, float)
               else isinstance(value, int) and not isinstance(value, bool) if isinstance(default, int)
               else isinstance(value, str))
         if not ok:
-            raise ConfigError(f"param {key} must be a {type(default).__name__}, not {value!r}")
+            raise ConfigError(f"param {key} must be a {'list of positive ints' if isinstance(default, list) else type(default).__name__}, not {value!r}")
     resolved = {**DEFAULTS, **params}
     if resolved["device"] not in ("auto", "cpu", "cuda"):
         raise ConfigError(f"device must be auto, cpu or cuda, not {resolved['device']!r}")
@@ -91,6 +108,8 @@ def resolve_params(params: dict | None) -> dict:
         raise ConfigError("threads must be 0 (torch's default) or more")
     if not 0 <= resolved["threshold_quantile"] < 1:
         raise ConfigError("threshold_quantile must be in [0, 1)")
+    if not 0 < resolved["ood_quantile"] < 1 or resolved["ood_margin"] <= 0:
+        raise ConfigError("ood_quantile must be in (0, 1) and ood_margin > 0")
     return resolved
 
 
@@ -102,42 +121,63 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-class DistanceScore:
-    """Standardised distance of a summary to the nearest class mean, as a tail probability."""
+class WindowDistance:
+    """Out-of-distribution check on a record's window summaries: the mean over its windows of the
+    distance to the nearest class (``TiedGaussian``), accepted within ``radius(number of windows)``."""
 
-    def __init__(self, means: torch.Tensor, scale: torch.Tensor, reference: torch.Tensor):
-        self.means, self.scale, self.reference = means.float(), scale.float(), reference.float()
+    def __init__(self, gaussian: TiedGaussian, radius_fit, max_windows: int, margin: float):
+        self.gaussian, self.radius_fit = gaussian, [float(x) for x in radius_fit]
+        self.max_windows, self.margin = int(max_windows), float(margin)
 
-    @classmethod
-    def from_windows(cls, embeddings: torch.Tensor, labels: np.ndarray, n_classes: int) -> "DistanceScore":
-        labels = torch.as_tensor(labels)
-        means = torch.stack([embeddings[labels == c].mean(0) for c in range(n_classes)])
-        spread = (embeddings - means[labels]).pow(2).mean(0).sqrt().clamp_min(1e-6)
-        probe = cls(means, spread, torch.zeros(0))
-        return cls(means, spread, torch.sort(probe.distance(embeddings)).values)
+    def radius(self, n_windows) -> np.ndarray:
+        """Beyond the largest calibrated count the radius is not extrapolated (it stays there)."""
+        return radius(self.radius_fit, np.minimum(n_windows, self.max_windows), self.margin)
 
-    def distance(self, embeddings: torch.Tensor) -> torch.Tensor:
-        z = (embeddings.float()[:, None, :] - self.means[None]) / self.scale
-        return z.pow(2).mean(-1).sqrt().min(-1).values
+    def inside(self, mean_distance, n_windows) -> np.ndarray:
+        return np.asarray(mean_distance) <= self.radius(n_windows)
 
-    def tail(self, embeddings: torch.Tensor) -> torch.Tensor:
-        d = self.distance(embeddings)
-        at_least = len(self.reference) - torch.searchsorted(self.reference, d, right=False)
-        return (at_least + 1).float() / (len(self.reference) + 1)
-
-    def tensors(self) -> dict:
-        return {"ood.means": self.means, "ood.scale": self.scale, "ood.reference": self.reference}
+    def config(self) -> dict:
+        return {"radius_fit": self.radius_fit, "max_windows": self.max_windows, "margin": self.margin}
 
     @classmethod
-    def from_tensors(cls, tensors: dict) -> "DistanceScore":
-        return cls(tensors["ood.means"], tensors["ood.scale"], tensors["ood.reference"])
+    def from_saved(cls, tensors: dict, config: dict) -> "WindowDistance":
+        return cls(TiedGaussian.from_tensors(tensors, "ood."), config["radius_fit"], config["max_windows"],
+                   config["margin"])
+
+
+def long_enough(sources, length: int) -> list:
+    """The sources with a record of at least ``length`` bases."""
+    return [s for s in sources if max(s.source.lengths, default=0) >= length]
+
+
+def window_summaries(model: SpeciesModel, tokens: np.ndarray, window: int, device,
+                     batch_size: int = 32) -> torch.Tensor:
+    """(rows, windows, d_model) streaming summaries of every ``window`` of equal-length rows (the
+    state carried across windows, as ``score`` sees them); with the RC option the reverse strands'
+    windows follow, so a row has twice as many."""
+    model.eval()
+    out = []
+    for start in range(0, len(tokens), batch_size):
+        rows = [tokens[start:start + batch_size]]
+        if model.cfg.rc_equivariant:
+            rows.append(np.stack([reverse_complement(r) for r in rows[0]]))
+        per_strand = []
+        for strand in rows:
+            state, got = model.new_state(len(strand)), []
+            state.watch_windows(window, lambda w: got.append(w.float().cpu()))
+            with torch.inference_mode(), autocast_for(device):
+                model.feed(torch.as_tensor(strand, dtype=torch.long, device=device), state)
+                model.finish(state)
+            per_strand.append(torch.cat(got).transpose(0, 1))
+        out.append(torch.cat(per_strand, 1))
+    return torch.cat(out)
 
 
 class NeuralClassifier(Classifier):
     arch = ""
 
     def __init__(self, model: SpeciesModel, species, threshold: float, params: dict,
-                 distance: DistanceScore, metadata: dict, device):
+                 distance: WindowDistance, metadata: dict, device):
         self.model, self.species, self.threshold = model, list(species), float(threshold)
         self.params, self.distance, self.metadata = params, distance, metadata
         self.device = torch.device(device)
@@ -201,21 +241,11 @@ class NeuralClassifier(Classifier):
 
         trainer.run(log_every=p["log_every"], on_step=save_progress)
 
-        # reference statistics on training windows, threshold and metrics on validation windows
-        ref_tokens, ref_labels = sampler.fixed_windows(p["eval_windows"])
-        ref_emb = summarise(model, ref_tokens, device)
-        distance = DistanceScore.from_windows(ref_emb, ref_labels, len(species))
-        val_tokens = np.zeros((0, p["window"]), np.uint8)
-        if validation:
-            val_sampler = WindowSampler(validation, len(species), p["window"], 1, seed, False,
-                                        require_all_classes=False)
-            val_tokens, val_labels = val_sampler.fixed_windows(p["eval_windows"])
-        calibrated_on = "validation windows"
-        if len(val_tokens) == 0:
-            val_tokens, val_labels, calibrated_on = ref_tokens, ref_labels, "training windows (no validation samples)"
-        val_emb = summarise(model, val_tokens, device)
+        # the OOD Gaussian on training windows; its radius, the threshold and metrics on validation
+        distance, (val_probs, confidence, val_labels), calibrated_on = cls._calibrate_ood(
+            model, species, train, validation, p, seed, device, log)
         clf = cls(model, species, 0.0, p, distance, {}, device)
-        probs, confidence = clf._probabilities(val_emb)
+        probs = val_probs
         threshold = float(np.quantile(confidence, p["threshold_quantile"])) if p["threshold_quantile"] else 0.0
         predicted = probs.argmax(1)
         metrics = {
@@ -237,29 +267,66 @@ class NeuralClassifier(Classifier):
             f"threshold {threshold:.4f} ({p['threshold_quantile']} quantile on {calibrated_on})")
         return clf
 
-    # -- scoring -------------------------------------------------------------------------------------
-    def _probabilities(self, embeddings: torch.Tensor):
+    @classmethod
+    def _calibrate_ood(cls, model, species, train, validation, p, seed, device, log):
+        """(WindowDistance, (probabilities, confidences, labels) of one-window validation segments,
+        what it was calibrated on). See the module docstring."""
+        window, per_class, n_classes = p["window"], p["eval_windows"], len(species)
+        ref_windows = 4 if len(long_enough(train, window * 4)) == len(train) else 1
+        ref_tokens, ref_labels = WindowSampler(train, n_classes, window * ref_windows, 1, seed,
+                                               False).fixed_windows(per_class)
+        ref = window_summaries(model, ref_tokens, window, device)
+        gaussian = TiedGaussian.fit(ref.flatten(0, 1), np.repeat(ref_labels, ref.shape[1]), n_classes)
+        sources, calibrated_on = validation, "validation windows"
+        if not validation:
+            sources, calibrated_on = train, "training windows (no validation samples)"
+        sizes, quantiles, first = [], [], None
+        for n_windows in sorted(set(p["ood_windows"])):
+            if not long_enough(sources, window * n_windows):
+                continue
+            tokens, labels = WindowSampler(long_enough(sources, window * n_windows), n_classes, window * n_windows, 1, seed + 1, False,
+                                           require_all_classes=False).fixed_windows(per_class)
+            summaries = window_summaries(model, tokens, window, device)
+            mean_distance = gaussian.distance(summaries.flatten(0, 1)).view(len(tokens), -1).mean(1).numpy()
+            sizes.append(summaries.shape[1])
+            quantiles.append(float(np.quantile(mean_distance, p["ood_quantile"])))
+            if first is None:
+                first = (summaries.mean(1), mean_distance, summaries.shape[1], labels)
+        if first is None:
+            raise ConfigError(f"no {calibrated_on[:-8]} record is as long as {min(p['ood_windows'])} window(s) "
+                              f"of {window} bases: nothing to calibrate the OOD radius on")
+        distance = WindowDistance(gaussian, fit_radius(sizes, quantiles), max(sizes), p["ood_margin"])
+        log(f"{cls.kind}: OOD mean window distance, {p['ood_quantile']} quantile: "
+            + ", ".join(f"{n} windows {q:.3f}" for n, q in zip(sizes, quantiles))
+            + f"; radius(n) = {p['ood_margin']} * sqrt({distance.radius_fit[0]:.4f} + "
+              f"{distance.radius_fit[1]:.4f}/min(n, {max(sizes)}))")
+        pooled, mean_distance, n_windows, labels = first
+        probs = cls._softmax(model, pooled, device)
+        confidence = np.where(distance.inside(mean_distance, n_windows), probs.max(1), 0.0)
+        return distance, (probs, confidence, labels), calibrated_on
+
+    @staticmethod
+    def _softmax(model, embeddings: torch.Tensor, device) -> np.ndarray:
         with torch.no_grad():
-            logits = self.model.head(embeddings.to(self.device).float()).float().cpu()
-        probs = torch.softmax(logits, -1)
-        confidence = torch.minimum(probs.max(-1).values, self.distance.tail(embeddings.cpu()))
-        return probs.numpy().astype(np.float64), confidence.numpy().astype(np.float64)
+            logits = model.head(embeddings.to(device).float()).float().cpu()
+        return torch.softmax(logits, -1).numpy().astype(np.float64)
 
+    # -- scoring -------------------------------------------------------------------------------------
     def _stream_summary(self, chunks):
-        """(pooled summary, bases, sum and number of per-window tail probabilities) of one strand."""
+        """(pooled summary, bases, [sum of window distances, windows]) of one strand."""
         state = self.model.new_state(1)
-        tails = [0.0, 0]
+        windows = [0.0, 0]
 
-        def add(windows):
-            t = self.distance.tail(windows[:, 0].cpu())
-            tails[0] += float(t.double().sum())
-            tails[1] += len(t)
+        def add(summaries):
+            d = self.distance.gaussian.distance(summaries[:, 0].cpu())
+            windows[0] += float(d.sum())
+            windows[1] += len(d)
 
         state.watch_windows(self.params["window"], add)
         for piece in rechunk(chunks, self.score_chunk):
             self.model.feed(torch.as_tensor(piece, dtype=torch.long, device=self.device)[None], state)
         self.model.finish(state)
-        return self.model.pooled(state), state.count, tails
+        return self.model.pooled(state), state.count, windows
 
     @torch.inference_mode()
     def score(self, chunks):
@@ -268,24 +335,25 @@ class NeuralClassifier(Classifier):
         if kept is not None:   # the reverse strand starts at the record's end: keep its tokens
             chunks = (kept.append(np.asarray(c, np.uint8)) or c for c in chunks)
         with autocast_for(self.device):
-            pooled, count, tails = self._stream_summary(chunks)
+            pooled, count, windows = self._stream_summary(chunks)
             if kept is not None and count:
-                reverse, _, reverse_tails = self._stream_summary([reverse_complement(np.concatenate(kept))])
+                reverse, _, reverse_windows = self._stream_summary([reverse_complement(np.concatenate(kept))])
                 pooled = (pooled + reverse) / 2
-                tails = [tails[0] + reverse_tails[0], tails[1] + reverse_tails[1]]
+                windows = [windows[0] + reverse_windows[0], windows[1] + reverse_windows[1]]
         if count == 0:
             return np.full(len(self.species), 1 / len(self.species)), 0.0
-        probs, _ = self._probabilities(pooled.float())
-        confidence = min(float(probs[0].max()), tails[0] / tails[1])
-        return probs[0], confidence
+        probs = self._softmax(self.model, pooled.float(), self.device)[0]
+        inside = self.distance.inside(windows[0] / windows[1], windows[1])
+        return probs, float(probs.max()) if inside else 0.0
 
     # -- storage -------------------------------------------------------------------------------------
     def save(self, model_dir) -> None:
         config = {"kind": self.kind, "species": self.species, "threshold": self.threshold,
                   "model": self.model.cfg.to_dict(), "params": self.params,
-                  "confidence": "min(max softmax probability, mean per-window distance tail probability); see "
-                                "genomamba/classifiers/neural.py"}
-        tensors = {**self.model.state_dict(), **self.distance.tensors()}
+                  "confidence": "max softmax probability, 0 where the mean window distance to the nearest "
+                                "class exceeds radius(windows); see genomamba/classifiers/neural.py",
+                  "ood": self.distance.config()}
+        tensors = {**self.model.state_dict(), **self.distance.gaussian.tensors("ood.")}
         checkpoint.save(model_dir, config=config, tensors=tensors, species=self.species, metadata=self.metadata)
 
     @classmethod
@@ -300,4 +368,4 @@ class NeuralClassifier(Classifier):
         model = SpeciesModel(ModelConfig.from_dict(ckpt.config["model"]))
         model.load_state_dict({k: v for k, v in ckpt.tensors.items() if not k.startswith("ood.")})
         return cls(model.to(device).eval(), ckpt.species, ckpt.config["threshold"], params,
-                   DistanceScore.from_tensors(ckpt.tensors), ckpt.metadata, device)
+                   WindowDistance.from_saved(ckpt.tensors, ckpt.config["ood"]), ckpt.metadata, device)
