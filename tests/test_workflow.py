@@ -20,7 +20,7 @@ GENOMES = REPO / "resources" / "genomes"
 STRAINS = {"Helicobacter_pylori": ["ELS37", "G27", "Puno120"],
            "Staphylococcus_aureus": ["COL", "N315", "RF122"]}
 OOD = ("Homo_sapiens", "chr22_slice")
-CONTIG = 6000
+CONTIG = 10000  # long enough for the neural models' out-of-distribution windows (16 x 512)
 CALLS_COLUMNS = ["file", "record", "length", "call", "confidence"]
 
 TINY_MODELS = {
