@@ -15,7 +15,7 @@ from genomamba.classifiers.neural import resolve_params
 from genomamba.classifiers.transformer import TransformerClassifier
 from genomamba.errors import ConfigError, InputError
 from genomamba.split import Split, SplitRow
-from genomamba.store import StoreWriter
+from genomamba.store import SequenceStore, StoreWriter
 
 
 @pytest.fixture(autouse=True)
@@ -95,6 +95,20 @@ def test_save_and_load_give_the_same_scores_without_pickle(fitted, tmp_path):
     tokens = genome(0.65, 500, np.random.default_rng(6))
     a, b = fitted.score(pieces(tokens, 50)), loaded.score(pieces(tokens, 50))
     assert np.array_equal(a[0], b[0]) and a[1] == b[1]
+
+
+def test_sequences_unlike_every_species_are_unclassified(split):
+    """The OOD check (mean window distance beyond the calibrated radius) rejects repeats and
+    homopolymers that the softmax alone would assign, while held-out strains are not rejected."""
+    clf = MambaClassifier.fit(split, {**TINY, "steps": 40, "eval_windows": 8}, seed=5, log=lambda *_: None)
+    rejected = [np.tile(np.array(unit, np.uint8), 600 // len(unit))
+                for unit in ([0], [2], [0, 1], [0, 0, 2], [1, 3, 2, 0, 3])]
+    for tokens in rejected:
+        probs, confidence = clf.score([tokens])
+        assert confidence == 0.0 and probs.max() > 0.5
+    for row in split.samples("test"):   # held-out strains stay inside the radius
+        store = SequenceStore.open(row.store)
+        assert all(clf.score([store.read(i)])[1] > 0 for i in range(len(store)))
 
 
 def test_rc_equivariant_classifier_scores_both_strands_the_same(split):
