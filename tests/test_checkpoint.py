@@ -148,6 +148,11 @@ def test_params_are_checked():
         resolve_params({"steps": "ten"})
     with pytest.raises(ConfigError, match="device"):
         resolve_params({"device": "tpu"})
+    for bad in ({"ood_windows": 4}, {"ood_windows": [0, 4]}, {"ood_windows": []}):
+        with pytest.raises(ConfigError, match="ood_windows"):
+            resolve_params(bad)
+    with pytest.raises(ConfigError, match="ood_quantile"):
+        resolve_params({"ood_quantile": 1.0})
 
 
 def test_checkpoint_is_written_whole_or_not_at_all(tmp_path):
