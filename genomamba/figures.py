@@ -69,6 +69,31 @@ def _number(text):
 
 # ---- inputs ----------------------------------------------------------------------------------
 
+# `genomamba bench model --tsv` writes one measurement per row (section, model, backend, device,
+# batch, length, metric, value, unit); these metrics map onto the columns above.
+_LONG_METRICS = {"tokens_per_s": "tokens_per_s", "forward_s": "seconds", "peak_memory": "peak_mem_bytes"}
+
+
+def _widen_long_table(lines, header):
+    """Rows of the long benchmark format merged into the wide one, one row per measured setting;
+    the ``section`` (stream, transformer, ...) becomes the phase. Other metrics are left out."""
+    col = {name: i for i, name in enumerate(header)}
+    wide, order = {}, []
+    for line_no, line in lines[1:]:
+        v = line.split("\t")
+        target = _LONG_METRICS.get(v[col["metric"]]) if len(v) == len(header) else None
+        if target is None:
+            continue
+        key = tuple(v[col[c]] for c in ("section", "model", "device", "batch", "length"))
+        if key not in wide:
+            wide[key] = (line_no, dict(zip(("phase", "model", "device", "batch", "length"), key)))
+            order.append(key)
+        wide[key][1][target] = v[col["value"]]
+    columns = ["model", "phase", "device", "batch", "length", *_LONG_METRICS.values()]
+    rows = [(wide[k][0], "\t".join(wide[k][1].get(c, "") for c in columns)) for k in order]
+    return [(lines[0][0], "\t".join(columns)), *rows], columns
+
+
 def read_bench_tsv(path) -> list[dict]:
     """Rows of a benchmark TSV as dicts with ``series``, ``length``, ``tokens_per_s``, ``peak_mem_bytes``."""
     path = Path(path)
@@ -80,6 +105,8 @@ def read_bench_tsv(path) -> list[dict]:
     if not lines:
         return []
     header = lines[0][1].split("\t")
+    if {"metric", "value"} <= set(header):
+        lines, header = _widen_long_table(lines, header)
     for col in ("model", "length"):
         if col not in header:
             raise InputError(f"benchmark table lacks column {col!r}", path, line=lines[0][0])
@@ -105,7 +132,7 @@ def read_bench_tsv(path) -> list[dict]:
         if tps is None and seconds:
             tps = length * batch / seconds
         series = r["model"]
-        if r.get("phase"):
+        if r.get("phase") and r["phase"] != r["model"]:
             series += f" ({r['phase']})"
         if len(devices) > 1:
             series += f" @ {r.get('device', '')}"
@@ -223,8 +250,12 @@ def _length_axis(ax, lengths, base=10, label=_bases):
     from matplotlib.ticker import NullFormatter, NullLocator
 
     ax.set_xscale("log", base=base)
-    ax.set_xticks(lengths)
-    ax.set_xticklabels([label(n) for n in lengths])
+    lengths = sorted(lengths)
+    # at most ~8 labels: keep every k-th length so neighbours never overlap
+    step = max(1, math.ceil(len(lengths) / 8))
+    shown = lengths[::step] if lengths[-1] in lengths[::step] else [*lengths[::step], lengths[-1]]
+    ax.set_xticks(shown)
+    ax.set_xticklabels([label(n) for n in shown])
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
     if len(lengths) == 1:

@@ -151,6 +151,11 @@ def training_logs(config: dict) -> list[str]:
             if config["models"][m]["kind"] in NEURAL_KINDS]
 
 
+def bench_tables(config: dict, base_dirs=()) -> list[str]:
+    """The benchmark tables the speed and memory figures are drawn from (config figures.bench_tsv)."""
+    return [resolve_path(p, base_dirs) for p in config.get("figures", {}).get("bench_tsv", [])]
+
+
 def species_args(config: dict) -> str:
     """`--species 'A b' ...` for genomamba split, or nothing (every species trains)."""
     species = config.get("species") or []

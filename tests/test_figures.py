@@ -111,3 +111,20 @@ def test_bad_bench_table_names_file_and_line(tmp_path):
     with pytest.raises(InputError, match="not a number") as err:
         read_bench_tsv(bad)
     assert err.value.line == 2 and err.value.record == "mamba"
+
+
+def test_bench_model_long_table_is_read_as_series(tmp_path):
+    """`genomamba bench model --tsv` writes one measurement per row; the figures read it directly."""
+    table = tmp_path / "model.tsv"
+    table.write_text(
+        "section\tmodel\tbackend\tdevice\tbatch\tlength\tmetric\tvalue\tunit\n"
+        "throughput\tmamba\ttriton\tcuda\t8\t16384\tforward\t12983078\ttokens/s\n"
+        "stream\tmamba\tauto\tcuda\t1\t1048576\tpeak_memory\t1099943936\tbytes\n"
+        "stream\tmamba\tauto\tcuda\t1\t1048576\ttokens_per_s\t16000000\ttokens/s\n"
+        "transformer\ttransformer\tsdpa\tcuda\t1\t1024\tforward_s\t0.002\ts\n"
+        "transformer\ttransformer\tsdpa\tcuda\t1\t1024\tpeak_memory\t75528704\tbytes\n")
+    rows = {(r["series"], r["length"]): r for r in read_bench_tsv(table)}
+    assert set(rows) == {("mamba (stream)", 1048576), ("transformer", 1024)}
+    assert rows["mamba (stream)", 1048576]["tokens_per_s"] == 16000000
+    assert rows["mamba (stream)", 1048576]["peak_mem_bytes"] == 1099943936
+    assert rows["transformer", 1024]["tokens_per_s"] == 1024 / 0.002

@@ -41,6 +41,7 @@ rule figures:
     input:
         metrics=expand("results/metrics/{model}.json", model=MODELS),
         fragments=gw.fragment_metrics(config),
+        bench=gw.bench_tables(config, [workflow.basedir]),  # measured on a GPU, kept in docs/bench/
     params:
         training_logs=gw.training_logs(config),  # inside the model directories
         models=expand("results/models/{model}", model=MODELS),
@@ -57,4 +58,5 @@ rule figures:
         runtime=10,
     shell:
         "{GENOMAMBA} figures --metrics {input.metrics:q} {input.fragments:q}"
-        " --training-log {params.training_logs:q} -o {output:q} > {log:q} 2>&1"
+        " --training-log {params.training_logs:q} --bench-tsv {input.bench:q}"
+        " -o {output:q} > {log:q} 2>&1"
