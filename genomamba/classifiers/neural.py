@@ -364,6 +364,9 @@ class NeuralClassifier(Classifier):
         ckpt = checkpoint.load(model_dir)
         if ckpt.config.get("kind") != cls.kind:
             raise ConfigError(f"{model_dir}: a {ckpt.config.get('kind')!r} model, not {cls.kind!r}")
+        if "ood" not in ckpt.config or "ood.precision" not in ckpt.tensors:
+            raise ConfigError(f"{model_dir}: saved without the out-of-distribution model (an older "
+                              "version of genomamba); train it again")
         params = resolve_params(ckpt.config["params"])
         device = resolve_device(params["device"] if params["device"] != "cuda" else "auto")
         if params["threads"] and device.type == "cpu":
