@@ -1,15 +1,25 @@
-"""Shared fixtures: the small real slices in tests/data and a FASTA writer for hand-made cases."""
+"""Shared fixtures: one torch thread, the small real slices in tests/data, a FASTA writer."""
 
 from pathlib import Path
 
 import pysam
 import pytest
+import torch
 from Bio import SeqIO
 
 from genomamba.alphabet import decode, reverse_complement
 from genomamba.io.codes import encode
 
 DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny tensors: one intra-op thread is fastest and immune to OpenMP spinning on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture

@@ -18,15 +18,6 @@ from genomamba.split import Split, SplitRow
 from genomamba.store import SequenceStore, StoreWriter
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one intra-op thread is fastest and immune to OpenMP spinning on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 TINY = {"d_model": 8, "n_layers": 1, "d_state": 4, "window": 64, "chunk_size": 32, "steps": 6,
         "batch_size": 4, "eval_windows": 4, "log_every": 0, "score_chunk": 100}
 

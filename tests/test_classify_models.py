@@ -9,7 +9,7 @@ from genomamba.classifiers.kmer import KmerClassifier
 from genomamba.classifiers.sketch import SourmashClassifier, sketch
 from genomamba.errors import ConfigError
 from genomamba.inputs import fragments, iter_records
-from genomamba.split import Split, SplitRow
+from genomamba.split import Split
 from genomamba.store import SequenceStore
 
 from test_classify_support import build_split

@@ -4,7 +4,6 @@ import gzip
 import json
 import lzma
 
-import numpy as np
 import pytest
 
 from genomamba.cli import main

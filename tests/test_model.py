@@ -11,15 +11,6 @@ from genomamba.models.scan import blocked_selective_scan
 from kernels.reference import selective_scan_ref
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one intra-op thread is fastest and immune to OpenMP spinning on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 TINY = dict(d_model=16, n_layers=2, d_state=4, n_classes=3)
 
 

@@ -7,7 +7,7 @@ import pytest
 import zarr
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from genomamba.alphabet import TOKENIZER_VERSION, decode
+from genomamba.alphabet import TOKENIZER_VERSION
 from genomamba.commands.export import write_fasta
 from genomamba.errors import InputError
 from genomamba.io.tokenize import tokenize_files

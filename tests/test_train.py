@@ -15,15 +15,6 @@ from genomamba.models import ModelConfig, build_model
 from genomamba.train import TrainConfig, Trainer, summarise
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one intra-op thread is fastest and immune to OpenMP spinning on a busy machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 GENOMES = Path(__file__).resolve().parents[1] / "resources" / "genomes"
 _CODES = np.full(256, 4, np.uint8)
 for _i, _base in enumerate(b"ACGT"):

@@ -4,7 +4,6 @@ against gzip -6, and peak memory on a large generated FASTA. Pinned to one core,
 from __future__ import annotations
 
 import argparse
-import gzip
 import os
 import platform
 import resource
@@ -144,7 +143,6 @@ def du(path) -> int:
 
 def compression_rows(real, tmp, repeats):
     from ..io import read_records
-    from ..io.tokenize import tokenize_files
     rows = []
     for src in real:
         if not Path(src).exists():

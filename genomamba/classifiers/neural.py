@@ -72,7 +72,7 @@ from ..alphabet import reverse_complement
 from ..data import WindowSampler, data_digest, split_sources
 from ..errors import ConfigError
 from ..models import ModelConfig, SpeciesModel, build_model, rechunk
-from ..train import TrainConfig, Trainer, autocast_for, summarise
+from ..train import TrainConfig, Trainer, autocast_for
 from .base import Classifier
 from .ood import TiedGaussian, fit_radius, radius
 
