@@ -152,3 +152,16 @@ def test_checkpoint_is_written_whole_or_not_at_all(tmp_path):
     assert not (tmp_path / "bad").exists() and list(tmp_path.iterdir()) == []
     with pytest.raises(InputError):
         checkpoint.load(tmp_path)
+
+
+def test_classify_device_option_moves_the_model(fitted, tmp_path):
+    """`genomamba classify --device cpu` reaches the neural classifier (its `to`), same scores."""
+    from genomamba.commands.classify import load_model
+    fitted.save(tmp_path / "model")
+    moved = load_model(tmp_path / "model", "cpu")
+    assert moved.device.type == "cpu" and next(moved.model.parameters()).device.type == "cpu"
+    tokens = genome(0.35, 400, np.random.default_rng(7))
+    assert np.array_equal(moved.score(pieces(tokens, 64))[0], fitted.score(pieces(tokens, 64))[0])
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            moved.to("cuda")

@@ -190,8 +190,15 @@ class NeuralClassifier(Classifier):
                  distance: WindowDistance, metadata: dict, device):
         self.model, self.species, self.threshold = model, list(species), float(threshold)
         self.params, self.distance, self.metadata = params, distance, metadata
-        self.device = torch.device(device)
-        self.score_chunk = params["score_chunk"] or (262144 if self.device.type == "cuda" else 8192)
+        self.to(device)
+
+    def to(self, device) -> "NeuralClassifier":
+        """Score on ``device`` (``genomamba classify --device``); the chunk follows the device."""
+        self.device = resolve_device(str(device)) if str(device) in ("auto", "cpu", "cuda") \
+            else torch.device(device)
+        self.model.to(self.device)
+        self.score_chunk = self.params["score_chunk"] or (262144 if self.device.type == "cuda" else 8192)
+        return self
 
     # -- training ------------------------------------------------------------------------------------
     @classmethod
