@@ -1,14 +1,18 @@
-"""Chooses the Triton kernels on CUDA and the PyTorch reference elsewhere (or as forced)."""
+"""Chooses the Triton kernels on CUDA and PyTorch elsewhere (or as forced).
+
+On CPU (backend "auto") the scan is the blocked scan of ``blocked_scan``; backend "reference" forces
+the sequential ground truth of ``reference`` everywhere."""
 
 from __future__ import annotations
 
 from . import reference
+from .blocked_scan import blocked_selective_scan
 
 _BACKEND = "auto"  # "auto" | "triton" | "reference"
 
 
 def set_backend(name: str) -> None:
-    """Force 'triton' or 'reference', or 'auto' (Triton on CUDA tensors, reference otherwise)."""
+    """Force 'triton' or 'reference', or 'auto' (Triton on CUDA tensors, the blocked scan otherwise)."""
     global _BACKEND
     if name not in ("auto", "triton", "reference"):
         raise ValueError(f"kernel backend must be auto, triton or reference, not {name!r}")
@@ -33,8 +37,8 @@ def selective_scan_fn(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_
         from .selective_scan import selective_scan_triton
         return selective_scan_triton(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
                                      initial_state, return_last_state)
-    return reference.selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-                                        initial_state, return_last_state)
+    scan = reference.selective_scan_ref if _BACKEND == "reference" else blocked_selective_scan
+    return scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state, return_last_state)
 
 
 def causal_conv1d_fn(x, weight, bias=None, initial_states=None, return_final_states=False,

@@ -19,17 +19,32 @@ def _expand_groups(BC: torch.Tensor, dim: int) -> torch.Tensor:
     return BC.repeat_interleave(dim // groups, dim=1)
 
 
-def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
-                       initial_state=None, return_last_state=False):
-    """Sequential selective scan: x_t = exp(delta_t A) x_{t-1} + delta_t B_t u_t, y_t = C_t x_t + D u_t."""
+def scan_inputs(u, delta, A, delta_bias, delta_softplus):
+    """Working precision (float32, or float64 for float64 inputs) and delta after bias and softplus."""
     dtype_in = u.dtype
     work = torch.float64 if u.dtype == torch.float64 else torch.float32
     u, delta, A = u.to(work), delta.to(work), A.to(work)
-    batch, dim, L = u.shape
     if delta_bias is not None:
         delta = delta + delta_bias.to(work)[:, None]
     if delta_softplus:
         delta = F.softplus(delta)
+    return dtype_in, work, u, delta, A
+
+
+def scan_output(y, u, D, z, dtype_in):
+    """y + D u, gated by silu(z), in the input dtype."""
+    if D is not None:
+        y = y + u * D.to(y.dtype)[:, None]
+    if z is not None:
+        y = y * F.silu(z.to(y.dtype))
+    return y.to(dtype_in)
+
+
+def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                       initial_state=None, return_last_state=False):
+    """Sequential selective scan: x_t = exp(delta_t A) x_{t-1} + delta_t B_t u_t, y_t = C_t x_t + D u_t."""
+    dtype_in, work, u, delta, A = scan_inputs(u, delta, A, delta_bias, delta_softplus)
+    batch, dim, L = u.shape
     Bx = _expand_groups(B.to(work), dim)
     Cx = _expand_groups(C.to(work), dim)
     x = (initial_state.to(work) if initial_state is not None
@@ -41,11 +56,7 @@ def selective_scan_ref(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
         x = dA[:, :, t] * x + dBu[:, :, t]
         ys.append((x * Cx[:, :, :, t]).sum(-1))
     y = torch.stack(ys, dim=-1) if ys else u.new_zeros(batch, dim, 0)
-    if D is not None:
-        y = y + u * D.to(work)[:, None]
-    if z is not None:
-        y = y * F.silu(z.to(work))
-    y = y.to(dtype_in)
+    y = scan_output(y, u, D, z, dtype_in)
     return (y, x) if return_last_state else y
 
 

@@ -7,7 +7,7 @@ import torch
 
 import kernels
 from genomamba.models import ModelConfig, build_model, rechunk, reverse_complement_tokens
-from genomamba.models.scan import blocked_selective_scan
+from kernels.blocked_scan import blocked_selective_scan
 from kernels.reference import selective_scan_ref
 
 

@@ -17,14 +17,6 @@ import kernels
 
 from ..alphabet import VOCAB_SIZE
 from .config import ModelConfig
-from .scan import blocked_selective_scan
-
-
-def _scan_for(x: torch.Tensor):
-    """The CPU default is the blocked scan; a forced backend or CUDA goes through ``kernels``."""
-    if kernels.get_backend() == "auto" and not x.is_cuda:
-        return blocked_selective_scan
-    return kernels.selective_scan_fn
 
 
 class MambaMixer(nn.Module):
@@ -60,9 +52,9 @@ class MambaMixer(nn.Module):
                                                  True, "silu")
         dt, B, C = self.x_proj(x.transpose(1, 2)).split([self.rank, self.d_state, self.d_state], -1)
         dt = self.dt_proj(dt).transpose(1, 2)
-        y, ssm_state = _scan_for(x)(x, dt, -torch.exp(self.A_log.float()), B.transpose(1, 2).contiguous(),
-                                    C.transpose(1, 2).contiguous(), self.D.float(), z,
-                                    self.dt_bias.float(), True, ssm_state, True)
+        y, ssm_state = kernels.selective_scan_fn(
+            x, dt, -torch.exp(self.A_log.float()), B.transpose(1, 2).contiguous(),
+            C.transpose(1, 2).contiguous(), self.D.float(), z, self.dt_bias.float(), True, ssm_state, True)
         return self.out_proj(y.transpose(1, 2)), (conv_state, ssm_state)
 
 

@@ -1,5 +1,5 @@
-"""A blocked selective scan for CPU: the same recurrence as ``kernels.reference`` with far fewer
-Python steps, so that training on CPU is practical.
+"""A blocked selective scan, the CPU path of ``selective_scan_fn``: the same recurrence as
+``kernels.reference`` with far fewer Python steps, so that training on CPU is practical.
 
 The reference loops over every position; its backward pass is very slow on CPU (each step's
 ``select`` allocates a full-size gradient). Here the sequence is cut into blocks of ``T`` positions:
@@ -21,6 +21,8 @@ import math
 import torch
 import torch.nn.functional as F
 
+from .reference import scan_inputs, scan_output
+
 
 def _block_size(L: int) -> int:
     """About sqrt(L), so both loops are short."""
@@ -39,15 +41,9 @@ def _blocks_bc(BC: torch.Tensor, dim: int, K: int, T: int) -> torch.Tensor:
 
 def blocked_selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
                            initial_state=None, return_last_state=False, block=None):
-    dtype_in = u.dtype
-    work = torch.float64 if u.dtype == torch.float64 else torch.float32
-    u, delta, A = u.to(work), delta.to(work), A.to(work)
+    dtype_in, work, u, delta, A = scan_inputs(u, delta, A, delta_bias, delta_softplus)
     batch, dim, L = u.shape
     n = A.shape[1]
-    if delta_bias is not None:
-        delta = delta + delta_bias.to(work)[:, None]
-    if delta_softplus:
-        delta = F.softplus(delta)
     T = block or _block_size(L)
     K = -(-L // T)
     pad = K * T - L
@@ -82,9 +78,5 @@ def blocked_selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, d
     carries = torch.stack(carries, dim=2)                   # state entering each block
     y = ((local + decay * carries) * Ct).sum(-1)            # (T, b, d, K)
     y = y.permute(1, 2, 3, 0).reshape(batch, dim, K * T)[:, :, :L]
-    if D is not None:
-        y = y + u * D.to(work)[:, None]
-    if z is not None:
-        y = y * F.silu(z.to(work))
-    y = y.to(dtype_in)
+    y = scan_output(y, u, D, z, dtype_in)
     return (y, carry) if return_last_state else y
