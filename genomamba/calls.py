@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .atomic import atomic_open
-from .errors import InputError
+from .errors import InputError, open_input
 
 UNCLASSIFIED = "unclassified"
 ASSEMBLY_RECORD = "*"
@@ -175,11 +175,7 @@ def species_from_column(column: str, known=()) -> str:
 def read_calls(path, known_species=()) -> CallsTable:
     """Read a calls TSV; bad rows raise InputError naming the file, record and line."""
     path = Path(path)
-    try:
-        fh = open(path, newline="")
-    except OSError as exc:
-        raise InputError(f"cannot read calls table: {exc.strerror}", path) from None
-    with fh:
+    with open_input(path, "calls table", newline="") as fh:
         reader = csv.reader(fh, delimiter="\t")
         header = next(reader, None)
         if header is None:

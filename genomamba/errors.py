@@ -17,3 +17,11 @@ class InputError(Exception):
 
 class ConfigError(Exception):
     """A configuration value is missing, of the wrong type or inconsistent."""
+
+
+def open_input(path, what: str, **kwargs):
+    """Open ``path`` for reading; an OS error becomes an InputError naming the file and ``what`` it is."""
+    try:
+        return open(path, **kwargs)
+    except OSError as exc:
+        raise InputError(f"cannot read {what}: {exc.strerror or exc}", path) from None

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .atomic import atomic_open
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, open_input
 
 SPLITS = ("train", "validation", "test")
 COLUMNS = ("sample", "species", "strain", "split", "store")
@@ -64,11 +64,7 @@ class Split:
     @classmethod
     def read(cls, path) -> "Split":
         path = Path(path)
-        try:
-            fh = open(path, newline="")
-        except OSError as exc:
-            raise InputError(f"cannot read split table: {exc.strerror}", path) from None
-        with fh:
+        with open_input(path, "split table", newline="") as fh:
             reader = csv.reader(fh, delimiter="\t")
             header = next(reader, None)
             if header is None or tuple(header) != COLUMNS:
