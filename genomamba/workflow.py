@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .atomic import atomic_open
 from .errors import ConfigError, InputError
-from .split import SPLITS, check_fractions
+from .split import SPLITS, Split, check_fractions
 
 SAMPLE_COLUMNS = ("sample", "species", "strain", "path")
 NEURAL_KINDS = ("mamba", "transformer")
@@ -137,6 +137,13 @@ def all_calls(config: dict, samples) -> list[str]:
 
 def fragment_calls(model: str, length, samples) -> list[str]:
     return [f"results/fragments/{model}/{length}/{s}.tsv" for s in samples]
+
+
+def evaluated_samples(config: dict, split_tsv) -> list[str]:
+    """Samples of the splits that evaluate scores (config evaluate.splits), in split.tsv order: only
+    these are classified in fragments (the training samples' fragment calls would never be read)."""
+    wanted = set(config["evaluate"]["splits"])
+    return [row.sample for row in Split.read(split_tsv).rows if row.split in wanted]
 
 
 def fragment_metrics(config: dict) -> list[str]:

@@ -113,7 +113,12 @@ def test_calls_for_every_sample_and_model(tiny_run):
             assert [r["record"] for r in rows].count("*") == 1 and len(rows) == contigs + 1
             assert all(r["call"] in {"Helicobacter pylori", "Staphylococcus aureus", "unclassified"}
                        for r in rows)
-    fragments = read_tsv(tiny_run / "results" / "fragments" / "kmer" / "2000" / f"{samples[0]}.tsv")
+    # fragments only for the evaluated splits' samples (test, validation), none for training samples
+    split = Split.read(tiny_run / "results" / "split.tsv")
+    classified = {p.stem for p in (tiny_run / "results" / "fragments" / "kmer" / "2000").glob("*.tsv")}
+    assert classified == {r.sample for r in split.rows if r.split != "train"}
+    bacterium = next(r.sample for r in split.samples("test") if r.sample != "human")
+    fragments = read_tsv(tiny_run / "results" / "fragments" / "kmer" / "2000" / f"{bacterium}.tsv")
     assert len(fragments) == 2 * CONTIG // 2000 + 1
 
 

@@ -20,11 +20,13 @@ rule evaluate:
         " --splits {params.splits} --model-name {wildcards.model} -o {output:q} > {log:q} 2>&1"
 
 
+# Only the evaluated splits' samples are classified in fragments: the list waits for the split checkpoint.
 use rule evaluate as evaluate_fragments with:
     input:
         split="results/split.tsv",
         model="results/models/{model}",
-        calls=lambda wc: gw.fragment_calls(wc.model, wc.length, SAMPLES),
+        calls=lambda wc: gw.fragment_calls(wc.model, wc.length,
+                                           gw.evaluated_samples(config, checkpoints.split.get().output[0])),
     output:
         "results/metrics/fragments/{model}/{length}.json",
     log:

@@ -1,4 +1,5 @@
-rule split:
+# a checkpoint: which samples are classified in fragments depends on it (evaluate.smk)
+checkpoint split:
     input:
         sheet=SAMPLE_SHEET,
         stores=expand("results/stores/{sample}.zarr", sample=SAMPLES),
