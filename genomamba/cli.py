@@ -23,11 +23,12 @@ COMMANDS = {
     "report": "write the self-contained HTML report",
     "figures": "draw the paper figures from results",
     "bench": "benchmarks: ingest, kernels, model",
+    "simulate-reads": "simulate seeded long reads from an assembly into an unaligned BAM",
 }
 
 
 def _command_module(name: str):
-    return importlib.import_module(f"genomamba.commands.{name}")
+    return importlib.import_module(f"genomamba.commands.{name.replace('-', '_')}")
 
 
 def build_parser(argv=None) -> argparse.ArgumentParser:
