@@ -156,6 +156,32 @@ def level_metrics(rows: list[dict], model_species: list[str]) -> dict:
     }
 
 
+# Per-read accuracy by read length (issue 5: reads of 2 kb and longer): bins [edge_i, edge_i+1).
+READ_LENGTH_EDGES = (0, 1000, 2000, 5000, 10000)
+READ_GOAL_LENGTH = 2000
+
+
+def _kb(bases: int) -> str:
+    return f"{bases / 1000:g}"
+
+
+def read_length_bins(rows: list[dict], model_species, edges=READ_LENGTH_EDGES,
+                     at_least: int = READ_GOAL_LENGTH) -> list[dict]:
+    """``level_metrics`` of per-read rows grouped by read length (``length``): one entry per bin
+    [edges[i], edges[i+1]) (the last open-ended), then one for every read of at least ``at_least``
+    bases. Each entry has ``label``, ``min_length`` and ``max_length`` (None: no upper bound);
+    empty bins are kept with n = 0."""
+    bounds = [(lo, hi) for lo, hi in zip(edges, [*edges[1:], None])] + [(at_least, None)]
+    out = []
+    for k, (lo, hi) in enumerate(bounds):
+        label = (f">= {_kb(lo)} kb" if k == len(bounds) - 1 else f"< {_kb(hi)} kb" if lo == 0 and hi
+                 else f">= {_kb(lo)} kb" if hi is None else f"{_kb(lo)}-{_kb(hi)} kb")
+        selected = [r for r in rows if r["length"] >= lo and (hi is None or r["length"] < hi)]
+        out.append({"label": label, "min_length": lo, "max_length": hi,
+                    **level_metrics(selected, model_species)})
+    return out
+
+
 # ---- from files to the metrics document ------------------------------------------------------
 
 def split_truth(split) -> dict[str, dict]:
@@ -190,8 +216,9 @@ def table_rows(table: CallsTable, species: str) -> list[dict]:
     return rows
 
 
-def evaluate(split, calls_paths, *, model: str, splits=("test",)) -> dict:
-    """The metrics document for one model (see the module docstring)."""
+def evaluate(split, calls_paths, *, model: str, splits=("test",), by_read_length: bool = False) -> dict:
+    """The metrics document for one model (see the module docstring). ``by_read_length``: the
+    record rows are reads; each split also gets ``read_length_bins`` (see ``read_length_bins``)."""
     truth = split_truth(split)
     mapping = calls_by_sample(calls_paths, truth)
     training_species = list(split.species)
@@ -230,6 +257,9 @@ def evaluate(split, calls_paths, *, model: str, splits=("test",)) -> dict:
                                   and truth[s]["species"] not in set(species_order)),
             "levels": levels,
         }
+        if by_read_length:
+            per_split[split_name]["read_length_bins"] = read_length_bins(
+                [r for r in rows if r["level"] == "record"], species_order)
     return {
         "model": model,
         "species": model_species or training_species,
