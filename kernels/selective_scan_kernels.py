@@ -303,3 +303,82 @@ def _ss_bwd_kernel(
     if WANT_DH0:
         if c == 0:
             tl.store(dh0_ptr + b * dim * N + nd_offs, r, mask=mask_nd)
+
+
+@triton.jit
+def _first_order(a1, b1, a2, b2):
+    """Compose h -> a1 h + b1 then h -> a2 h + b2: the scan's combine."""
+    return a1 * a2, a2 * b1 + b2
+
+
+@triton.jit
+def _ss_fwd_tiled_kernel(
+        u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, h0_ptr,
+        y_ptr, last_ptr, ckpt_ptr,
+        dim, L, N, n_dblocks, dpg, ckpt_len, n_ckpt,
+        su_b, su_d, su_l, sd_b, sd_d, sd_l, sB_b, sB_g, sB_n, sB_l, sC_b, sC_g, sC_n, sC_l,
+        sz_b, sz_d, sz_l, sy_b, sy_d, sy_l,
+        BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_T: tl.constexpr,
+        HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
+        SOFTPLUS: tl.constexpr, HAS_H0: tl.constexpr, STORE_CKPT: tl.constexpr):
+    """One pass over L in (BLOCK_D, BLOCK_T) tiles: each tile's recurrence is a parallel scan along
+    time over (BLOCK_D, BLOCK_N, BLOCK_T) in registers, started from the state the previous tile
+    left; all loads and stores are contiguous runs along L."""
+    pid = tl.program_id(0)
+    b = (pid // n_dblocks).to(tl.int64)
+    db = pid % n_dblocks
+    offs_d = db * BLOCK_D + tl.arange(0, BLOCK_D)
+    offs_n = tl.arange(0, BLOCK_N)
+    offs_t = tl.arange(0, BLOCK_T)
+    mask_d = offs_d < dim
+    mask_n = offs_n < N
+    mask_dn = mask_d[:, None] & mask_n[None, :]
+    dn_offs = offs_d[:, None] * N + offs_n[None, :]  # element (d, n) of a (dim, N) array
+    A2 = tl.load(A_ptr + dn_offs, mask=mask_dn, other=0.0)[:, :, None] * LOG2E
+    bias = tl.zeros([BLOCK_D], dtype=tl.float32)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    Dv = tl.zeros([BLOCK_D], dtype=tl.float32)
+    if HAS_D:
+        Dv = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    g = (db * BLOCK_D) // dpg
+    h = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
+    if HAS_H0:
+        h = tl.load(h0_ptr + b * dim * N + dn_offs, mask=mask_dn, other=0.0)
+
+    u_rows = u_ptr + b * su_b + offs_d[:, None] * su_d
+    dl_rows = dl_ptr + b * sd_b + offs_d[:, None] * sd_d
+    z_rows = z_ptr + b * sz_b + offs_d[:, None] * sz_d
+    y_rows = y_ptr + b * sy_b + offs_d[:, None] * sy_d
+    B_rows = B_ptr + b * sB_b + g * sB_g + offs_n[:, None] * sB_n
+    C_rows = C_ptr + b * sC_b + g * sC_g + offs_n[:, None] * sC_n
+    first = (offs_t == 0)[None, None, :]
+    last_col = (offs_t == BLOCK_T - 1)[None, None, :]
+    for t0 in range(0, L, BLOCK_T):
+        if STORE_CKPT:
+            if t0 % ckpt_len == 0:
+                tl.store(ckpt_ptr + (b * n_ckpt + t0 // ckpt_len) * dim * N + dn_offs, h,
+                         mask=mask_dn)
+        t = t0 + offs_t
+        m = mask_d[:, None] & (t < L)[None, :]
+        mnt = mask_n[:, None] & (t < L)[None, :]
+        dl = tl.load(dl_rows + t[None, :] * sd_l, mask=m, other=0.0).to(tl.float32)
+        if HAS_BIAS:
+            dl = dl + bias[:, None]
+        if SOFTPLUS:
+            dl = _softplus(dl)
+        dl = tl.where(m, dl, 0.0)  # past the end: a = 1, b = 0, the state passes unchanged
+        u = tl.load(u_rows + t[None, :] * su_l, mask=m, other=0.0).to(tl.float32)
+        Bt = tl.load(B_rows + t[None, :] * sB_l, mask=mnt, other=0.0).to(tl.float32)
+        Ct = tl.load(C_rows + t[None, :] * sC_l, mask=mnt, other=0.0).to(tl.float32)
+        a = tl.exp2(A2 * dl[:, None, :])
+        x = Bt[None, :, :] * (dl * u)[:, None, :]
+        x = tl.where(first, x + a * h[:, :, None], x)  # fold the carried state into step 0
+        _, hs = tl.associative_scan((a, x), axis=2, combine_fn=_first_order)
+        y = tl.sum(hs * Ct[None, :, :], axis=1) + Dv[:, None] * u
+        if HAS_Z:
+            z = tl.load(z_rows + t[None, :] * sz_l, mask=m, other=0.0).to(tl.float32)
+            y = y * z * tl.sigmoid(z)
+        tl.store(y_rows + t[None, :] * sy_l, y.to(y_ptr.dtype.element_ty), mask=m)
+        h = tl.sum(tl.where(last_col, hs, 0.0), axis=2)
+    tl.store(last_ptr + b * dim * N + dn_offs, h, mask=mask_dn)
