@@ -143,7 +143,7 @@ def evaluated_samples(config: dict, split_tsv) -> list[str]:
     """Samples of the splits that evaluate scores (config evaluate.splits), in split.tsv order: only
     these are classified in fragments (the training samples' fragment calls would never be read)."""
     wanted = set(config["evaluate"]["splits"])
-    return [row.sample for row in Split.read(split_tsv).rows if row.split in wanted]
+    return list(dict.fromkeys(row.sample for row in Split.read(split_tsv).rows if row.split in wanted))
 
 
 def fragment_metrics(config: dict) -> list[str]:
