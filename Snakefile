@@ -36,6 +36,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/classify.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/reads.smk"
 
 
 rule all:

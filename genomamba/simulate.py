@@ -213,3 +213,18 @@ def simulate_to_bam(source, output, *, seed: int, count=None, coverage=None, len
                         sha256=None if is_store(source) else file_sha256(source), parameters=parameters)
     reads = simulate_reads(assembly, seed=seed, count=count, coverage=coverage, lengths=lengths, errors=errors)
     return write_bam(reads, output, header)
+
+
+def held_out_samples(split, splits=("test",)) -> list[str]:
+    """The samples reads are simulated from in the workflow: the assemblies of training species in
+    ``splits`` of a ``genomamba.split.Split`` (each once, in split order)."""
+    names = [row.sample for name in splits for row in split.samples(name) if row.species in set(split.species)]
+    return list(dict.fromkeys(names))
+
+
+def command_options(reads_config: dict) -> str:
+    """`genomamba simulate-reads` options from the workflow's ``reads`` config section (``coverage``,
+    when set, replaces ``count``)."""
+    skip = {"enabled", "splits", "count" if reads_config.get("coverage") is not None else "coverage"}
+    return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in reads_config.items()
+                    if key not in skip and value is not None)
