@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# One-time preparation, here (with network), of what benchmarks/gpu_experiments.sh needs on the GPU
+# machine, which has no network, no snakemake/zarr/pysam/biopython and no /work/shared:
+#   .whl/   wheels for Python 3.12 (/work/shared/device/fetch-wheels.sh), pulp left out (size; the
+#           experiments run snakemake with --scheduler greedy)
+#   .data/  a copy of /work/shared/data (genomes/ and apes/, same layout)
+# Both are ignored (.git/info/exclude) and travel as the device call's carry list. The whole tree that
+# travels must stay under 64 MiB; this script stops if it passes 60 MiB.
+# Usage, from the repository root: bash benchmarks/gpu_prepare.sh [SHARED_DATA]
+set -euo pipefail
+cd "$(git rev-parse --show-toplevel)"
+data=${1:-/work/shared/data}
+exclude=$(git rev-parse --git-path info/exclude)
+for path in /.whl/ /.data/; do
+    grep -qxF "$path" "$exclude" 2>/dev/null || echo "$path" >> "$exclude"
+done
+
+rm -rf .whl
+bash /work/shared/device/fetch-wheels.sh .whl
+rm -f .whl/pulp-*.whl
+
+rm -rf .data
+mkdir -p .data
+cp -r "$data/genomes" "$data/apes" .data/
+cp "$data/manifest.tsv" "$data/README.md" .data/ 2>/dev/null || true
+
+# what travels: tracked and untracked-not-ignored files, plus the carried .whl and .data
+tree_kib=$(git ls-files -co --exclude-standard -z | du -ck --files0-from=- 2>/dev/null | tail -n 1 | cut -f1)
+carried_kib=$(du -sk .whl .data | awk '{s += $1} END {print s}')
+total_mib=$(( (tree_kib + carried_kib) / 1024 ))
+du -sh .whl .data
+echo "working tree ${tree_kib} KiB + carried ${carried_kib} KiB = ${total_mib} MiB (limit 64)"
+if (( total_mib > 60 )); then
+    echo "gpu_prepare: ${total_mib} MiB would travel, over 60 MiB" >&2
+    exit 1
+fi
