@@ -1,8 +1,10 @@
 """Training windows sampled from sequence stores, by split and species, reproducibly.
 
 A *source* is anything with ``lengths`` (per record) and ``read(record, start, end)`` returning uint8
-tokens: a ``genomamba.store.SequenceStore`` or, in memory, an ``ArraySource``. Stores are opened only
-inside ``split_sources`` so that the model path imports no zarr.
+tokens: a ``genomamba.store.SequenceStore``, the blocks of one split in a store (``RegionSource``,
+for region-block splits: windows never leave their split's blocks) or, in memory, an ``ArraySource``.
+``sample_sources`` opens the right one for each sample of a split, for every classifier kind. Stores
+are opened only there so that the model path imports no zarr.
 
 Batches are a pure function of (seed, stream, step): resuming at step k gives the same batches as an
 uninterrupted run, with nothing to save but k. Species are drawn uniformly (class-balanced), then a
@@ -37,6 +39,30 @@ class ArraySource:
         return self.records[index][start:end]
 
 
+class RegionSource:
+    """Blocks ``(record, start, end)`` of a source, each one a record: ``lengths`` are the blocks'
+    lengths and ``read(i, start, end)`` reads inside block i only (clipped to it)."""
+
+    def __init__(self, source, blocks):
+        from .split import block_name
+
+        self.source, self.blocks = source, [(r, int(a), int(b)) for r, a, b in blocks]
+        self.names = [block_name(*b) for b in self.blocks]
+        self.lengths = np.array([b - a for _, a, b in self.blocks], dtype=np.int64)
+        self.attrs = getattr(source, "attrs", {})
+
+    def read(self, record, start=0, end=None):
+        index = self.names.index(record) if isinstance(record, str) else record
+        name, a, b = self.blocks[index]
+        end = b - a if end is None else min(end, b - a)
+        return self.source.read(name, a + start, a + max(end, start))
+
+    def iter_chunks(self, record, chunk_size: int):
+        index = self.names.index(record) if isinstance(record, str) else record
+        for start in range(0, int(self.lengths[index]), chunk_size):
+            yield self.read(index, start, start + chunk_size)
+
+
 @dataclass
 class LabelledSource:
     sample: str
@@ -44,12 +70,28 @@ class LabelledSource:
     source: object
 
 
-def split_sources(split, split_name: str, species: list[str]) -> list[LabelledSource]:
-    """Open the stores of one split's samples whose species is among ``species``."""
+def open_rows(rows):
+    """The source of one sample's split rows: its store, or in region mode the store's blocks."""
     from .store import SequenceStore  # zarr only where stores are read
+
+    store = SequenceStore.open(rows[0].store)
+    if rows[0].record is None:
+        return store
+    return RegionSource(store, [(r.record, r.start, r.end) for r in rows])
+
+
+def sample_sources(split, split_name: str, species: list[str] | None = None):
+    """(sample row, source) for each sample of one split (whose species is among ``species``, if
+    given), in table order: the first row stands for the sample (sample, species, strain)."""
+    return [(rows[0], open_rows(rows)) for _, rows in split.sample_blocks(split_name)
+            if species is None or rows[0].species in species]
+
+
+def split_sources(split, split_name: str, species: list[str]) -> list[LabelledSource]:
+    """Open the sources of one split's samples whose species is among ``species``."""
     index = {name: i for i, name in enumerate(species)}
-    return [LabelledSource(row.sample, index[row.species], SequenceStore.open(row.store))
-            for row in split.samples(split_name) if row.species in index]
+    return [LabelledSource(row.sample, index[row.species], source)
+            for row, source in sample_sources(split, split_name, species)]
 
 
 def data_digest(sources: list[LabelledSource]) -> str:

@@ -1,4 +1,4 @@
-"""Score calls tables against the truth in split.tsv.
+"""Score calls tables against the truth in split.tsv (by strain, or by region blocks: ``rows_in_split``).
 
 Each calls file belongs to the sample named by its file stem (``results/calls/{sample}.tsv``).
 A sample whose species is not a training species (``Split.species``) is out-of-distribution (OOD):
@@ -33,7 +33,7 @@ import numpy as np
 from .atomic import atomic_open
 from .calls import ASSEMBLY_RECORD, UNCLASSIFIED, CallsTable, read_calls
 from .errors import InputError
-from .split import SPLITS
+from .split import SPLITS, parse_block_name
 
 FRAGMENT_NAME = re.compile(r"^(?P<parent>.+):(?P<start>\d+)-(?P<end>\d+)$")
 N_BINS = 10
@@ -185,9 +185,30 @@ def read_length_bins(rows: list[dict], model_species, edges=READ_LENGTH_EDGES,
 # ---- from files to the metrics document ------------------------------------------------------
 
 def split_truth(split) -> dict[str, dict]:
-    """sample -> {species, strain, split, store} for every sample of every split."""
-    return {row.sample: {"species": row.species, "strain": row.strain, "split": row.split, "store": row.store}
-            for name in SPLITS for row in split.samples(name)}
+    """sample -> {species, strain, split, splits, store} for every sample of every split. In a
+    region-block split a sample is in several splits: ``split`` joins them with '+'."""
+    truth = {}
+    for name in SPLITS:
+        for row in split.samples(name):
+            t = truth.setdefault(row.sample, {"species": row.species, "strain": row.strain, "splits": [],
+                                              "store": row.store})
+            if name not in t["splits"]:
+                t["splits"].append(name)
+    for t in truth.values():
+        t["split"] = "+".join(t["splits"])
+    return truth
+
+
+def rows_in_split(rows: list[dict], split, sample: str, split_name: str) -> list[dict]:
+    """Region-block splits: the calls rows whose block (``record@start-end``, or a fragment of it) is
+    one of the sample's blocks in ``split_name``; the ``*`` row only if every other row's block is.
+    Strain splits: all rows."""
+    if split.mode != "region_blocks":
+        return rows
+    blocks = {(r.record, r.start, r.end): r.split for r in split.rows if r.sample == sample}
+    of = [blocks.get(parse_block_name(r["record"])) if r["level"] != "assembly" else None for r in rows]
+    whole = all(s == split_name for s, r in zip(of, rows) if r["level"] != "assembly")
+    return [r for s, r in zip(of, rows) if s == split_name or (r["level"] == "assembly" and whole)]
 
 
 def calls_by_sample(paths, truth) -> dict[str, Path]:
@@ -225,7 +246,7 @@ def evaluate(split, calls_paths, *, model: str, splits=("test",), by_read_length
     model_species = None
     per_split = {}
     for split_name in splits:
-        wanted = [s for s, t in truth.items() if t["split"] == split_name]
+        wanted = [s for s, t in truth.items() if split_name in t["splits"]]
         missing = sorted(s for s in wanted if s not in mapping)
         if missing:
             print(f"genomamba evaluate: warning: no calls for {split_name} sample(s) "
@@ -238,7 +259,8 @@ def evaluate(split, calls_paths, *, model: str, splits=("test",), by_read_length
             elif table.species != model_species:
                 raise InputError(f"p_ columns {table.species} differ from other files' {model_species}",
                                  mapping[sample], line=1)
-            rows += [dict(r, sample=sample) for r in table_rows(table, truth[sample]["species"])]
+            rows += [dict(r, sample=sample) for r in rows_in_split(
+                table_rows(table, truth[sample]["species"]), split, sample, split_name)]
         species_order = model_species or training_species
         levels = []
         for level in ("assembly", "record"):

@@ -43,6 +43,7 @@ from pathlib import Path
 import numpy as np
 
 from ..calls import calibrate_threshold
+from ..data import open_rows
 from ..errors import ConfigError
 from .base import Classifier
 from .ood import fit_radius, radius
@@ -127,15 +128,13 @@ def window_lengths(n: int, shortest: int, longest: int, rng: np.random.Generator
     return np.exp(rng.uniform(np.log(shortest), np.log(longest), size=n)).round().astype(np.int64)
 
 
-def sample_windows(store_path, lengths, rng: np.random.Generator) -> list[np.ndarray]:
-    """One window per entry of ``lengths`` from a store: a record chosen with probability in
-    proportion to its length, then a uniform start; windows are cut short by shorter records."""
-    from ..store import SequenceStore
-
-    store = SequenceStore.open(store_path)
+def sample_windows(store, lengths, rng: np.random.Generator) -> list[np.ndarray]:
+    """One window per entry of ``lengths`` from a source (``genomamba.data``: a store, or a split's
+    blocks of one): a record chosen with probability in proportion to its length, then a uniform
+    start; windows are cut short by shorter records."""
     record_lengths = np.asarray(store.lengths, dtype=np.int64)
     if len(record_lengths) == 0 or record_lengths.max() == 0:
-        raise ConfigError(f"{store_path}: store has no sequence to sample windows from")
+        raise ConfigError(f"{getattr(store, 'path', store)}: no sequence to sample windows from")
     records = rng.choice(len(record_lengths), size=len(lengths), p=record_lengths / record_lengths.sum())
     windows = []
     for record, length in zip(records, lengths):
@@ -146,13 +145,18 @@ def sample_windows(store_path, lengths, rng: np.random.Generator) -> list[np.nda
 
 
 def labelled_windows(rows, species, n: int, length, rng) -> tuple[list[np.ndarray], np.ndarray]:
-    """``n`` windows from every split row's store (of ``length``, or of log-uniform lengths in
-    ``length = (shortest, longest)``), and the index of each row's species in ``species``."""
+    """``n`` windows from every sample of the split rows (of ``length``, or of log-uniform lengths in
+    ``length = (shortest, longest)``), and the index of each sample's species in ``species``. In a
+    region-block split a sample's rows are its blocks, and windows stay inside them."""
     windows, labels = [], []
+    by_sample = {}
     for row in rows:
+        by_sample.setdefault(row.sample, []).append(row)
+    for sample_rows in by_sample.values():
+        row = sample_rows[0]
         lengths = (window_lengths(n, *length, rng) if isinstance(length, (tuple, list))
                    else np.full(n, length))
-        drawn = sample_windows(row.store, lengths, rng)
+        drawn = sample_windows(open_rows(sample_rows), lengths, rng)
         windows += drawn
         labels += [species.index(row.species)] * len(drawn)
     return windows, np.asarray(labels, dtype=np.int64)

@@ -1,8 +1,8 @@
 """The sourmash baseline (kind ``sourmash``): containment of a query's FracMinHash sketch in the
 sketches of the training strains. (Named ``sketch`` so that it does not shadow the ``sourmash`` package.)
 
-Training sketches every training strain's store as one scaled MinHash (``sourmash.MinHash(n=0,
-ksize, scaled)``; DNA, canonical k-mers, those with N skipped). A query record is sketched the same
+Training sketches every training strain's store (in a region-block split: its training blocks) as
+one scaled MinHash (``sourmash.MinHash(n=0, ksize, scaled)``; DNA, canonical k-mers, those with N skipped). A query record is sketched the same
 way, streaming: every chunk is decoded and added with the last ``ksize - 1`` bases of the previous
 chunk in front, so the sketch does not depend on the chunking.
 
@@ -28,6 +28,7 @@ import numpy as np
 
 from ..alphabet import decode
 from ..calls import calibrate_threshold
+from ..data import sample_sources
 from ..errors import ConfigError
 from .base import Classifier
 from .kmer import calibration_rows, check_species, labelled_windows, merged_params
@@ -58,15 +59,14 @@ def sketch(chunks: Iterable[np.ndarray], ksize: int, scaled: int):
     return minhash
 
 
-def sketch_store(store_path, ksize: int, scaled: int, chunk_size: int):
-    """One MinHash of all of a store's records (k-mers never span two records)."""
-    from ..inputs import iter_records
-
+def sketch_source(source, ksize: int, scaled: int, chunk_size: int):
+    """One MinHash of all of a source's records (a store, or a split's blocks of one; k-mers never
+    span two records)."""
     import sourmash
 
     minhash = sourmash.MinHash(n=0, ksize=ksize, scaled=scaled)
-    for record in iter_records(store_path, chunk_size=chunk_size):
-        minhash.merge(sketch(record.chunks(), ksize, scaled))
+    for record in range(len(source.lengths)):
+        minhash.merge(sketch(source.iter_chunks(record, chunk_size), ksize, scaled))
     return minhash
 
 
@@ -101,10 +101,10 @@ class SourmashClassifier(Classifier):
         if min(params["ksize"], params["scaled"], params["window_length"], params["chunk_size"]) < 1:
             raise ConfigError("parameters: ksize, scaled, window_length and chunk_size must be >= 1")
         species = check_species(split)
-        rows = split.samples("train")
-        references = []
-        for row in rows:
-            references.append(sketch_store(row.store, params["ksize"], params["scaled"], params["chunk_size"]))
+        rows, references = [], []
+        for row, source in sample_sources(split, "train"):
+            rows.append(row)
+            references.append(sketch_source(source, params["ksize"], params["scaled"], params["chunk_size"]))
             log(f"sourmash: {row.sample} ({row.species}): {len(references[-1])} hashes")
         classifier = cls(species, 0.0, params, references, [r.species for r in rows], [r.sample for r in rows])
 

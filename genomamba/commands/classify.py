@@ -27,6 +27,14 @@ def add_arguments(parser):
     parser.add_argument("--fragment-length", type=int, default=None, metavar="L",
                         help="call consecutive fragments of L bases of every record instead of whole "
                              "records (a last fragment shorter than L is kept if >= L/2)")
+    parser.add_argument("--regions", type=Path, default=None, metavar="SPLIT_TSV",
+                        help="a region-block split table: call only the sample's blocks (records named "
+                             "record@start-end; with --fragment-length, fragments of each block)")
+    parser.add_argument("--sample", default=None,
+                        help="with --regions: the inputs' sample in the table (default: the input's "
+                             "name up to its first '.')")
+    parser.add_argument("--region-splits", nargs="+", default=["test"], choices=["train", "validation", "test"],
+                        help="with --regions: the splits whose blocks are called (default: test)")
     parser.add_argument("--device", default="auto",
                         help="torch device for neural models: auto, cpu, cuda, cuda:N (default auto)")
     parser.add_argument("--min-length", type=int, default=0, help="skip records shorter than this")
@@ -51,9 +59,25 @@ def load_model(model_dir: Path, device: str):
     return model
 
 
+def records_to_call(path: Path, reader_options: dict, regions, args):
+    """The input's records, or with a region table only its sample's blocks of --region-splits."""
+    from ..inputs import iter_records
+    from ..regions import cut_blocks, sample_blocks_of
+
+    if regions is None:
+        yield from iter_records(path, **reader_options)
+        return
+    sample = args.sample or path.name.split(".")[0]
+    blocks = sample_blocks_of(regions, sample, args.region_splits, args.regions)
+    for record in iter_records(path, **reader_options):
+        if record.name in blocks:
+            yield from cut_blocks(record, blocks[record.name])
+
+
 def run(args) -> int:
     from ..calls import CallsWriter
-    from ..inputs import Counted, fragments, iter_records
+    from ..inputs import Counted, fragments
+    from ..split import Split
 
     if args.chunk_size <= 0:
         raise InputError(f"--chunk-size must be > 0, got {args.chunk_size}")
@@ -62,13 +86,14 @@ def run(args) -> int:
     missing = [p for p in args.inputs if not p.exists()]
     if missing:
         raise InputError("no such file or directory", missing[0])
+    regions = Split.read(args.regions) if args.regions else None
     model = load_model(args.model, args.device)
     reader_options = dict(chunk_size=args.chunk_size, min_length=args.min_length,
                           min_mapq=args.min_mapq, reference=args.reference)
     with CallsWriter(args.output, model.species, model.threshold) as writer:
         for path in args.inputs:
             started, rows = time.perf_counter(), 0
-            for record in iter_records(path, **reader_options):
+            for record in records_to_call(path, reader_options, regions, args):
                 pieces = fragments(record, args.fragment_length) if args.fragment_length else [record]
                 for piece in pieces:
                     chunks = Counted(piece.chunks())

@@ -1,9 +1,12 @@
-"""`genomamba split`: assign the samples of a sample sheet to train/validation/test by strain."""
+"""`genomamba split`: assign the samples of a sample sheet to train/validation/test, by strain or by
+genomic region blocks (rules: genomamba/split.py)."""
 
 import sys
 from pathlib import Path
 
-HELP = "assign samples to train/validation/test by strain"
+from ..split import MODES
+
+HELP = "assign samples (or region blocks) to train/validation/test"
 
 
 def add_arguments(parser):
@@ -17,19 +20,47 @@ def add_arguments(parser):
     parser.add_argument("--species", nargs="+", metavar="S",
                         help="training species (default: every species in the sheet); "
                              "the others are test only")
+    parser.add_argument("--mode", choices=MODES, default="strain",
+                        help="strain: whole strains per split (default); region_blocks: every sample cut "
+                             "into blocks by fraction of each record, blocks dealt to the splits (needs the stores)")
+    parser.add_argument("--block-length", type=int, default=1_000_000,
+                        help="region_blocks: about how long a block is, in bases (default 1000000)")
+    parser.add_argument("--margin", type=int, default=0,
+                        help="region_blocks: bases left out between blocks of different splits (default 0)")
     parser.add_argument("--no-check-stores", action="store_true",
                         help="do not require the stores to exist yet")
     parser.add_argument("-o", "--output", required=True, type=Path, help="split.tsv to write")
 
 
+def store_records(samples, stores_dir: Path, sheet: Path) -> dict[str, list[tuple[str, int]]]:
+    """sample -> [(record name, length)] from each sample's store."""
+    from ..errors import InputError
+    from ..store import SequenceStore
+
+    records = {}
+    for sample in samples:
+        path = stores_dir / f"{sample.sample}.zarr"
+        if not path.exists():
+            raise InputError(f"store {path} not found (run genomamba tokenize first, or pass --stores-dir)",
+                             sheet, record=sample.sample, line=sample.line)
+        store = SequenceStore.open(path)
+        records[sample.sample] = [(str(n), int(length)) for n, length in zip(store.names, store.lengths)]
+    return records
+
+
 def run(args) -> int:
     from ..errors import InputError
-    from ..split import make_split, summary
+    from ..split import make_region_split, make_split, summary
     from ..workflow import read_samples
 
     samples = read_samples(args.samples)
-    split = make_split(samples, seed=args.seed, fractions=args.fractions, species=args.species,
-                       stores_dir=args.stores_dir)
+    if args.mode == "region_blocks":
+        split = make_region_split(samples, store_records(samples, args.stores_dir, args.samples),
+                                  seed=args.seed, block_length=args.block_length, margin=args.margin,
+                                  fractions=args.fractions, species=args.species, stores_dir=args.stores_dir)
+    else:
+        split = make_split(samples, seed=args.seed, fractions=args.fractions, species=args.species,
+                           stores_dir=args.stores_dir)
     if not args.no_check_stores:
         for sample, row in zip(samples, split.rows):
             if not Path(row.store).exists():

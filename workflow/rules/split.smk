@@ -9,6 +9,9 @@ checkpoint split:
         seed=config["seed"],
         fractions=gw.fractions_args(config),
         species=gw.species_args(config),
+        mode=config["split"]["mode"],
+        block_length=config["split"]["block_length"],
+        margin=config["split"]["margin"],
     log:
         "logs/split.log",
     benchmark:
@@ -19,4 +22,5 @@ checkpoint split:
         runtime=5,
     shell:
         "{GENOMAMBA} split --samples {input.sheet:q} --stores-dir results/stores --seed {params.seed}"
-        " --fractions {params.fractions} {params.species} -o {output:q} > {log:q} 2>&1"
+        " --fractions {params.fractions} {params.species} --mode {params.mode}"
+        " --block-length {params.block_length} --margin {params.margin} -o {output:q} > {log:q} 2>&1"
