@@ -314,6 +314,21 @@ def accuracy_section(metrics) -> str:
     return "".join(out)
 
 
+def reads_section(docs) -> str:
+    """Issue 5's long reads (``evaluate --read-length-bins``): per-read accuracy by read length."""
+    out = ['<section id="reads"><h2>Long reads</h2><p class="muted">Simulated reads of the held-out '
+           'assemblies, each called on its own; accuracy (number of reads) by read length.</p>']
+    for doc in docs:
+        for split, part in doc["splits"].items():
+            bins = part.get("read_length_bins") or []
+            if bins:
+                out.append(f"<h3>{_e(doc['model'])} &middot; {_e(split)}</h3>")
+                out.append(_table([b["label"] for b in bins],
+                                  [[f"{_fmt(b['accuracy'])} <span class=\"muted\">({b['n']})</span>" for b in bins]]))
+    out.append("</section>")
+    return "".join(out)
+
+
 def _shade(share: float) -> str:
     """Cell attributes: blue in proportion to ``share``, white text on the darker half."""
     if share <= 0:
@@ -421,8 +436,9 @@ NAV = (("summary", "Summary"), ("calls", "Calls"), ("accuracy", "Accuracy"), ("c
        ("provenance", "Provenance"))
 
 
-def build_report(split, metrics_paths, calls_paths, *, config=None, provenance=None, primary=None) -> str:
-    """The report page as a string."""
+def build_report(split, metrics_paths, calls_paths, *, config=None, provenance=None, primary=None,
+                 read_metrics_paths=()) -> str:
+    """The report page as a string (``read_metrics_paths``: per-read metrics, a Long reads section)."""
     truth = split_truth(split)
     metrics = merge_metrics([read_metrics(p) for p in metrics_paths])
     primary = primary or (metrics[0]["model"] if metrics else "model")
@@ -440,6 +456,7 @@ def build_report(split, metrics_paths, calls_paths, *, config=None, provenance=N
     prov = provenance_rows(store_paths(provenance, truth)) if provenance else None
     nav = "".join(f'<a href="#{anchor}">{_e(label)}</a>' for anchor, label in NAV)
     body = [summary_section(metrics, primary, assembly_calls), calls_html, accuracy_section(metrics),
+            *([reads_section([read_metrics(p) for p in read_metrics_paths])] if read_metrics_paths else []),
             confusion_section(metrics), calibration_section(metrics), config_section(config_text, config),
             software_section(), provenance_section(prov)]
     return ("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"

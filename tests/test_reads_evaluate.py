@@ -90,3 +90,8 @@ def test_simulated_reads_are_called_one_by_one_and_scored_by_length(trained, tmp
     assert total > 0 and bins[">= 2 kb"]["n"] == total
     assert bins[">= 2 kb"]["accuracy"] == pytest.approx(right / total)
     assert sum(bins[k]["n"] for k in ("< 1 kb", "1-2 kb", "2-5 kb", "5-10 kb", ">= 10 kb")) == 40 * len(calls)
+    page = tmp_path / "report.html"
+    assert main(["report", "--split", str(directory / "stores" / "split.tsv"), "--read-metrics", str(out),
+                 "-o", str(page)]) == 0
+    section = page.read_text().split('<section id="reads">')[1].split("</section>")[0]
+    assert "&gt;= 2 kb" in section and f"({bins['>= 2 kb']['n']})" in section

@@ -11,6 +11,8 @@ def add_arguments(parser):
                         help="metrics JSONs (genomamba evaluate)")
     parser.add_argument("--calls", nargs="*", default=[], type=Path,
                         help="calls tables: calls/{sample}.tsv (primary) and compare/{model}/{sample}.tsv")
+    parser.add_argument("--read-metrics", nargs="*", default=[], type=Path,
+                        help="metrics JSONs of per-read calls (genomamba evaluate --read-length-bins)")
     parser.add_argument("--config", type=Path, help="the run's config (YAML or JSON), shown in the report")
     parser.add_argument("--provenance", type=Path,
                         help="folder of {sample}.zarr stores, or a split.tsv whose store column names them")
@@ -24,6 +26,6 @@ def run(args) -> int:
 
     write_report(args.output, split=Split.read(args.split), metrics_paths=args.metrics,
                  calls_paths=args.calls, config=args.config, provenance=args.provenance,
-                 primary=args.primary)
+                 primary=args.primary, read_metrics_paths=args.read_metrics)
     print(args.output)
     return 0

@@ -6,6 +6,11 @@ from genomamba.simulate import command_options, held_out_samples
 from genomamba.split import Split
 
 
+def reads_metrics():
+    """The per-read metrics the report shows: every enabled model's, or none when reads are off."""
+    return expand("results/metrics/reads/{model}.json", model=MODELS) if config["reads"]["enabled"] else []
+
+
 # Nothing here unless reads.enabled: the rules and the `reads` target exist only then.
 if config["reads"]["enabled"]:
 
@@ -66,4 +71,4 @@ if config["reads"]["enabled"]:
 
     rule reads:
         input:
-            expand("results/metrics/reads/{model}.json", model=MODELS),
+            reads_metrics(),

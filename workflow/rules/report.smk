@@ -17,6 +17,7 @@ rule report:
         split="results/split.tsv",
         metrics=expand("results/metrics/{model}.json", model=MODELS),
         fragments=gw.fragment_metrics(config),  # accuracy by fragment length, if configured
+        reads=lambda wc: reads_metrics(),  # per-read accuracy by read length, if reads.enabled (reads.smk)
         calls=gw.all_calls(config, SAMPLES),
         stores=expand("results/stores/{sample}.zarr", sample=SAMPLES),  # provenance: their sources
     params:
@@ -33,7 +34,7 @@ rule report:
         runtime=10,
     shell:
         "{GENOMAMBA} report --config {input.config:q} --split {input.split:q} --metrics {input.metrics:q}"
-        " {input.fragments:q} --calls {input.calls:q} --primary {params.primary:q} --provenance {input.split:q} -o {output:q}"
+        " {input.fragments:q} --calls {input.calls:q} --primary {params.primary:q} --read-metrics {input.reads:q} --provenance {input.split:q} -o {output:q}"
         " > {log:q} 2>&1"
 
 
