@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import re
+import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -228,3 +229,9 @@ def command_options(reads_config: dict) -> str:
     skip = {"enabled", "splits", "count" if reads_config.get("coverage") is not None else "coverage"}
     return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in reads_config.items()
                     if key not in skip and value is not None)
+
+
+def sample_seed(seed: int, sample: str) -> int:
+    """A seed of its own for each sample's reads (the same seed everywhere would give every sample the
+    same sequence of read lengths), fixed by the run's seed and the sample name."""
+    return (seed * 1_000_003 + zlib.crc32(sample.encode())) % 2**32

@@ -8,7 +8,7 @@ from genomamba.calls import read_calls
 from genomamba.classifiers.kmer import KmerClassifier
 from genomamba.cli import main
 from genomamba.evaluate import read_length_bins
-from genomamba.simulate import held_out_samples, parse_read_name
+from genomamba.simulate import held_out_samples, parse_read_name, sample_seed
 from genomamba.split import Split, SplitRow
 
 from test_classify_support import build_split, genome_path
@@ -42,6 +42,11 @@ def test_empty_bins_are_kept_and_other_edges_work():
     assert [(b["label"], b["n"]) for b in bins] == [("< 0.5 kb", 0), ("0.5-3 kb", 0), (">= 3 kb", 1),
                                                     (">= 2.5 kb", 1)]
     assert bins[0]["accuracy"] is None
+
+
+def test_sample_seeds_differ_by_sample_and_are_fixed():
+    assert sample_seed(7, "a") == sample_seed(7, "a") != sample_seed(7, "b")
+    assert sample_seed(7, "a") != sample_seed(8, "a") and 0 <= sample_seed(2**40, "a") < 2**32
 
 
 def test_held_out_samples_are_test_assemblies_of_training_species():

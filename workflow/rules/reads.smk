@@ -2,7 +2,7 @@
 # assemblies of training species (reads.splits of split.tsv), called one by one by every enabled
 # model and scored by read length. Target: `snakemake reads` -> results/metrics/reads/{model}.json.
 
-from genomamba.simulate import command_options, held_out_samples
+from genomamba.simulate import command_options, held_out_samples, sample_seed
 from genomamba.split import Split
 
 
@@ -25,7 +25,7 @@ if config["reads"]["enabled"]:
         output:
             "results/reads/{sample}.bam",
         params:
-            seed=config["seed"],
+            seed=lambda wc: sample_seed(config["seed"], wc.sample),
             species=lambda wc: SAMPLES[wc.sample].species,
             strain=lambda wc: SAMPLES[wc.sample].strain,
             options=command_options(config["reads"]),
