@@ -201,3 +201,20 @@ def test_block_calls_are_scored_against_their_blocks(tmp_path):
     assert test[("fragment", 50)]["n"] == 8 and test[("fragment", 50)]["accuracy"] == 1.0
     validation = metrics["splits"]["validation"]["levels"]
     assert validation[0]["n"] == 4 and validation[0]["accuracy"] == 0.0
+
+
+def test_every_model_kind_trains_on_region_blocks(ape_stores):
+    from genomamba.classifiers import classifier_class
+
+    _, split = ape_stores
+    tiny = {"mamba": {"d_model": 16, "n_layers": 1, "steps": 4, "batch_size": 4, "window": 256,
+                      "eval_windows": 4, "ood_windows": [1, 2], "device": "cpu", "log_every": 0},
+            "kmer": {"k": 4, "windows_per_strain": 10, "validation_windows_per_strain": 5, "window_length": 800,
+                     "min_window_length": 200, "ood_lengths": [300, 800]},
+            "sourmash": {"ksize": 15, "scaled": 5, "window_length": 800, "validation_windows_per_strain": 4}}
+    for kind, params in tiny.items():
+        model = classifier_class(kind).fit(split, params, seed=1, log=lambda *_: None)
+        assert model.species == sorted(APES.values())
+        if kind == "mamba":  # the training data digest is that of the blocks, not the whole records
+            from genomamba.data import data_digest, split_sources
+            assert model.metadata["digests"]["train"] == data_digest(split_sources(split, "train", model.species))
