@@ -24,7 +24,7 @@ import numpy as np
 
 from .alphabet import decode, reverse_complement
 from .atomic import atomic_path
-from .errors import InputError
+from .errors import ConfigError, InputError
 from .inputs import iter_records
 
 READ_GROUP = "sim"
@@ -218,7 +218,11 @@ def simulate_to_bam(source, output, *, seed: int, count=None, coverage=None, len
 
 def held_out_samples(split, splits=("test",)) -> list[str]:
     """The samples reads are simulated from in the workflow: the assemblies of training species in
-    ``splits`` of a ``genomamba.split.Split`` (each once, in split order)."""
+    ``splits`` of a ``genomamba.split.Split`` (each once, in split order). Only for a split by strain:
+    reads of whole assemblies would cross the training blocks of a region-block split."""
+    if getattr(split, "mode", "strain") != "strain":
+        raise ConfigError("reads are simulated from whole held-out assemblies: they need split mode 'strain', "
+                          f"not {split.mode!r}")
     names = [row.sample for name in splits for row in split.samples(name) if row.species in set(split.species)]
     return list(dict.fromkeys(names))
 

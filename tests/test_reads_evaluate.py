@@ -7,6 +7,7 @@ import pytest
 from genomamba.calls import read_calls
 from genomamba.classifiers.kmer import KmerClassifier
 from genomamba.cli import main
+from genomamba.errors import ConfigError
 from genomamba.evaluate import read_length_bins
 from genomamba.simulate import held_out_samples, parse_read_name, sample_seed
 from genomamba.split import Split, SplitRow
@@ -54,6 +55,10 @@ def test_held_out_samples_are_test_assemblies_of_training_species():
                    SplitRow("h", "Homo sapiens", "h", "test", "h.zarr"), SplitRow("v", EC, "v", "validation", "v.zarr")])
     assert held_out_samples(split) == ["b"]
     assert held_out_samples(split, ["test", "validation"]) == ["b", "v"]
+    blocks = Split([SplitRow("a", EC, "a", "train", "a.zarr", "chr", 0, 100),
+                    SplitRow("a", EC, "a", "test", "a.zarr", "chr", 100, 200)])
+    with pytest.raises(ConfigError, match="strain"):
+        held_out_samples(blocks)
 
 
 @pytest.fixture(scope="module")
