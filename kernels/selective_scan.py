@@ -7,26 +7,22 @@ from dataclasses import dataclass, replace
 import torch
 import triton
 
-from .selective_scan_kernels import (_ss_bwd_kernel, _ss_bwd_summary_kernel, _ss_fwd_kernel,
-                                     _ss_fwd_tiled_kernel)
+from .selective_scan_kernels import _ss_bwd_kernel, _ss_bwd_summary_kernel, _ss_fwd_tiled_kernel
 
 
 @dataclass(frozen=True)
 class ScanConfig:
-    """Launch plan: channels per program (one per thread), steps unrolled, and how many chunks of L
-    run side by side (enough programs to fill the GPU)."""
-    fwd_block_d: int = 32
+    """Launch plan. Forward: one channel per program, tiles of tile_t steps. Backward: bwd_block_d
+    channels per program (one per thread), enough chunks of L side by side to fill the GPU."""
+    tile_t: int = 256          # forward steps per tile
+    tile_warps: int = 2
+    tile_stages: int = 2       # software-pipelining depth of the forward's tile loop
     bwd_block_d: int = 32
-    unroll: int = 8            # forward steps per loop iteration
+    unroll: int = 8            # backward summary steps per loop iteration
     seg: int = 8               # backward steps recomputed per segment
-    programs_per_sm: int = 16  # aim for this many programs per multiprocessor
-    max_chunks: int = 256      # chunks fold their predecessors' summaries: keep this bounded
-    fwd_chunks: int | None = None  # force a chunk count (tests, tuning)
-    bwd_chunks: int | None = None
-    fwd_tiled: int = 1         # forward as one pass of (channels, steps) tiles scanned in parallel
-    tile_d: int = 1            # channels per program of the tiled forward
-    tile_t: int = 128          # steps per tile
-    tile_warps: int = 4
+    programs_per_sm: int = 16  # aim for this many backward programs per multiprocessor
+    max_chunks: int = 256      # chunks fold their successors' summaries: keep this bounded
+    bwd_chunks: int | None = None  # force a chunk count (tests, tuning)
 
 
 DEFAULT_CONFIG = ScanConfig()
@@ -111,9 +107,8 @@ class _SelectiveScan(torch.autograd.Function):
         cfg, sms = _config, _sm_count(u.device)
         groups = B4.shape[1]
         dpg = dim // groups
-        tile_t = cfg.tile_t if cfg.fwd_tiled else 1
         bwd = _split(batch, dim, L, dpg, cfg.bwd_block_d, cfg.bwd_chunks, sms, cfg,
-                     align=max(cfg.seg, cfg.unroll, tile_t))
+                     align=max(cfg.seg, cfg.unroll, cfg.tile_t))
         block_n = triton.next_power_of_2(N)
         A32 = A.detach().float().contiguous()
         h0 = None if initial_state is None else initial_state.detach().float().contiguous()
@@ -129,17 +124,11 @@ class _SelectiveScan(torch.autograd.Function):
                      HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus),
                      HAS_H0=h0 is not None, STORE_CKPT=want_grad)
         z_strides = _strides(z) if z is not None else (0, 0, 0)
-        if cfg.fwd_tiled:
-            block_d = min(cfg.tile_d, _largest_pow2_dividing(dpg, cfg.tile_d))
-            n_dblocks = triton.cdiv(dim, block_d)
-            _ss_fwd_tiled_kernel[(batch * n_dblocks,)](
-                u, delta, A32, B4, C4, *opt, y, last, ckpt,
-                dim, L, N, n_dblocks, dpg, bwd.chunk_len, bwd.n_chunks,
-                *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(), *z_strides,
-                *_strides(y), BLOCK_D=block_d, BLOCK_T=tile_t, num_warps=cfg.tile_warps, **flags)
-        else:
-            _stepwise_forward(u, delta, A32, B4, C4, opt, y, last, ckpt, dpg, bwd, cfg, sms, flags,
-                              z_strides)
+        _ss_fwd_tiled_kernel[(batch * dim,)](
+                u, delta, A32, B4, C4, *opt, y, last, ckpt, dim, L, N, dpg, bwd.chunk_len,
+                bwd.n_chunks, *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(),
+                *z_strides, *_strides(y), BLOCK_T=cfg.tile_t, STAGES=cfg.tile_stages,
+                num_warps=cfg.tile_warps, **flags)
         ctx.save_for_backward(u, delta, A32, B4, C4, D, z, delta_bias, ckpt)
         ctx.meta = (bwd, block_n, bool(delta_softplus), B.dim(), A.dtype, h0 is not None,
                     None if initial_state is None else initial_state.dtype, B.dtype, C.dtype)
@@ -202,27 +191,6 @@ class _SelectiveScan(torch.autograd.Function):
         dbias = dbias_part.sum(0).to(delta_bias.dtype) if delta_bias is not None else None
         return (du, ddelta, dA, dB.to(B_dtype), dC.to(C_dtype), dD,
                 dz if z is not None else None, dbias, dh0.to(h0_dtype) if has_h0 else None, None)
-
-
-def _stepwise_forward(u, delta, A32, B4, C4, opt, y, last, ckpt, dpg, bwd, cfg, sms, flags,
-                      z_strides):
-    """The step-by-step forward: a summary pass over chunks of L, then the output pass."""
-    batch, dim, L = u.shape
-    fwd = _split(batch, dim, L, dpg, cfg.fwd_block_d, cfg.fwd_chunks, sms, cfg, align=cfg.unroll)
-    Bt, Ct = _rows_of_n(B4), _rows_of_n(C4)
-    N = A32.shape[1]
-    f32 = dict(device=u.device, dtype=torch.float32)
-    sumH = torch.empty(batch, fwd.n_chunks, dim, N, **f32)
-    sumS = torch.empty(batch, fwd.n_chunks, dim, **f32)
-    args = [u, delta, A32, Bt, Ct, *opt, y, last, sumH, sumS, ckpt,
-            dim, L, N, fwd.n_dblocks, fwd.chunk_len, fwd.n_chunks, dpg, bwd.chunk_len,
-            bwd.n_chunks, *_strides(u), *_strides(delta), *Bt.stride()[:2], *Ct.stride()[:2],
-            *z_strides, *_strides(y)]
-    grid = (batch * fwd.n_dblocks, fwd.n_chunks)
-    kw = dict(flags, BLOCK_D=fwd.block_d, UNROLL=cfg.unroll, STORE_LAST=True, num_warps=fwd.warps)
-    if fwd.n_chunks > 1:
-        _ss_fwd_kernel[grid](*args, SUMMARY=True, **kw)
-    _ss_fwd_kernel[grid](*args, SUMMARY=False, **kw)
 
 
 def _rows_of_n(X):

@@ -1,21 +1,23 @@
-"""Triton kernels of the chunked selective scan (forward and backward).
+"""Triton kernels of the selective scan (forward and backward).
 
 Notation: a_t = exp(delta_t A) (dim, N), b_t = delta_t u_t B_t, h_t = a_t h_{t-1} + b_t,
 y_t = C_t . h_t + D u_t, out_t = y_t silu(z_t).
 
-Each program owns BLOCK_D channels (one per thread) of one batch row and one chunk of L, and walks
-the chunk step by step with its fp32 state (BLOCK_N, BLOCK_D) in registers: every thread holds all
-N states of its channel, so the sum over N is in-thread and no step waits on another thread. B and
-C come transposed to (batch, groups, L, N) so each step reads one contiguous row of N.
+Forward: one program per (batch row, channel) walks L in tiles of BLOCK_T steps; each tile's
+recurrence is a parallel scan along time (``tl.associative_scan`` of the affine maps h -> a h + b)
+over (BLOCK_N, BLOCK_T) in registers, started from the state the previous tile left. Loads and stores
+are contiguous runs along L; B and C are read in place. It stores the state at every backward chunk
+start.
 
-Chunks run in parallel. A summary pass gives each chunk's local end state from zero (forward) or its
-local adjoint (backward) plus the sum of delta over the chunk, whose product of decays is
-exp(A * sum delta); each chunk's program folds the summaries of the chunks before it (after it,
-backward) into its start state.
-
-The backward recomputes states: the forward stores the state at every chunk start; the backward
-sweeps its chunk forward keeping the state at every SEG-th step, then walks the segments in reverse,
-recomputing each segment's SEG states into a small scratch that stays in cache.
+Backward: each program owns BLOCK_D channels (one per thread) of one batch row and one chunk of L,
+and walks the chunk step by step with its fp32 state (BLOCK_N, BLOCK_D) in registers, every thread
+holding all N states of its channel. B and C come transposed to (batch, groups, L, N) so each step
+reads one contiguous row of N. Chunks run in parallel: a summary pass gives each chunk's local
+adjoint from zero plus the sum of delta over the chunk, whose product of decays is
+exp(A * sum delta); each chunk's program folds the summaries of the chunks after it into its end
+adjoint. States are recomputed from the forward's chunk-start states: the backward sweeps its chunk
+keeping the state at every SEG-th step, then walks the segments in reverse, recomputing each
+segment's SEG states into a small scratch that stays in cache.
 """
 
 import triton
@@ -81,73 +83,6 @@ def _program_setup(A_ptr, bias_ptr, D_ptr, dim, N, n_dblocks, dpg,
         Dv = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
     g = (db * BLOCK_D) // dpg
     return b, db, offs_d, offs_n, mask_d, mask_n, mask_nd, nd_offs, A, bias, Dv, g
-
-
-@triton.jit
-def _ss_fwd_kernel(
-        u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, h0_ptr,
-        y_ptr, last_ptr, sumH_ptr, sumS_ptr, ckpt_ptr,
-        dim, L, N, n_dblocks, chunk_len, n_chunks, dpg, ckpt_len, n_ckpt,
-        su_b, su_d, su_l, sd_b, sd_d, sd_l, sB_b, sB_g, sC_b, sC_g,
-        sz_b, sz_d, sz_l, sy_b, sy_d, sy_l,
-        BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, UNROLL: tl.constexpr,
-        SUMMARY: tl.constexpr, HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
-        SOFTPLUS: tl.constexpr, HAS_H0: tl.constexpr, STORE_LAST: tl.constexpr,
-        STORE_CKPT: tl.constexpr):
-    b, db, offs_d, offs_n, mask_d, mask_n, mask_nd, nd_offs, A, bias, Dv, g = _program_setup(
-        A_ptr, bias_ptr, D_ptr, dim, N, n_dblocks, dpg, BLOCK_D, BLOCK_N, HAS_BIAS, HAS_D)
-    c = tl.program_id(1)
-    A2 = A * LOG2E
-    h = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
-    dsum = tl.zeros([BLOCK_D], dtype=tl.float32)
-    if not SUMMARY:
-        if HAS_H0:
-            h = tl.load(h0_ptr + b * dim * N + nd_offs, mask=mask_nd, other=0.0)
-        for cc in range(0, c):  # fold the chunks before this one
-            base = (b * n_chunks + cc) * dim
-            Hc = tl.load(sumH_ptr + base * N + nd_offs, mask=mask_nd, other=0.0)
-            Sc = tl.load(sumS_ptr + base + offs_d, mask=mask_d, other=0.0)
-            h = tl.exp2(A2 * Sc[None, :]) * h + Hc
-
-    u_row = u_ptr + b * su_b + offs_d * su_d
-    dl_row = dl_ptr + b * sd_b + offs_d * sd_d
-    z_row = z_ptr + b * sz_b + offs_d * sz_d
-    y_row = y_ptr + b * sy_b + offs_d * sy_d
-    B_row = B_ptr + b * sB_b + g * sB_g + offs_n
-    C_row = C_ptr + b * sC_b + g * sC_g + offs_n
-    t_begin = c * chunk_len
-    t_end = tl.minimum(t_begin + chunk_len, L)
-    for t0 in range(t_begin, t_end, UNROLL):
-        if STORE_CKPT:
-            if t0 % ckpt_len == 0:
-                tl.store(ckpt_ptr + (b * n_ckpt + t0 // ckpt_len) * dim * N + nd_offs, h,
-                         mask=mask_nd)
-        for k in tl.static_range(UNROLL):
-            t = t0 + k
-            m = _live(mask_d, offs_d, t, t_begin, t_end)
-            mn = _live(mask_n, offs_n, t, t_begin, t_end)
-            dl, _ = _step_delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)
-            u = tl.load(u_row + t * su_l, mask=m, other=0.0).to(tl.float32)
-            Bv = tl.load(B_row + t * N, mask=mn, other=0.0).to(tl.float32)
-            h = tl.exp2(A2 * dl[None, :]) * h + Bv[:, None] * (dl * u)[None, :]
-            if SUMMARY:
-                dsum += dl
-            else:
-                Cv = tl.load(C_row + t * N, mask=mn, other=0.0).to(tl.float32)
-                y = tl.sum(h * Cv[:, None], axis=0) + Dv * u
-                if HAS_Z:
-                    z = tl.load(z_row + t * sz_l, mask=m, other=0.0).to(tl.float32)
-                    y = y * z * tl.sigmoid(z)
-                tl.store(y_row + t * sy_l, y.to(y_ptr.dtype.element_ty), mask=m)
-
-    if SUMMARY:
-        base = (b * n_chunks + c) * dim
-        tl.store(sumH_ptr + base * N + nd_offs, h, mask=mask_nd)
-        tl.store(sumS_ptr + base + offs_d, dsum, mask=mask_d)
-    else:
-        if STORE_LAST:
-            if c == n_chunks - 1:
-                tl.store(last_ptr + b * dim * N + nd_offs, h, mask=mask_nd)
 
 
 @triton.jit
@@ -315,70 +250,67 @@ def _first_order(a1, b1, a2, b2):
 def _ss_fwd_tiled_kernel(
         u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, h0_ptr,
         y_ptr, last_ptr, ckpt_ptr,
-        dim, L, N, n_dblocks, dpg, ckpt_len, n_ckpt,
+        dim, L, N, dpg, ckpt_len, n_ckpt,
         su_b, su_d, su_l, sd_b, sd_d, sd_l, sB_b, sB_g, sB_n, sB_l, sC_b, sC_g, sC_n, sC_l,
         sz_b, sz_d, sz_l, sy_b, sy_d, sy_l,
-        BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_T: tl.constexpr,
+        BLOCK_N: tl.constexpr, BLOCK_T: tl.constexpr, STAGES: tl.constexpr,
         HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
         SOFTPLUS: tl.constexpr, HAS_H0: tl.constexpr, STORE_CKPT: tl.constexpr):
-    """One pass over L in (BLOCK_D, BLOCK_T) tiles: each tile's recurrence is a parallel scan along
-    time over (BLOCK_D, BLOCK_N, BLOCK_T) in registers, started from the state the previous tile
-    left; all loads and stores are contiguous runs along L."""
+    """One channel per program, one pass over L in tiles of BLOCK_T steps: each tile's recurrence
+    is a parallel scan along time over (BLOCK_N, BLOCK_T) in registers, started from the state the
+    previous tile left; every load and store is a contiguous run along L."""
     pid = tl.program_id(0)
-    b = (pid // n_dblocks).to(tl.int64)
-    db = pid % n_dblocks
-    offs_d = db * BLOCK_D + tl.arange(0, BLOCK_D)
+    b = (pid // dim).to(tl.int64)
+    d = pid % dim
+    g = d // dpg
     offs_n = tl.arange(0, BLOCK_N)
     offs_t = tl.arange(0, BLOCK_T)
-    mask_d = offs_d < dim
     mask_n = offs_n < N
-    mask_dn = mask_d[:, None] & mask_n[None, :]
-    dn_offs = offs_d[:, None] * N + offs_n[None, :]  # element (d, n) of a (dim, N) array
-    A2 = tl.load(A_ptr + dn_offs, mask=mask_dn, other=0.0)[:, :, None] * LOG2E
-    bias = tl.zeros([BLOCK_D], dtype=tl.float32)
+    A2 = tl.load(A_ptr + d * N + offs_n, mask=mask_n, other=0.0)[:, None] * LOG2E
+    bias = 0.0
     if HAS_BIAS:
-        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    Dv = tl.zeros([BLOCK_D], dtype=tl.float32)
+        bias = tl.load(bias_ptr + d).to(tl.float32)
+    Dv = 0.0
     if HAS_D:
-        Dv = tl.load(D_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
-    g = (db * BLOCK_D) // dpg
-    h = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
+        Dv = tl.load(D_ptr + d).to(tl.float32)
+    state = b * dim * N + d * N + offs_n  # element (b, d, n) of a (batch, dim, N) array
+    h = tl.zeros([BLOCK_N], dtype=tl.float32)
     if HAS_H0:
-        h = tl.load(h0_ptr + b * dim * N + dn_offs, mask=mask_dn, other=0.0)
+        h = tl.load(h0_ptr + state, mask=mask_n, other=0.0)
 
-    u_rows = u_ptr + b * su_b + offs_d[:, None] * su_d
-    dl_rows = dl_ptr + b * sd_b + offs_d[:, None] * sd_d
-    z_rows = z_ptr + b * sz_b + offs_d[:, None] * sz_d
-    y_rows = y_ptr + b * sy_b + offs_d[:, None] * sy_d
+    u_row = u_ptr + b * su_b + d * su_d
+    dl_row = dl_ptr + b * sd_b + d * sd_d
+    z_row = z_ptr + b * sz_b + d * sz_d
+    y_row = y_ptr + b * sy_b + d * sy_d
     B_rows = B_ptr + b * sB_b + g * sB_g + offs_n[:, None] * sB_n
     C_rows = C_ptr + b * sC_b + g * sC_g + offs_n[:, None] * sC_n
-    first = (offs_t == 0)[None, None, :]
-    last_col = (offs_t == BLOCK_T - 1)[None, None, :]
-    for t0 in range(0, L, BLOCK_T):
+    first = (offs_t == 0)[None, :]
+    last_col = (offs_t == BLOCK_T - 1)[None, :]
+    for t0 in tl.range(0, L, BLOCK_T, num_stages=STAGES):
         if STORE_CKPT:
             if t0 % ckpt_len == 0:
-                tl.store(ckpt_ptr + (b * n_ckpt + t0 // ckpt_len) * dim * N + dn_offs, h,
-                         mask=mask_dn)
+                tl.store(ckpt_ptr + (b * n_ckpt + t0 // ckpt_len) * dim * N + d * N + offs_n, h,
+                         mask=mask_n)
         t = t0 + offs_t
-        m = mask_d[:, None] & (t < L)[None, :]
-        mnt = mask_n[:, None] & (t < L)[None, :]
-        dl = tl.load(dl_rows + t[None, :] * sd_l, mask=m, other=0.0).to(tl.float32)
+        m = t < L
+        mnt = mask_n[:, None] & m[None, :]
+        dl = tl.load(dl_row + t * sd_l, mask=m, other=0.0).to(tl.float32)
         if HAS_BIAS:
-            dl = dl + bias[:, None]
+            dl = dl + bias
         if SOFTPLUS:
             dl = _softplus(dl)
         dl = tl.where(m, dl, 0.0)  # past the end: a = 1, b = 0, the state passes unchanged
-        u = tl.load(u_rows + t[None, :] * su_l, mask=m, other=0.0).to(tl.float32)
+        u = tl.load(u_row + t * su_l, mask=m, other=0.0).to(tl.float32)
         Bt = tl.load(B_rows + t[None, :] * sB_l, mask=mnt, other=0.0).to(tl.float32)
         Ct = tl.load(C_rows + t[None, :] * sC_l, mask=mnt, other=0.0).to(tl.float32)
-        a = tl.exp2(A2 * dl[:, None, :])
-        x = Bt[None, :, :] * (dl * u)[:, None, :]
-        x = tl.where(first, x + a * h[:, :, None], x)  # fold the carried state into step 0
-        _, hs = tl.associative_scan((a, x), axis=2, combine_fn=_first_order)
-        y = tl.sum(hs * Ct[None, :, :], axis=1) + Dv[:, None] * u
+        a = tl.exp2(A2 * dl[None, :])
+        x = Bt * (dl * u)[None, :]
+        x = tl.where(first, x + a * h[:, None], x)  # fold the carried state into step 0
+        _, hs = tl.associative_scan((a, x), axis=1, combine_fn=_first_order)
+        y = tl.sum(hs * Ct, axis=0) + Dv * u
         if HAS_Z:
-            z = tl.load(z_rows + t[None, :] * sz_l, mask=m, other=0.0).to(tl.float32)
+            z = tl.load(z_row + t * sz_l, mask=m, other=0.0).to(tl.float32)
             y = y * z * tl.sigmoid(z)
-        tl.store(y_rows + t[None, :] * sy_l, y.to(y_ptr.dtype.element_ty), mask=m)
-        h = tl.sum(tl.where(last_col, hs, 0.0), axis=2)
-    tl.store(last_ptr + b * dim * N + dn_offs, h, mask=mask_dn)
+        tl.store(y_row + t * sy_l, y.to(y_ptr.dtype.element_ty), mask=m)
+        h = tl.sum(tl.where(last_col, hs, 0.0), axis=1)
+    tl.store(last_ptr + state, h, mask=mask_n)

@@ -93,18 +93,17 @@ def _compare_scan(gen, batch, dim, L, N, groups=0, with_all=True, softplus=True,
     assert not bad, f"seed {SEED}: relative errors over {tol}: {bad}"
 
 
-SMALL = dict(fwd_block_d=2, bwd_block_d=2, unroll=4, seg=4, tile_d=2, tile_t=4)  # several programs, chunks, segments, tiles
+SMALL = dict(bwd_block_d=2, unroll=4, seg=4, tile_t=4)  # several programs, chunks, segments, tiles
 
 
 @pytest.mark.parametrize("case", [
     # name, shape (batch, dim, L, N), groups, config, options
-    ("chunked", (2, 6, 37, 4), 0, dict(SMALL, fwd_chunks=2, bwd_chunks=3), {}),
-    ("stepwise", (2, 6, 37, 4), 0, dict(SMALL, fwd_tiled=0, fwd_chunks=2, bwd_chunks=3), {}),
-    ("groups", (2, 8, 29, 3), 2, dict(SMALL, bwd_block_d=8, fwd_chunks=3, bwd_chunks=2), {}),
-    ("bare", (1, 5, 20, 4), 0, dict(unroll=8, seg=8), dict(with_all=False, softplus=False)),
+    ("chunked", (2, 6, 37, 4), 0, dict(SMALL, bwd_chunks=3), {}),
+    ("groups", (2, 8, 29, 3), 2, dict(SMALL, bwd_block_d=8, bwd_chunks=2), {}),
+    ("bare", (1, 5, 20, 4), 0, dict(unroll=8, seg=8, tile_t=8), dict(with_all=False, softplus=False)),
     ("length_one", (2, 3, 1, 4), 0, {}, {}),
-    ("bf16", (2, 6, 33, 4), 0, dict(SMALL, fwd_chunks=2, bwd_chunks=3), dict(dtype=torch.bfloat16)),
-    ("strided", (1, 4, 24, 4), 0, dict(SMALL, fwd_chunks=2, bwd_chunks=2), dict(noncontiguous=True)),
+    ("bf16", (2, 6, 33, 4), 0, dict(SMALL, bwd_chunks=3), dict(dtype=torch.bfloat16)),
+    ("strided", (1, 4, 24, 4), 0, dict(SMALL, bwd_chunks=2), dict(noncontiguous=True)),
 ], ids=lambda c: c[0])
 def test_selective_scan_matches_reference(gen, case):
     _, shape, groups, cfg, options = case
