@@ -19,7 +19,7 @@
 #
 # Writes $OUT/EXPERIMENT.tar.gz (metrics, whole-sequence calls, report.html, figures, split, config,
 # model directories, training logs, snakemake logs and job benchmarks, the machine's description) and,
-# if it fits in 15 MiB, $OUT/EXPERIMENT-fragments.tar.gz (the per-fragment calls tables).
+# if it fits in 15 MiB, $OUT/EXPERIMENT-fragments.tar.gz (the per-fragment and per-read calls tables).
 # Exit status: snakemake's (124 when the time guard stopped it); the archives are written either way.
 set -uo pipefail
 
@@ -72,12 +72,15 @@ print("python", sys.version.split()[0], "torch", torch.__version__, "cuda", torc
 } > "$workdir/machine.txt"
 tee -a "$log" < "$workdir/machine.txt"
 
-# 3. the workflow, under the time guard (SIGTERM: snakemake stops its jobs and marks them incomplete)
+# 3. the workflow, under the time guard (SIGTERM: snakemake stops its jobs and marks them incomplete);
+#    targets: everything (`all`) and the simulated long reads (`reads`) where the config enables them
+snake=(python3 -m snakemake --snakefile "$repo/Snakefile" --directory "$workdir" --configfile "${configs[@]}")
+targets=(all)
+"${snake[@]}" --list-rules 2>> "$log" | grep -qx reads && targets+=(reads)
 remaining=$((budget - (SECONDS - started)))
-say "snakemake --cores ${GPU_EXPERIMENT_CORES:-16}, at most ${remaining}s"
-timeout --kill-after=30 "$remaining" python3 -m snakemake --snakefile "$repo/Snakefile" \
-    --directory "$workdir" --configfile "${configs[@]}" --cores "${GPU_EXPERIMENT_CORES:-16}" \
-    --scheduler greedy --keep-going --rerun-incomplete --nolock > "$workdir/snakemake.log" 2>&1
+say "snakemake ${targets[*]} --cores ${GPU_EXPERIMENT_CORES:-16}, at most ${remaining}s"
+timeout --kill-after=30 "$remaining" "${snake[@]}" --cores "${GPU_EXPERIMENT_CORES:-16}" \
+    --scheduler greedy --keep-going --rerun-incomplete --nolock "${targets[@]}" > "$workdir/snakemake.log" 2>&1
 status=$?
 say "snakemake exit status $status ($( ((status == 124)) && echo 'stopped by the time guard' || echo done))"
 tail -n 15 "$workdir/snakemake.log"
@@ -90,8 +93,10 @@ wanted=(gpu_experiments.log machine.txt snakemake.log logs results/split.tsv res
 present=()
 for p in "${wanted[@]}"; do [ -e "$p" ] && present+=("$p"); done
 tar -czf "$out/$exp.tar.gz" "${present[@]}"
-if [ -d results/fragments ]; then
-    tar -czf "$out/$exp-fragments.tar.gz" results/fragments
+calls=()
+for p in results/fragments results/reads/calls; do [ -d "$p" ] && calls+=("$p"); done
+if (( ${#calls[@]} )); then
+    tar -czf "$out/$exp-fragments.tar.gz" "${calls[@]}"
     if (( $(stat -c %s "$out/$exp-fragments.tar.gz") > 15 * 1024 * 1024 )); then
         say "fragment calls over 15 MiB packed: left out"
         rm -f "$out/$exp-fragments.tar.gz"
