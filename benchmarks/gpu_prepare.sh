@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # One-time preparation, here (with network), of what benchmarks/gpu_experiments.sh needs on the GPU
 # machine, which has no network, no snakemake/zarr/pysam/biopython and no /work/shared:
-#   .whl/   wheels for Python 3.12 (/work/shared/device/fetch-wheels.sh), pulp left out (size; the
-#           experiments run snakemake with --scheduler greedy)
+#   .whl/   wheels for Python 3.12 (/work/shared/device/fetch-wheels.sh, plus sourmash), pulp left out
+#           (size; the experiments run snakemake with --scheduler greedy)
 #   .data/  a copy of /work/shared/data (genomes/ and apes/, same layout)
 # Both are ignored (.git/info/exclude) and travel as the device call's carry list. The whole tree that
 # travels must stay under 64 MiB; this script stops if it passes 60 MiB.
@@ -16,8 +16,11 @@ for path in /.whl/ /.data/; do
 done
 
 rm -rf .whl
-bash /work/shared/device/fetch-wheels.sh .whl
-rm -f .whl/pulp-*.whl
+bash /work/shared/device/fetch-wheels.sh .whl sourmash   # sourmash: the apes experiment's baseline
+# left out: pulp (size), and what sourmash pulls in that the GPU machine has (matplotlib's stack)
+for p in pulp matplotlib fonttools pillow kiwisolver contourpy cycler pyparsing python_dateutil tzdata; do
+    rm -f .whl/"$p"-*.whl
+done
 
 rm -rf .data
 mkdir -p .data
