@@ -128,7 +128,8 @@ class SourmashClassifier(Classifier):
         model_dir.mkdir(parents=True, exist_ok=True)
         signatures = [sourmash.SourmashSignature(mh, name=f"{sample} ({name})") for mh, sample, name
                       in zip(self.references, self.reference_samples, self.reference_species)]
-        (model_dir / SIGNATURES).write_bytes(sourmash.save_signatures_to_json(signatures))
+        save, _ = _signature_json()
+        (model_dir / SIGNATURES).write_bytes(save(signatures))
         config = {"kind": self.kind, "species": self.species, "threshold": self.threshold,
                   "params": self.params, "reference_species": self.reference_species,
                   "reference_samples": self.reference_samples,
@@ -137,12 +138,10 @@ class SourmashClassifier(Classifier):
 
     @classmethod
     def load(cls, model_dir):
-        import sourmash
-
         model_dir = Path(model_dir)
         config = json.loads((model_dir / "config.json").read_text())
-        signatures = list(sourmash.load_signatures_from_json((model_dir / SIGNATURES).read_bytes(),
-                                                             do_raise=True))
+        _, load = _signature_json()
+        signatures = list(load((model_dir / SIGNATURES).read_bytes(), do_raise=True))
         if len(signatures) != len(config["reference_species"]):
             raise ValueError(f"{model_dir / SIGNATURES}: {len(signatures)} signatures, expected "
                              f"{len(config['reference_species'])}")
@@ -152,3 +151,12 @@ class SourmashClassifier(Classifier):
 
 
 CLASSIFIER = SourmashClassifier
+
+
+def _signature_json():
+    """sourmash's JSON signature writer and reader (named *_to_json / *_from_json from 4.9 on)."""
+    from sourmash import signature
+
+    save = getattr(signature, "save_signatures_to_json", None) or signature.save_signatures
+    load = getattr(signature, "load_signatures_from_json", None) or signature.load_signatures
+    return save, load
