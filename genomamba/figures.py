@@ -237,6 +237,14 @@ def _bases(n: float) -> str:
     return f"{n:g} bp"
 
 
+def _fragment_length(n: float) -> str:
+    """Powers of two from 1024 on as 2^k (contexts chosen so), other lengths as in _bases."""
+    k = math.log2(n) if n > 0 else 0
+    if n >= 1024 and k == int(k):
+        return f"$2^{{{int(k)}}}$"
+    return _bases(n)
+
+
 def _tokens(n: float) -> str:
     """Token counts the way they are chosen: 1024 -> '1K', 2**20 -> '1M', 1000 -> '1000'."""
     for unit, size in (("M", 2 ** 20), ("K", 2 ** 10)):
@@ -283,7 +291,7 @@ def accuracy_vs_length(metrics: list[dict], stem, split="test", render=None):
                 ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", color=colours[name], label=name)
         lengths = sorted({lv["fragment_length"] for levels in series.values() for lv in levels})
         for ax, label in ((acc_ax, "accuracy"), (abst_ax, "abstention rate")):
-            _length_axis(ax, lengths)
+            _length_axis(ax, lengths, label=_fragment_length)
             ax.set_xlabel("fragment length")
             ax.set_ylabel(label)
             ax.set_ylim(-0.02, 1.02)
