@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 import yaml
 
 from genomamba.split import Split, parse_block_name
@@ -21,6 +20,8 @@ MODELS = {
                                         "window_length": 1000, "min_window_length": 300,
                                         "ood_lengths": [500, 1000]}},
 }  # one model keeps the job count (and time) down; every kind's training on blocks: test_region_split.py
+# config/config.yaml's models are merged in (a --configfile adds to it): switch them off
+OFF = {"mamba": {"kind": "mamba", "enabled": False}, "sourmash": {"kind": "sourmash", "enabled": False}}
 
 
 def write_config(work: Path) -> list[str]:
@@ -30,7 +31,7 @@ def write_config(work: Path) -> list[str]:
     config = {"samples": "samples.tsv", "seed": 11, "species": sorted(APES.values()),
               "split": {"train": 0.5, "validation": 0.25, "test": 0.25, "mode": "region_blocks",
                         "block_length": 1500, "margin": 100},
-              "primary_model": "kmer", "models": MODELS,
+              "primary_model": "kmer", "models": {**OFF, **MODELS},
               "evaluate": {"splits": ["test"], "fragment_lengths": [512]}}
     (work / "apes.yaml").write_text(yaml.safe_dump(config))
     return [sys.executable, "-m", "snakemake", "--cores", "2", "-s", str(REPO / "Snakefile"),
@@ -45,7 +46,6 @@ def test_region_mode_dry_run(tmp_path):
     assert "results/stores/Ggor.zarr  --regions results/split.tsv --sample Ggor --region-splits test" in done.stdout
 
 
-@pytest.mark.slow
 def test_region_mode_runs_and_scores_test_blocks_only(tmp_path):
     done = subprocess.run(write_config(tmp_path), capture_output=True, text=True, timeout=600)
     logs = "\n".join(f"== {p}\n{p.read_text()[-2000:]}" for p in sorted((tmp_path / "logs").rglob("*.log")))
