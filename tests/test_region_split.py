@@ -10,13 +10,26 @@ import pytest
 from genomamba.calls import CallsWriter
 from genomamba.classifiers.kmer import sample_windows
 from genomamba.classifiers.sketch import sketch, sketch_source
-from genomamba.data import ArraySource, LabelledSource, RegionSource, WindowSampler, sample_sources
+from genomamba.data import (
+    ArraySource,
+    LabelledSource,
+    RegionSource,
+    WindowSampler,
+    sample_sources,
+)
 from genomamba.errors import ConfigError, InputError
 from genomamba.evaluate import evaluate
 from genomamba.inputs import InputRecord, fragments
 from genomamba.io.tokenize import tokenize_files
 from genomamba.regions import cut_blocks, sample_blocks_of
-from genomamba.split import SPLITS, Split, SplitRow, make_region_split, make_split, parse_block_name
+from genomamba.split import (
+    SPLITS,
+    Split,
+    SplitRow,
+    make_region_split,
+    make_split,
+    parse_block_name,
+)
 from genomamba.workflow import Sample
 
 DATA = Path(__file__).parent / "data"
@@ -144,7 +157,7 @@ def ape_stores(tmp_path_factory):
 
 
 def test_sources_of_real_stores_are_the_blocks(ape_stores):
-    root, split = ape_stores
+    _, split = ape_stores
     for name in SPLITS:
         opened = sample_sources(split, name)
         assert [row.sample for row, _ in opened] == list(APES)
