@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 from genomamba.calls import prob_column
-from genomamba.classifiers.kmer import KmerClassifier
 from genomamba.cli import main
 from genomamba.calls import read_calls
 
-from test_classify_support import build_split, genome_path
+from test_classify_support import fit_small_kmer, genome_path
 
 TEST_FILES = [genome_path("Helicobacter pylori", "ELS37"), genome_path("Staphylococcus aureus", "RF122"),
               genome_path("Homo sapiens", "chr22_slice")]
@@ -21,10 +20,7 @@ TEST_FILES = [genome_path("Helicobacter pylori", "ELS37"), genome_path("Staphylo
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     directory = tmp_path_factory.mktemp("classify")
-    split = build_split(directory / "stores")
-    model = KmerClassifier.fit(split, {"windows_per_strain": 60, "validation_windows_per_strain": 30},
-                               seed=1, log=lambda *_: None)
-    model.save(directory / "model")
+    split, model = fit_small_kmer(directory)
     return directory, split, model
 
 

@@ -6,6 +6,7 @@ Every test module that trains builds its own stores under its tmp_path (tokenizi
 
 from pathlib import Path
 
+from genomamba.classifiers.kmer import KmerClassifier
 from genomamba.io import read_records
 from genomamba.split import Split, SplitRow
 from genomamba.store import SequenceStore, StoreWriter
@@ -52,6 +53,15 @@ def build_split(directory: Path, layout=LAYOUT + [HUMAN]) -> Split:
     split = Split(rows)
     split.write(directory / "split.tsv")
     return split
+
+
+def fit_small_kmer(directory: Path):
+    """A small k-mer model on build_split's stores, saved to directory/model: (split, model)."""
+    split = build_split(directory / "stores")
+    model = KmerClassifier.fit(split, {"windows_per_strain": 60, "validation_windows_per_strain": 30},
+                               seed=1, log=lambda *_: None)
+    model.save(directory / "model")
+    return split, model
 
 
 def test_build_split_writes_readable_stores(tmp_path):

@@ -5,14 +5,13 @@ import json
 import pytest
 
 from genomamba.calls import read_calls
-from genomamba.classifiers.kmer import KmerClassifier
 from genomamba.cli import main
 from genomamba.errors import ConfigError
 from genomamba.evaluate import read_length_bins
 from genomamba.simulate import held_out_samples, parse_read_name, sample_seed
 from genomamba.split import Split, SplitRow
 
-from test_classify_support import build_split, genome_path
+from test_classify_support import fit_small_kmer, genome_path
 
 EC, SA = "Escherichia coli", "Staphylococcus aureus"
 
@@ -64,10 +63,7 @@ def test_held_out_samples_are_test_assemblies_of_training_species():
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     directory = tmp_path_factory.mktemp("reads")
-    split = build_split(directory / "stores")
-    model = KmerClassifier.fit(split, {"windows_per_strain": 60, "validation_windows_per_strain": 30},
-                               seed=1, log=lambda *_: None)
-    model.save(directory / "model")
+    split, _ = fit_small_kmer(directory)
     return directory, split
 
 
