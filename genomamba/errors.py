@@ -25,3 +25,12 @@ def open_input(path, what: str, **kwargs):
         return open(path, **kwargs)
     except OSError as exc:
         raise InputError(f"cannot read {what}: {exc.strerror or exc}", path) from None
+
+
+def read_input_text(path, what: str) -> str:
+    """The whole text of ``path``; an OS error becomes an InputError as in open_input."""
+    with open_input(path, what) as handle:
+        try:
+            return handle.read()
+        except OSError as exc:
+            raise InputError(f"cannot read {what}: {exc.strerror or exc}", path) from None

@@ -32,7 +32,7 @@ import numpy as np
 
 from .atomic import atomic_open
 from .calls import ASSEMBLY_RECORD, UNCLASSIFIED, CallsTable, read_calls
-from .errors import InputError
+from .errors import InputError, read_input_text
 from .split import SPLITS, parse_block_name
 
 FRAGMENT_NAME = re.compile(r"^(?P<parent>.+):(?P<start>\d+)-(?P<end>\d+)$")
@@ -310,10 +310,9 @@ def write_metrics(metrics: dict, path) -> None:
 
 def _read_json(path, what: str):
     path = Path(path)
+    text = read_input_text(path, what)
     try:
-        return json.loads(path.read_text())
-    except OSError as exc:
-        raise InputError(f"cannot read {what}: {exc.strerror}", path) from None
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise InputError(f"{what} is not valid JSON: {exc.msg}", path, line=exc.lineno) from None
 

@@ -48,7 +48,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from .atomic import atomic_open
-from .errors import InputError
+from .errors import InputError, read_input_text
 from .evaluate import read_metrics
 from .plots import FORMATS, figure, model_colours, save_figure
 
@@ -97,11 +97,9 @@ def _widen_long_table(lines, header):
 def read_bench_tsv(path) -> list[dict]:
     """Rows of a benchmark TSV as dicts with ``series``, ``length``, ``tokens_per_s``, ``peak_mem_bytes``."""
     path = Path(path)
-    try:
-        lines = [(i, line) for i, line in enumerate(path.read_text().splitlines(), start=1)
-                 if line.strip() and not line.startswith("#")]
-    except OSError as exc:
-        raise InputError(f"cannot read benchmark table: {exc.strerror}", path) from None
+    lines = [(i, line) for i, line in
+             enumerate(read_input_text(path, "benchmark table").splitlines(), start=1)
+             if line.strip() and not line.startswith("#")]
     if not lines:
         return []
     header = lines[0][1].split("\t")
@@ -154,10 +152,7 @@ def _entries(doc):
 def read_training_log(path) -> list[dict]:
     """Entries of a training log (see the module docstring), each with a numeric ``step``."""
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read training log: {exc.strerror}", path) from None
+    text = read_input_text(path, "training log")
     stripped = text.lstrip()
     if stripped.startswith(("[", "{")):
         try:

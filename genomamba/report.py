@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import __version__
 from .atomic import atomic_open
-from .errors import InputError
+from .errors import InputError, read_input_text
 from .calls import UNCLASSIFIED, read_calls
 from .evaluate import read_metrics, split_truth
 from .figures import accuracy_vs_length
@@ -109,10 +109,7 @@ def read_config_text(path) -> str:
     import yaml
 
     path = Path(path)
-    try:
-        text = path.read_text()
-    except OSError as exc:
-        raise InputError(f"cannot read config: {exc.strerror}", path) from None
+    text = read_input_text(path, "config")
     try:
         yaml.safe_load(text)
     except yaml.YAMLError as exc:
