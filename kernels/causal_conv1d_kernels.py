@@ -35,18 +35,26 @@ def _pre(x_ptr, init_ptr, w_ptr, b, offs_d, mask_d, p, bias, L, sx_b, sx_d, sx_l
 
 
 @triton.jit
-def _conv_fwd_kernel(x_ptr, init_ptr, w_ptr, bias_ptr, out_ptr, dim, L, n_dblocks,
-                     sx_b, sx_d, sx_l, si_b, si_d, si_l, sw_d, sw_w, so_b, so_d, so_l,
-                     WIDTH: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr,
-                     HAS_BIAS: tl.constexpr, SILU: tl.constexpr):
+def _program_tile(bias_ptr, dim, n_dblocks, BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr,
+                  HAS_BIAS: tl.constexpr):
+    """This program's batch row, channels (and mask), (BLOCK_D, BLOCK_L) positions and bias."""
     pid = tl.program_id(0)
     b = (pid // n_dblocks).to(tl.int64)
     offs_d = (pid % n_dblocks) * BLOCK_D + tl.arange(0, BLOCK_D)
     mask_d = offs_d < dim
-    p = tl.program_id(1) * BLOCK_L + tl.arange(0, BLOCK_L)[None, :] + tl.zeros([BLOCK_D, 1], tl.int32)
+    pos = tl.program_id(1) * BLOCK_L + tl.arange(0, BLOCK_L)[None, :] + tl.zeros([BLOCK_D, 1], tl.int32)
     bias = tl.zeros([BLOCK_D], dtype=tl.float32)
     if HAS_BIAS:
         bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    return b, offs_d, mask_d, pos, bias
+
+
+@triton.jit
+def _conv_fwd_kernel(x_ptr, init_ptr, w_ptr, bias_ptr, out_ptr, dim, L, n_dblocks,
+                     sx_b, sx_d, sx_l, si_b, si_d, si_l, sw_d, sw_w, so_b, so_d, so_l,
+                     WIDTH: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr,
+                     HAS_BIAS: tl.constexpr, SILU: tl.constexpr):
+    b, offs_d, mask_d, p, bias = _program_tile(bias_ptr, dim, n_dblocks, BLOCK_D, BLOCK_L, HAS_BIAS)
     out = _pre(x_ptr, init_ptr, w_ptr, b, offs_d, mask_d, p, bias, L, sx_b, sx_d, sx_l,
                si_b, si_d, si_l, sw_d, sw_w, WIDTH)
     if SILU:
@@ -62,14 +70,7 @@ def _conv_bwd_kernel(x_ptr, init_ptr, w_ptr, bias_ptr, dout_ptr, dfinal_ptr,
                      WIDTH: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr,
                      BLOCK_W: tl.constexpr, HAS_BIAS: tl.constexpr, SILU: tl.constexpr,
                      HAS_DFINAL: tl.constexpr):
-    pid = tl.program_id(0)
-    b = (pid // n_dblocks).to(tl.int64)
-    offs_d = (pid % n_dblocks) * BLOCK_D + tl.arange(0, BLOCK_D)
-    mask_d = offs_d < dim
-    j = tl.program_id(1) * BLOCK_L + tl.arange(0, BLOCK_L)[None, :] + tl.zeros([BLOCK_D, 1], tl.int32)
-    bias = tl.zeros([BLOCK_D], dtype=tl.float32)
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + offs_d, mask=mask_d, other=0.0).to(tl.float32)
+    b, offs_d, mask_d, j, bias = _program_tile(bias_ptr, dim, n_dblocks, BLOCK_D, BLOCK_L, HAS_BIAS)
     wcols = tl.arange(0, BLOCK_W)
     dw = tl.zeros([BLOCK_D, BLOCK_W], dtype=tl.float32)
     dbias = tl.zeros([BLOCK_D], dtype=tl.float32)

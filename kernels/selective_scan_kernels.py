@@ -51,6 +51,18 @@ def _step_delta(dl_row, t, sd_l, m, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.c
 
 
 @triton.jit
+def _state_step(h, t, t_begin, t_end, dl_row, u_row, B_row, sd_l, su_l, N, A2, bias,
+                offs_d, mask_d, offs_n, mask_n, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """The state after step t (unchanged outside [t_begin, t_end)): h a_t + B_t delta_t u_t."""
+    m = _live(mask_d, offs_d, t, t_begin, t_end)
+    mn = _live(mask_n, offs_n, t, t_begin, t_end)
+    dl, _ = _step_delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)
+    u = tl.load(u_row + t * su_l, mask=m, other=0.0).to(tl.float32)
+    Bv = tl.load(B_row + t * N, mask=mn, other=0.0).to(tl.float32)
+    return tl.exp2(A2 * dl[None, :]) * h + Bv[:, None] * (dl * u)[None, :]
+
+
+@triton.jit
 def _step_dy(o_row, z_row, t, so_l, sz_l, m, HAS_Z: tl.constexpr):
     """Gradient reaching y before the z gate, the incoming gradient, z and sigmoid(z)."""
     dout = tl.load(o_row + t * so_l, mask=m, other=0.0).to(tl.float32)
@@ -169,13 +181,8 @@ def _ss_bwd_kernel(
     for s in range(0, n_segs):
         tl.store(segs + s * BLOCK_N * BLOCK_D, h)
         for k in tl.static_range(SEG):
-            t = t_begin + s * SEG + k
-            m = _live(mask_d, offs_d, t, t_begin, t_end)
-            mn = _live(mask_n, offs_n, t, t_begin, t_end)
-            dl, _ = _step_delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)
-            u = tl.load(u_row + t * su_l, mask=m, other=0.0).to(tl.float32)
-            Bv = tl.load(B_row + t * N, mask=mn, other=0.0).to(tl.float32)
-            h = tl.exp2(A2 * dl[None, :]) * h + Bv[:, None] * (dl * u)[None, :]
+            h = _state_step(h, t_begin + s * SEG + k, t_begin, t_end, dl_row, u_row, B_row, sd_l,
+                            su_l, N, A2, bias, offs_d, mask_d, offs_n, mask_n, HAS_BIAS, SOFTPLUS)
     tl.debug_barrier()
 
     dA_acc = tl.zeros([BLOCK_N, BLOCK_D], dtype=tl.float32)
@@ -187,13 +194,8 @@ def _ss_bwd_kernel(
         h = tl.load(segs + s * BLOCK_N * BLOCK_D)
         for k in tl.static_range(SEG):  # the segment's states before each step
             tl.store(steps + k * BLOCK_N * BLOCK_D, h)
-            t = t_seg + k
-            m = _live(mask_d, offs_d, t, t_begin, t_end)
-            mn = _live(mask_n, offs_n, t, t_begin, t_end)
-            dl, _ = _step_delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)
-            u = tl.load(u_row + t * su_l, mask=m, other=0.0).to(tl.float32)
-            Bv = tl.load(B_row + t * N, mask=mn, other=0.0).to(tl.float32)
-            h = tl.exp2(A2 * dl[None, :]) * h + Bv[:, None] * (dl * u)[None, :]
+            h = _state_step(h, t_seg + k, t_begin, t_end, dl_row, u_row, B_row, sd_l, su_l, N, A2,
+                            bias, offs_d, mask_d, offs_n, mask_n, HAS_BIAS, SOFTPLUS)
         tl.debug_barrier()
         for k in tl.static_range(SEG):  # walk back through the segment
             t = t_seg + SEG - 1 - k
