@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import re
-import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -24,7 +23,7 @@ import numpy as np
 
 from .alphabet import decode, reverse_complement
 from .atomic import atomic_path
-from .errors import ConfigError, InputError
+from .errors import InputError
 from .inputs import iter_records
 
 READ_GROUP = "sim"
@@ -214,28 +213,3 @@ def simulate_to_bam(source, output, *, seed: int, count=None, coverage=None, len
                         sha256=None if is_store(source) else file_sha256(source), parameters=parameters)
     reads = simulate_reads(assembly, seed=seed, count=count, coverage=coverage, lengths=lengths, errors=errors)
     return write_bam(reads, output, header)
-
-
-def held_out_samples(split, splits=("test",)) -> list[str]:
-    """The samples reads are simulated from in the workflow: the assemblies of training species in
-    ``splits`` of a ``genomamba.split.Split`` (each once, in split order). Only for a split by strain:
-    reads of whole assemblies would cross the training blocks of a region-block split."""
-    if getattr(split, "mode", "strain") != "strain":
-        raise ConfigError("reads are simulated from whole held-out assemblies: they need split mode 'strain', "
-                          f"not {split.mode!r}")
-    names = [row.sample for name in splits for row in split.samples(name) if row.species in set(split.species)]
-    return list(dict.fromkeys(names))
-
-
-def command_options(reads_config: dict) -> str:
-    """`genomamba simulate-reads` options from the workflow's ``reads`` config section (``coverage``,
-    when set, replaces ``count``)."""
-    skip = {"enabled", "splits", "count" if reads_config.get("coverage") is not None else "coverage"}
-    return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in reads_config.items()
-                    if key not in skip and value is not None)
-
-
-def sample_seed(seed: int, sample: str) -> int:
-    """A seed of its own for each sample's reads (the same seed everywhere would give every sample the
-    same sequence of read lengths), fixed by the run's seed and the sample name."""
-    return (seed * 1_000_003 + zlib.crc32(sample.encode())) % 2**32

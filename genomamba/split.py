@@ -98,6 +98,11 @@ class Split:
             raise ValueError(f"unknown split {split_name!r}; expected one of {', '.join(SPLITS)}")
         return [r for r in self.rows if r.split == split_name]
 
+    def sample_names(self, split_names) -> list[str]:
+        """Each sample with a row in any of ``split_names`` once, in table order."""
+        wanted = set(split_names)
+        return list(dict.fromkeys(r.sample for r in self.rows if r.split in wanted))
+
     @property
     def mode(self) -> str:
         """``region_blocks`` if rows are blocks of records, else ``strain``."""

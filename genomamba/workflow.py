@@ -13,6 +13,7 @@ import json
 import re
 import shlex
 import sys
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,8 +143,7 @@ def fragment_calls(model: str, length, samples) -> list[str]:
 def evaluated_samples(config: dict, split_tsv) -> list[str]:
     """Samples of the splits that evaluate scores (config evaluate.splits), in split.tsv order: only
     these are classified in fragments (the training samples' fragment calls would never be read)."""
-    wanted = set(config["evaluate"]["splits"])
-    return list(dict.fromkeys(row.sample for row in Split.read(split_tsv).rows if row.split in wanted))
+    return Split.read(split_tsv).sample_names(config["evaluate"]["splits"])
 
 
 def fragment_metrics(config: dict) -> list[str]:
@@ -221,3 +221,31 @@ def genomamba_command(basedir) -> str:
     the Snakefile imports, installed or not)."""
     return (f"PYTHONPATH={shlex.quote(str(basedir))}${{PYTHONPATH:+:$PYTHONPATH}} "
             f"{shlex.quote(sys.executable)} -m genomamba.cli")
+
+
+# ---- long reads (workflow/rules/reads.smk) ----
+
+def held_out_samples(split, splits=("test",)) -> list[str]:
+    """The samples reads are simulated from in the workflow: the assemblies of training species in
+    ``splits`` of a ``genomamba.split.Split`` (each once, in split order). Only for a split by strain:
+    reads of whole assemblies would cross the training blocks of a region-block split."""
+    if getattr(split, "mode", "strain") != "strain":
+        raise ConfigError("reads are simulated from whole held-out assemblies: they need split mode 'strain', "
+                          f"not {split.mode!r}")
+    training = set(split.species)
+    return list(dict.fromkeys(row.sample for name in splits for row in split.samples(name)
+                              if row.species in training))
+
+
+def command_options(reads_config: dict) -> str:
+    """`genomamba simulate-reads` options from the workflow's ``reads`` config section (``coverage``,
+    when set, replaces ``count``)."""
+    skip = {"enabled", "splits", "count" if reads_config.get("coverage") is not None else "coverage"}
+    return " ".join(f"--{key.replace('_', '-')} {value}" for key, value in reads_config.items()
+                    if key not in skip and value is not None)
+
+
+def sample_seed(seed: int, sample: str) -> int:
+    """A seed of its own for each sample's reads (the same seed everywhere would give every sample the
+    same sequence of read lengths), fixed by the run's seed and the sample name."""
+    return (seed * 1_000_003 + zlib.crc32(sample.encode())) % 2**32

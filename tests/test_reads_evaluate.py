@@ -8,7 +8,8 @@ from genomamba.calls import read_calls
 from genomamba.cli import main
 from genomamba.errors import ConfigError
 from genomamba.evaluate import read_length_bins
-from genomamba.simulate import held_out_samples, parse_read_name, sample_seed
+from genomamba.simulate import parse_read_name
+from genomamba.workflow import held_out_samples, sample_seed
 from genomamba.split import Split, SplitRow
 
 from test_classify_support import fit_small_kmer, genome_path

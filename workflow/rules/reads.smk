@@ -2,7 +2,7 @@
 # assemblies of training species (reads.splits of split.tsv), called one by one by every enabled
 # model and scored by read length. Target: `snakemake reads` -> results/metrics/reads/{model}.json.
 
-from genomamba.simulate import command_options, held_out_samples, sample_seed
+from genomamba.workflow import command_options, held_out_samples, sample_seed
 from genomamba.split import Split
 
 
