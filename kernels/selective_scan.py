@@ -125,10 +125,9 @@ class _SelectiveScan(torch.autograd.Function):
                      HAS_H0=h0 is not None, STORE_CKPT=want_grad)
         z_strides = _strides(z) if z is not None else (0, 0, 0)
         _ss_fwd_tiled_kernel[(batch * dim,)](
-                u, delta, A32, B4, C4, *opt, y, last, ckpt, dim, L, N, dpg, bwd.chunk_len,
-                bwd.n_chunks, *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(),
-                *z_strides, *_strides(y), BLOCK_T=cfg.tile_t, STAGES=cfg.tile_stages,
-                num_warps=cfg.tile_warps, **flags)
+            u, delta, A32, B4, C4, *opt, y, last, ckpt, dim, L, N, dpg, bwd.chunk_len, bwd.n_chunks,
+            *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(), *z_strides, *_strides(y),
+            BLOCK_T=cfg.tile_t, STAGES=cfg.tile_stages, num_warps=cfg.tile_warps, **flags)
         ctx.save_for_backward(u, delta, A32, B4, C4, D, z, delta_bias, ckpt)
         ctx.meta = (bwd, block_n, bool(delta_softplus), B.dim(), A.dtype, h0 is not None,
                     None if initial_state is None else initial_state.dtype, B.dtype, C.dtype)
