@@ -102,6 +102,29 @@ def test_sequences_unlike_every_species_are_unclassified(split):
         assert all(clf.score([store.read(i)])[1] > 0 for i in range(len(store)))
 
 
+def test_radius_below_one_window_has_points_of_its_own(split, tmp_path):
+    """Fractions of a window in ood_windows calibrate the radius for records that short, without
+    moving the fit, the threshold or the radius of records of a window or more."""
+    params = {**TINY, "steps": 4}
+    whole = MambaClassifier.fit(split, params, seed=5, log=lambda *_: None)
+    messages = []
+    short = MambaClassifier.fit(split, {**params, "ood_windows": [0.25, 1, 4, 16]}, seed=5,
+                                log=messages.append)
+    assert any("0.25 windows" in m for m in messages), messages
+    assert short.threshold == whole.threshold
+    assert short.distance.radius_fit == whole.distance.radius_fit
+    (size, quantile), = short.distance.short
+    assert size == 0.25 and short.distance.radius(0.25) == pytest.approx(quantile)
+    assert short.distance.radius(0.1) == pytest.approx(quantile)          # held below the shortest
+    for n in (1, 2, 16, 100):
+        assert short.distance.radius(n) == pytest.approx(whole.distance.radius(n))
+    between = short.distance.radius(0.5)
+    assert min(quantile, whole.distance.radius(1)) <= between <= max(quantile, whole.distance.radius(1))
+    assert whole.distance.radius(0.25) == pytest.approx(whole.distance.radius(1))  # no points: clamped
+    short.save(tmp_path / "m")
+    assert load(tmp_path / "m").distance.short == short.distance.short
+
+
 def test_rc_equivariant_classifier_scores_both_strands_the_same(split):
     clf = MambaClassifier.fit(split, {**TINY, "steps": 2, "rc_equivariant": True}, seed=2, log=lambda *_: None)
     tokens = genome(0.5, 300, np.random.default_rng(7))
@@ -139,7 +162,9 @@ def test_params_are_checked():
         resolve_params({"steps": "ten"})
     with pytest.raises(ConfigError, match="device"):
         resolve_params({"device": "tpu"})
-    for bad in ({"ood_windows": 4}, {"ood_windows": [0, 4]}, {"ood_windows": []}):
+    assert resolve_params({"ood_windows": [0.25, 1, 4]})["ood_windows"] == [0.25, 1, 4]
+    for bad in ({"ood_windows": 4}, {"ood_windows": [0, 4]}, {"ood_windows": []},
+                {"ood_windows": [-0.5, 1]}, {"ood_windows": [0.5]}):
         with pytest.raises(ConfigError, match="ood_windows"):
             resolve_params(bad)
     with pytest.raises(ConfigError, match="ood_quantile"):

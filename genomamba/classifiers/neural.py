@@ -35,7 +35,10 @@ rejection radius is calibrated on validation segments (held-out strains) of each
 windows (``eval_windows`` per species): the ``ood_quantile`` quantile of their distances is taken at
 every n and ``radius(n)^2 = A + B / n`` fitted by non-negative least squares (the k-mer baseline's
 length-shrinking radius, same code). Beyond the largest calibrated n the radius stays at its value
-there (no extrapolation; conservative). A record farther than ``ood_margin * radius(n)`` gets
+there (no extrapolation; conservative). Records shorter than a window get the one-window radius,
+unless ``ood_windows`` holds fractions of a window (e.g. 0.25): the summary of so short a segment is
+dominated by the state's start-up transient, so those quantiles are kept as radius points of their
+own, interpolated in log n up to the one-window radius, and do not enter the fit. A record farther than ``ood_margin * radius(n)`` gets
 confidence 0 (its probabilities are kept), so it is called ``unclassified`` whatever the threshold.
 Nothing depends on the chunking: the summary is a mean over all bases and n counts bases.
 With the default params on the default split (seed 20261123) the radius came out as
@@ -99,15 +102,15 @@ def resolve_params(params: dict | None) -> dict:
         raise ConfigError(f"unknown neural classifier params: {', '.join(unknown)}; known: {', '.join(DEFAULTS)}")
     for key, value in params.items():
         default = DEFAULTS[key]
-        ok = (isinstance(value, list) and value and all(isinstance(v, int) and not isinstance(v, bool)
-                                                        and v >= 1 for v in value)
+        ok = (isinstance(value, list) and value and all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                        and v > 0 for v in value)
               if isinstance(default, list)
               else isinstance(value, bool) if isinstance(default, bool)
               else isinstance(value, (int, float)) and not isinstance(value, bool) if isinstance(default, float)
               else isinstance(value, int) and not isinstance(value, bool) if isinstance(default, int)
               else isinstance(value, str))
         if not ok:
-            wanted = "list of positive ints" if isinstance(default, list) else type(default).__name__
+            wanted = "list of positive numbers" if isinstance(default, list) else type(default).__name__
             raise ConfigError(f"param {key} must be a {wanted}, not {value!r}")
     resolved = {**DEFAULTS, **params}
     if resolved["device"] not in ("auto", "cpu", "cuda"):
@@ -118,6 +121,8 @@ def resolve_params(params: dict | None) -> dict:
         raise ConfigError("threads must be 0 (torch's default) or more")
     if not 0 <= resolved["threshold_quantile"] < 1:
         raise ConfigError("threshold_quantile must be in [0, 1)")
+    if max(resolved["ood_windows"]) < 1:
+        raise ConfigError("ood_windows needs at least one whole window (a value >= 1)")
     if not 0 < resolved["ood_quantile"] < 1 or resolved["ood_margin"] <= 0:
         raise ConfigError("ood_quantile must be in (0, 1) and ood_margin > 0")
     return resolved
@@ -135,24 +140,38 @@ class WindowDistance:
     """Out-of-distribution check: the distance of a record's summary (the mean of its n window
     summaries) to the nearest class (``TiedGaussian``), accepted within ``radius(n)``."""
 
-    def __init__(self, gaussian: TiedGaussian, radius_fit, max_windows: int, margin: float):
+    def __init__(self, gaussian: TiedGaussian, radius_fit, max_windows: int, margin: float, short=()):
         self.gaussian, self.radius_fit = gaussian, [float(x) for x in radius_fit]
         self.max_windows, self.margin = int(max_windows), float(margin)
+        self.short = sorted((float(n), float(q)) for n, q in short)  # (windows < 1, quantile)
 
     def radius(self, n_windows) -> np.ndarray:
-        """Beyond the largest calibrated count the radius is not extrapolated (it stays there)."""
-        return radius(self.radius_fit, np.minimum(n_windows, self.max_windows), self.margin)
+        """Beyond the largest calibrated count the radius is not extrapolated (it stays there). Below
+        one window it is the one-window radius, or, where segments that short were calibrated, the
+        calibrated quantiles interpolated in log n up to the one-window radius (held below the
+        shortest)."""
+        n = np.asarray(n_windows, dtype=np.float64)
+        out = radius(self.radius_fit, np.minimum(n, self.max_windows), self.margin)
+        if self.short:
+            sizes = np.log([n for n, _ in self.short] + [1.0])
+            values = [self.margin * q for _, q in self.short] + [float(radius(self.radius_fit, 1, self.margin))]
+            below = np.interp(np.log(np.clip(n, 1e-12, 1.0)), sizes, values)
+            out = np.where(n < 1, below, out)
+        return out
 
     def inside(self, distance_of_mean, n_windows) -> np.ndarray:
         return np.asarray(distance_of_mean) <= self.radius(n_windows)
 
     def config(self) -> dict:
-        return {"radius_fit": self.radius_fit, "max_windows": self.max_windows, "margin": self.margin}
+        config = {"radius_fit": self.radius_fit, "max_windows": self.max_windows, "margin": self.margin}
+        if self.short:
+            config["short"] = [list(pair) for pair in self.short]
+        return config
 
     @classmethod
     def from_saved(cls, tensors: dict, config: dict) -> "WindowDistance":
         return cls(TiedGaussian.from_tensors(tensors, "ood."), config["radius_fit"], config["max_windows"],
-                   config["margin"])
+                   config["margin"], config.get("short", ()))
 
 
 def long_enough(sources, length: int) -> list:
@@ -297,25 +316,30 @@ class NeuralClassifier(Classifier):
         sources, calibrated_on = validation, "validation windows"
         if not validation:
             sources, calibrated_on = train, "training windows (no validation samples)"
-        sizes, quantiles, first = [], [], None
+        sizes, quantiles, short, first = [], [], [], None
         for n_windows in sorted(set(p["ood_windows"])):
-            usable = long_enough(sources, window * n_windows)
+            length = max(1, round(window * n_windows))
+            usable = long_enough(sources, length)
             if not usable:
                 continue
-            tokens, labels = WindowSampler(usable, n_classes, window * n_windows, 1, seed + 1, False,
+            tokens, labels = WindowSampler(usable, n_classes, length, 1, seed + 1, False,
                                            require_all_classes=False).fixed_windows(per_class)
             summaries = window_summaries(model, tokens, window, device)
             distance_of_mean = gaussian.distance(summaries.mean(1)).numpy()
+            quantile = float(np.quantile(distance_of_mean, p["ood_quantile"]))
+            if length < window:  # a segment shorter than a window: radius points of their own
+                short.append((summaries.shape[1] * length / window, quantile))
+                continue
             sizes.append(summaries.shape[1])
-            quantiles.append(float(np.quantile(distance_of_mean, p["ood_quantile"])))
+            quantiles.append(quantile)
             if first is None:
                 first = (summaries.mean(1), distance_of_mean, summaries.shape[1], labels)
         if first is None:
             raise ConfigError(f"no record to calibrate on ({calibrated_on}) is as long as "
-                              f"{min(p['ood_windows'])} window(s) of {window} bases")
-        distance = WindowDistance(gaussian, fit_radius(sizes, quantiles), max(sizes), p["ood_margin"])
+                              f"{min(n for n in p['ood_windows'] if n >= 1)} window(s) of {window} bases")
+        distance = WindowDistance(gaussian, fit_radius(sizes, quantiles), max(sizes), p["ood_margin"], short)
         log(f"{cls.kind}: OOD distance of segment summaries, {p['ood_quantile']} quantile: "
-            + ", ".join(f"{n} windows {q:.3f}" for n, q in zip(sizes, quantiles))
+            + ", ".join(f"{n:g} windows {q:.3f}" for n, q in [*short, *zip(sizes, quantiles)])
             + f"; radius(n) = {p['ood_margin']} * sqrt({distance.radius_fit[0]:.4f} + "
               f"{distance.radius_fit[1]:.4f}/min(n, {max(sizes)}))")
         pooled, distance_of_mean, n_windows, labels = first
