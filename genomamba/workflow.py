@@ -229,7 +229,7 @@ def held_out_samples(split, splits=("test",)) -> list[str]:
     """The samples reads are simulated from in the workflow: the assemblies of training species in
     ``splits`` of a ``genomamba.split.Split`` (each once, in split order). Only for a split by strain:
     reads of whole assemblies would cross the training blocks of a region-block split."""
-    if getattr(split, "mode", "strain") != "strain":
+    if split.mode != "strain":
         raise ConfigError("reads are simulated from whole held-out assemblies: they need split mode 'strain', "
                           f"not {split.mode!r}")
     training = set(split.species)
