@@ -12,14 +12,15 @@ from .selective_scan_kernels import _ss_bwd_kernel, _ss_bwd_summary_kernel, _ss_
 
 @dataclass(frozen=True)
 class ScanConfig:
-    """Launch plan. Forward: one channel per program, tiles of tile_t steps. Backward: bwd_block_d
-    channels per program (one per thread), enough chunks of L side by side to fill the GPU."""
+    """Launch plan. Forward: one channel per program, tiles of tile_t steps. Backward: bwd_block_k
+    channels per program, tiles of bwd_tile_t steps, enough chunks of L side by side to fill the GPU."""
     tile_t: int = 256          # forward steps per tile
     tile_warps: int = 2
     tile_stages: int = 2       # software-pipelining depth of the forward's tile loop
-    bwd_block_d: int = 32
-    unroll: int = 8            # backward summary steps per loop iteration
-    seg: int = 8               # backward steps recomputed per segment
+    bwd_tile_t: int = 128      # backward steps per tile; the forward checkpoints every bwd_tile_t
+    bwd_warps: int = 2
+    bwd_stages: int = 1        # software-pipelining depth of the backward's channel loop
+    bwd_block_k: int = 16      # channels per backward program (their dB, dC summed in registers)
     programs_per_sm: int = 16  # aim for this many backward programs per multiprocessor
     max_chunks: int = 256      # chunks fold their successors' summaries: keep this bounded
     bwd_chunks: int | None = None  # force a chunk count (tests, tuning)
@@ -51,21 +52,20 @@ def _sm_count(device) -> int:
 
 @dataclass(frozen=True)
 class _Split:
-    block_d: int
+    block_k: int
     n_dblocks: int
     chunk_len: int
     n_chunks: int
-    warps: int
 
 
-def _split(batch, dim, L, dpg, block_d, forced, sms, cfg, align) -> _Split:
-    block_d = min(block_d, triton.next_power_of_2(dim))
-    block_d = block_d if dpg == dim else min(block_d, _largest_pow2_dividing(dpg, block_d))
-    n_dblocks = triton.cdiv(dim, block_d)
-    n_chunks = forced or triton.cdiv(cfg.programs_per_sm * sms, batch * n_dblocks)
-    n_chunks = max(1, min(n_chunks, cfg.max_chunks, triton.cdiv(L, align)))
-    chunk_len = triton.cdiv(triton.cdiv(L, n_chunks), align) * align
-    return _Split(block_d, n_dblocks, chunk_len, triton.cdiv(L, chunk_len), max(1, block_d // 32))
+def _split(batch, dim, L, dpg, sms, cfg) -> _Split:
+    """The backward's channel blocks (inside one group of B and C) and chunks of L."""
+    block_k = _largest_pow2_dividing(dpg, cfg.bwd_block_k)
+    n_dblocks = dim // block_k
+    n_chunks = cfg.bwd_chunks or triton.cdiv(cfg.programs_per_sm * sms, batch * n_dblocks)
+    n_chunks = max(1, min(n_chunks, cfg.max_chunks, triton.cdiv(L, cfg.bwd_tile_t)))
+    chunk_len = triton.cdiv(triton.cdiv(L, n_chunks), cfg.bwd_tile_t) * cfg.bwd_tile_t
+    return _Split(block_k, n_dblocks, chunk_len, triton.cdiv(L, chunk_len))
 
 
 def _bc4(X):
@@ -104,11 +104,8 @@ class _SelectiveScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus):
         batch, dim, L, N, B4, C4 = _check(u, delta, A, B, C, D, z, delta_bias, initial_state)
-        cfg, sms = _config, _sm_count(u.device)
-        groups = B4.shape[1]
-        dpg = dim // groups
-        bwd = _split(batch, dim, L, dpg, cfg.bwd_block_d, cfg.bwd_chunks, sms, cfg,
-                     align=max(cfg.seg, cfg.unroll, cfg.tile_t))
+        cfg = _config
+        dpg = dim // B4.shape[1]
         block_n = triton.next_power_of_2(N)
         A32 = A.detach().float().contiguous()
         h0 = None if initial_state is None else initial_state.detach().float().contiguous()
@@ -116,7 +113,10 @@ class _SelectiveScan(torch.autograd.Function):
         f32 = dict(device=u.device, dtype=torch.float32)
         y = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
         last = torch.empty(batch, dim, N, **f32)
-        ckpt = torch.empty(batch, bwd.n_chunks, dim, N, **f32) if want_grad else last
+        # with gradients: the state at every backward tile start, forward tiles dividing those
+        tile = min(cfg.tile_t, cfg.bwd_tile_t) if want_grad else cfg.tile_t
+        n_ckpt = triton.cdiv(L, cfg.bwd_tile_t)
+        ckpt = torch.empty(batch, n_ckpt, dim, N, **f32) if want_grad else last
         dummy = y
         opt = [D if D is not None else dummy, z if z is not None else dummy,
                delta_bias if delta_bias is not None else dummy, h0 if h0 is not None else dummy]
@@ -125,64 +125,58 @@ class _SelectiveScan(torch.autograd.Function):
                      HAS_H0=h0 is not None, STORE_CKPT=want_grad)
         z_strides = _strides(z) if z is not None else (0, 0, 0)
         _ss_fwd_tiled_kernel[(batch * dim,)](
-            u, delta, A32, B4, C4, *opt, y, last, ckpt, dim, L, N, dpg, bwd.chunk_len, bwd.n_chunks,
+            u, delta, A32, B4, C4, *opt, y, last, ckpt, dim, L, N, dpg, cfg.bwd_tile_t, n_ckpt,
             *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(), *z_strides, *_strides(y),
-            BLOCK_T=cfg.tile_t, STAGES=cfg.tile_stages, num_warps=cfg.tile_warps, **flags)
+            BLOCK_T=tile, STAGES=cfg.tile_stages, num_warps=cfg.tile_warps, **flags)
         ctx.save_for_backward(u, delta, A32, B4, C4, D, z, delta_bias, ckpt)
-        ctx.meta = (bwd, block_n, bool(delta_softplus), B.dim(), A.dtype, h0 is not None,
+        ctx.meta = (cfg, block_n, bool(delta_softplus), B.dim(), A.dtype, h0 is not None,
                     None if initial_state is None else initial_state.dtype, B.dtype, C.dtype)
         return y, last
 
     @staticmethod
     def backward(ctx, dy, dlast):
         u, delta, A32, B4, C4, D, z, delta_bias, ckpt = ctx.saved_tensors
-        Bt, Ct = _rows_of_n(B4), _rows_of_n(C4)
-        bwd, block_n, softplus, b_ndim, A_dtype, has_h0, h0_dtype, B_dtype, C_dtype = ctx.meta
-        cfg = _config
+        cfg, block_n, softplus, b_ndim, A_dtype, has_h0, h0_dtype, B_dtype, C_dtype = ctx.meta
         batch, dim, L = u.shape
         N = A32.shape[1]
-        groups = Bt.shape[1]
+        groups = B4.shape[1]
         dpg = dim // groups
+        plan = _split(batch, dim, L, dpg, _sm_count(u.device), cfg)
         f32 = dict(device=u.device, dtype=torch.float32)
         dy = dy if dy is not None else torch.zeros_like(u)
         dlast = None if dlast is None else dlast.float().contiguous()
         du = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
         ddelta = torch.empty(batch, dim, L, device=u.device, dtype=delta.dtype)
         dz = torch.empty(batch, dim, L, device=u.device, dtype=z.dtype) if z is not None else du
-        dB_part = torch.empty(bwd.n_dblocks, batch, L, N, **f32)
-        dC_part = torch.empty(bwd.n_dblocks, batch, L, N, **f32)
-        rows = batch * bwd.n_chunks
+        dB_part = torch.empty(plan.n_dblocks, batch, N, L, **f32)
+        dC_part = torch.empty(plan.n_dblocks, batch, N, L, **f32)
+        rows = batch * plan.n_chunks
         dA_part = torch.empty(rows, dim, N, **f32)
         dD_part = torch.empty(rows, dim, **f32)
         dbias_part = torch.empty(rows, dim, **f32)
         dh0 = torch.empty(batch, dim, N, **f32)
-        sumP = torch.empty(batch, bwd.n_chunks, dim, N, **f32)
-        sumS = torch.empty(batch, bwd.n_chunks, dim, **f32)
-        programs = batch * bwd.n_dblocks * bwd.n_chunks
-        max_segs = triton.cdiv(bwd.chunk_len, cfg.seg)
-        seg_scratch = torch.empty(programs * max_segs * bwd.block_d * block_n, **f32)
-        step_scratch = torch.empty(programs * cfg.seg * bwd.block_d * block_n, **f32)
+        sumP = torch.empty(batch, plan.n_chunks, dim, N, **f32)
+        sumS = torch.empty(batch, plan.n_chunks, dim, **f32)
+        carry = torch.empty(batch * plan.n_dblocks * plan.n_chunks * plan.block_k * block_n, **f32)
         dummy = du
         zz = z if z is not None else dummy
         z_strides = _strides(z) if z is not None else (0, 0, 0)
         bias = delta_bias if delta_bias is not None else dummy
-        common = dict(BLOCK_D=bwd.block_d, BLOCK_N=block_n,
-                      HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
-                      num_warps=bwd.warps)
-        if bwd.n_chunks > 1:
-            _ss_bwd_summary_kernel[(batch * bwd.n_dblocks, bwd.n_chunks - 1)](
-                delta, A32, Ct, zz, bias, dy, sumP, sumS,
-                dim, L, N, bwd.n_dblocks, bwd.chunk_len, bwd.n_chunks, dpg,
-                *_strides(delta), *Ct.stride()[:2], *z_strides, *_strides(dy), UNROLL=cfg.unroll,
-                **common)
-        _ss_bwd_kernel[(batch * bwd.n_dblocks, bwd.n_chunks)](
-            u, delta, A32, Bt, Ct, D if D is not None else dummy, zz, bias, dy,
-            dlast if dlast is not None else dummy, ckpt, sumP, sumS, seg_scratch, step_scratch,
+        common = dict(BLOCK_N=block_n, BLOCK_T=cfg.bwd_tile_t, HAS_Z=z is not None,
+                      HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, num_warps=cfg.bwd_warps)
+        if plan.n_chunks > 1:
+            _ss_bwd_summary_kernel[(batch * dim, plan.n_chunks - 1)](
+                delta, A32, C4, zz, bias, dy, sumP, sumS,
+                dim, L, N, dpg, plan.chunk_len, plan.n_chunks,
+                *_strides(delta), *C4.stride(), *z_strides, *_strides(dy), **common)
+        _ss_bwd_kernel[(batch * plan.n_dblocks, plan.n_chunks)](
+            u, delta, A32, B4, C4, D if D is not None else dummy, zz, bias, dy,
+            dlast if dlast is not None else dummy, ckpt, sumP, sumS, carry,
             du, ddelta, dz, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
-            batch, dim, L, N, bwd.n_dblocks, bwd.chunk_len, bwd.n_chunks, dpg, max_segs,
-            *_strides(u), *_strides(delta), *Bt.stride()[:2], *Ct.stride()[:2], *z_strides,
-            *_strides(dy), SEG=cfg.seg, HAS_D=D is not None, HAS_DLAST=dlast is not None,
-            WANT_DH0=has_h0, **common)
+            batch, dim, L, N, plan.n_dblocks, plan.chunk_len, plan.n_chunks, ckpt.shape[1], dpg,
+            *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(), *z_strides,
+            *_strides(dy), BLOCK_K=plan.block_k, STAGES=cfg.bwd_stages, HAS_D=D is not None,
+            HAS_DLAST=dlast is not None, WANT_DH0=has_h0, **common)
         dB = _reduce_groups(dB_part, groups, b_ndim)
         dC = _reduce_groups(dC_part, groups, b_ndim)
         dA = dA_part.sum(0).to(A_dtype)
@@ -192,17 +186,12 @@ class _SelectiveScan(torch.autograd.Function):
                 dz if z is not None else None, dbias, dh0.to(h0_dtype) if has_h0 else None, None)
 
 
-def _rows_of_n(X):
-    """(batch, groups, N, L) -> contiguous (batch, groups, L, N): one step reads one row."""
-    return X.transpose(-1, -2).contiguous()
-
-
 def _reduce_groups(part, groups, b_ndim):
-    """(n_dblocks, batch, L, N) partial sums -> (batch, N, L) or (batch, groups, N, L)."""
-    n_dblocks, batch, L, N = part.shape
+    """(n_dblocks, batch, N, L) partial sums -> (batch, N, L) or (batch, groups, N, L)."""
+    n_dblocks, batch, N, L = part.shape
     if b_ndim == 3:
-        return part.sum(0).transpose(-1, -2)
-    return part.view(groups, n_dblocks // groups, batch, L, N).sum(1).permute(1, 0, 3, 2)
+        return part.sum(0)
+    return part.view(groups, n_dblocks // groups, batch, N, L).sum(1).transpose(0, 1)
 
 
 def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,

@@ -93,14 +93,15 @@ def _compare_scan(gen, batch, dim, L, N, groups=0, with_all=True, softplus=True,
     assert not bad, f"seed {SEED}: relative errors over {tol}: {bad}"
 
 
-SMALL = dict(bwd_block_d=2, unroll=4, seg=4, tile_t=4)  # several programs, chunks, segments, tiles
+SMALL = dict(bwd_block_k=2, bwd_tile_t=4, tile_t=4)  # several programs, chunks and tiles
 
 
 @pytest.mark.parametrize("case", [
     # name, shape (batch, dim, L, N), groups, config, options
     ("chunked", (2, 6, 37, 4), 0, dict(SMALL, bwd_chunks=3), {}),
-    ("groups", (2, 8, 29, 3), 2, dict(SMALL, bwd_block_d=8, bwd_chunks=2), {}),
-    ("bare", (1, 5, 20, 4), 0, dict(unroll=8, seg=8, tile_t=8), dict(with_all=False, softplus=False)),
+    ("long_bwd_tiles", (1, 4, 45, 4), 0, dict(SMALL, bwd_tile_t=8, bwd_chunks=2), {}),
+    ("groups", (2, 8, 29, 3), 2, dict(SMALL, bwd_block_k=8, bwd_chunks=2), {}),
+    ("bare", (1, 5, 20, 4), 0, dict(tile_t=8, bwd_tile_t=8), dict(with_all=False, softplus=False)),
     ("length_one", (2, 3, 1, 4), 0, {}, {}),
     ("bf16", (2, 6, 33, 4), 0, dict(SMALL, bwd_chunks=3), dict(dtype=torch.bfloat16)),
     ("strided", (1, 4, 24, 4), 0, dict(SMALL, bwd_chunks=2), dict(noncontiguous=True)),
