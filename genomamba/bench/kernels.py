@@ -193,8 +193,9 @@ def check_conv(batch=2, dim=256, L=3001, width=4):
 
 
 def _fits(batch, dim, L, N, elt):
-    """Inputs, outputs, gradients, backward scratch and the dB/dC partial sums fit in memory."""
-    need = batch * dim * L * (8 * elt + 4 + N)
+    """Inputs, outputs and gradients, the fp32 dB/dC partial sums (one per 16 channels: 8 bytes per
+    channel and step) and the state checkpoints (one per 128 steps) fit in memory."""
+    need = batch * dim * L * (8 * elt + 4 + 8 + N * 4 // 128 + 1)
     free, _ = torch.cuda.mem_get_info()
     return need < 0.7 * free
 
