@@ -7,16 +7,21 @@ from dataclasses import dataclass, replace
 import torch
 import triton
 
-from .selective_scan_kernels import _ss_bwd_kernel, _ss_bwd_summary_kernel, _ss_fwd_tiled_kernel
+from .selective_scan_kernels import (_ss_bwd_kernel, _ss_bwd_summary_kernel, _ss_fwd_summary_kernel,
+                                     _ss_fwd_tiled_kernel)
 
 
 @dataclass(frozen=True)
 class ScanConfig:
     """Launch plan. Forward: one channel per program, tiles of tile_t steps. Backward: bwd_block_k
-    channels per program, tiles of bwd_tile_t steps, enough chunks of L side by side to fill the GPU."""
+    channels per program, tiles of bwd_tile_t steps. Both cut L into enough chunks side by side to
+    fill the GPU."""
     tile_t: int = 256          # forward steps per tile
     tile_warps: int = 2
     tile_stages: int = 2       # software-pipelining depth of the forward's tile loop
+    fwd_chunk_below: int = 3   # the forward cuts L into chunks only below this many rows per SM
+    fwd_programs_per_sm: int = 16  # and then aims for this many programs per multiprocessor
+    fwd_chunks: int | None = None  # force the forward's chunk count (tests, tuning)
     bwd_tile_t: int = 128      # backward steps per tile; the forward checkpoints every bwd_tile_t
     bwd_warps: int = 2
     bwd_stages: int = 1        # software-pipelining depth of the backward's channel loop
@@ -58,14 +63,22 @@ class _Split:
     n_chunks: int
 
 
+def _chunks(L, rows, per_sm, sms, align, cfg, forced) -> tuple[int, int]:
+    """(chunk length, chunk count): chunks of L, multiples of align, to give rows x chunks programs
+    about per_sm per multiprocessor."""
+    n_chunks = forced or triton.cdiv(per_sm * sms, rows)
+    n_chunks = max(1, min(n_chunks, cfg.max_chunks, triton.cdiv(L, align)))
+    chunk_len = triton.cdiv(triton.cdiv(L, n_chunks), align) * align
+    return chunk_len, triton.cdiv(L, chunk_len)
+
+
 def _split(batch, dim, L, dpg, sms, cfg) -> _Split:
     """The backward's channel blocks (inside one group of B and C) and chunks of L."""
     block_k = _largest_pow2_dividing(dpg, cfg.bwd_block_k)
     n_dblocks = dim // block_k
-    n_chunks = cfg.bwd_chunks or triton.cdiv(cfg.programs_per_sm * sms, batch * n_dblocks)
-    n_chunks = max(1, min(n_chunks, cfg.max_chunks, triton.cdiv(L, cfg.bwd_tile_t)))
-    chunk_len = triton.cdiv(triton.cdiv(L, n_chunks), cfg.bwd_tile_t) * cfg.bwd_tile_t
-    return _Split(block_k, n_dblocks, chunk_len, triton.cdiv(L, chunk_len))
+    chunk_len, n_chunks = _chunks(L, batch * n_dblocks, cfg.programs_per_sm, sms, cfg.bwd_tile_t,
+                                  cfg, cfg.bwd_chunks)
+    return _Split(block_k, n_dblocks, chunk_len, n_chunks)
 
 
 def _bc4(X):
@@ -117,17 +130,29 @@ class _SelectiveScan(torch.autograd.Function):
         tile = min(cfg.tile_t, cfg.bwd_tile_t) if want_grad else cfg.tile_t
         n_ckpt = triton.cdiv(L, cfg.bwd_tile_t)
         ckpt = torch.empty(batch, n_ckpt, dim, N, **f32) if want_grad else last
+        # chunks cost a summary pass (a third of the forward): only where rows leave SMs idle
+        sms = _sm_count(u.device)
+        forced = cfg.fwd_chunks or (1 if batch * dim >= cfg.fwd_chunk_below * sms else None)
+        chunk_len, n_chunks = _chunks(L, batch * dim, cfg.fwd_programs_per_sm, sms,
+                                      max(tile, cfg.bwd_tile_t), cfg, forced)
+        sumH = torch.empty(batch, n_chunks, dim, N, **f32)
+        sumS = torch.empty(batch, n_chunks, dim, **f32)
         dummy = y
         opt = [D if D is not None else dummy, z if z is not None else dummy,
                delta_bias if delta_bias is not None else dummy, h0 if h0 is not None else dummy]
-        flags = dict(BLOCK_N=block_n, HAS_D=D is not None, HAS_Z=z is not None,
-                     HAS_BIAS=delta_bias is not None, SOFTPLUS=bool(delta_softplus),
-                     HAS_H0=h0 is not None, STORE_CKPT=want_grad)
+        flags = dict(BLOCK_N=block_n, BLOCK_T=tile, HAS_BIAS=delta_bias is not None,
+                     SOFTPLUS=bool(delta_softplus), num_warps=cfg.tile_warps)
+        if n_chunks > 1:
+            _ss_fwd_summary_kernel[(batch * dim, n_chunks - 1)](
+                u, delta, A32, B4, opt[2], sumH, sumS, dim, L, N, dpg, chunk_len, n_chunks,
+                *_strides(u), *_strides(delta), *B4.stride(), **flags)
         z_strides = _strides(z) if z is not None else (0, 0, 0)
-        _ss_fwd_tiled_kernel[(batch * dim,)](
-            u, delta, A32, B4, C4, *opt, y, last, ckpt, dim, L, N, dpg, cfg.bwd_tile_t, n_ckpt,
+        _ss_fwd_tiled_kernel[(batch * dim, n_chunks)](
+            u, delta, A32, B4, C4, *opt, y, last, ckpt, sumH, sumS,
+            dim, L, N, dpg, chunk_len, n_chunks, cfg.bwd_tile_t, n_ckpt,
             *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(), *z_strides, *_strides(y),
-            BLOCK_T=tile, STAGES=cfg.tile_stages, num_warps=cfg.tile_warps, **flags)
+            STAGES=cfg.tile_stages, HAS_D=D is not None, HAS_Z=z is not None,
+            HAS_H0=h0 is not None, STORE_CKPT=want_grad, **flags)
         ctx.save_for_backward(u, delta, A32, B4, C4, D, z, delta_bias, ckpt)
         ctx.meta = (cfg, block_n, bool(delta_softplus), B.dim(), A.dtype, h0 is not None,
                     None if initial_state is None else initial_state.dtype, B.dtype, C.dtype)

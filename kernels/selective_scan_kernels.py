@@ -9,7 +9,10 @@ Both directions walk L in tiles of BLOCK_T steps; a tile's recurrence is a paral
 registers, seeded with what the neighbouring tile left. Loads and stores are contiguous runs along
 L; B and C are read in place.
 
-Forward: one program per (batch row, channel), one pass over L. When gradients are wanted it stores
+Forward: one program per (batch row, channel, chunk of L). Where batch x dim alone would leave the
+GPU underused, L is cut into chunks: a summary pass gives each chunk's end state from a zero start
+(an exponential of the delta summed after each step, no scan) and its sum of delta, and each chunk's
+program folds the earlier chunks' summaries into its start state. When gradients are wanted it stores
 the state at every ckpt_len-th step (the backward's tile starts).
 
 Backward: chunks of L run side by side. A summary pass gives, per (batch row, channel, chunk), the
@@ -62,26 +65,75 @@ def _first_order(a1, b1, a2, b2):
 
 
 @triton.jit
+def _ss_fwd_summary_kernel(
+        u_ptr, dl_ptr, A_ptr, B_ptr, bias_ptr, sumH_ptr, sumS_ptr,
+        dim, L, N, dpg, chunk_len, n_chunks,
+        su_b, su_d, su_l, sd_b, sd_d, sd_l, sB_b, sB_g, sB_n, sB_l,
+        BLOCK_N: tl.constexpr, BLOCK_T: tl.constexpr,
+        HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """Per (batch row, channel, chunk but the last): the chunk's end state from a zero start,
+    sum over t of exp(A (delta_t+1 + ... + delta_end)) x_t (decays at most 1: one exponential of the
+    delta summed after t is safe), walking the chunk's tiles from its end, and its sum of delta."""
+    pid = tl.program_id(0)
+    b = (pid // dim).to(tl.int64)
+    d = pid % dim
+    g = d // dpg
+    c = tl.program_id(1)
+    offs_n = tl.arange(0, BLOCK_N)
+    offs_t = tl.arange(0, BLOCK_T)
+    mask_n = offs_n < N
+    A2 = tl.load(A_ptr + d * N + offs_n, mask=mask_n, other=0.0)[:, None] * LOG2E
+    bias = 0.0
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + d).to(tl.float32)
+    dl_row = dl_ptr + b * sd_b + d * sd_d
+    u_row = u_ptr + b * su_b + d * su_d
+    B_rows = B_ptr + b * sB_b + g * sB_g + offs_n[:, None] * sB_n
+    t_begin = c * chunk_len
+    t_end = tl.minimum(t_begin + chunk_len, L)
+    n_tiles = tl.cdiv(t_end - t_begin, BLOCK_T)
+    acc = tl.zeros([BLOCK_N, BLOCK_T], dtype=tl.float32)
+    R = tl.zeros([BLOCK_T], dtype=tl.float32)  # sum of delta after the tile, in every lane
+    for i in range(0, n_tiles):
+        t = t_begin + (n_tiles - 1 - i) * BLOCK_T + offs_t
+        m = t < t_end
+        dl, _ = _delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)
+        u = tl.load(u_row + t * su_l, mask=m, other=0.0).to(tl.float32)
+        Bt = tl.load(B_rows + t[None, :] * sB_l, mask=mask_n[:, None] & m[None, :],
+                     other=0.0).to(tl.float32)
+        tile_sum = tl.sum(dl, axis=0)
+        after = R + tile_sum - tl.cumsum(dl, axis=0)  # delta summed over the steps after t
+        acc += tl.exp2(A2 * after[None, :]) * Bt * (dl * u)[None, :]
+        R += tile_sum
+    base = (b * n_chunks + c) * dim + d
+    tl.store(sumH_ptr + base * N + offs_n, tl.sum(acc, axis=1), mask=mask_n)
+    tl.store(sumS_ptr + base, tl.max(R, axis=0))
+
+
+@triton.jit
 def _ss_fwd_tiled_kernel(
         u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, h0_ptr,
-        y_ptr, last_ptr, ckpt_ptr,
-        dim, L, N, dpg, ckpt_len, n_ckpt,
+        y_ptr, last_ptr, ckpt_ptr, sumH_ptr, sumS_ptr,
+        dim, L, N, dpg, chunk_len, n_chunks, ckpt_len, n_ckpt,
         su_b, su_d, su_l, sd_b, sd_d, sd_l, sB_b, sB_g, sB_n, sB_l, sC_b, sC_g, sC_n, sC_l,
         sz_b, sz_d, sz_l, sy_b, sy_d, sy_l,
         BLOCK_N: tl.constexpr, BLOCK_T: tl.constexpr, STAGES: tl.constexpr,
         HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
         SOFTPLUS: tl.constexpr, HAS_H0: tl.constexpr, STORE_CKPT: tl.constexpr):
-    """One channel per program, one pass over L in tiles of BLOCK_T steps: each tile's recurrence
-    is a parallel scan along time over (BLOCK_N, BLOCK_T) in registers, started from the state the
-    previous tile left; every load and store is a contiguous run along L."""
+    """One program per (batch row, channel, chunk of L): the chunk's start state folded from the
+    earlier chunks' summaries, then one pass over the chunk in tiles of BLOCK_T steps, each tile's
+    recurrence a parallel scan along time over (BLOCK_N, BLOCK_T) in registers, started from the
+    state the previous tile left; every load and store is a contiguous run along L."""
     pid = tl.program_id(0)
     b = (pid // dim).to(tl.int64)
     d = pid % dim
     g = d // dpg
+    c = tl.program_id(1)
     offs_n = tl.arange(0, BLOCK_N)
     offs_t = tl.arange(0, BLOCK_T)
     mask_n = offs_n < N
-    A2 = tl.load(A_ptr + d * N + offs_n, mask=mask_n, other=0.0)[:, None] * LOG2E
+    A2v = tl.load(A_ptr + d * N + offs_n, mask=mask_n, other=0.0) * LOG2E
+    A2 = A2v[:, None]
     bias = 0.0
     if HAS_BIAS:
         bias = tl.load(bias_ptr + d).to(tl.float32)
@@ -92,6 +144,10 @@ def _ss_fwd_tiled_kernel(
     h = tl.zeros([BLOCK_N], dtype=tl.float32)
     if HAS_H0:
         h = tl.load(h0_ptr + state, mask=mask_n, other=0.0)
+    for j in range(0, c):  # the state at this chunk's start
+        base = (b * n_chunks + j) * dim + d
+        Sj = tl.load(sumS_ptr + base)
+        h = tl.exp2(A2v * Sj) * h + tl.load(sumH_ptr + base * N + offs_n, mask=mask_n, other=0.0)
 
     u_row = u_ptr + b * su_b + d * su_d
     dl_row = dl_ptr + b * sd_b + d * sd_d
@@ -101,15 +157,17 @@ def _ss_fwd_tiled_kernel(
     C_rows = C_ptr + b * sC_b + g * sC_g + offs_n[:, None] * sC_n
     first = (offs_t == 0)[None, :]
     last_col = (offs_t == BLOCK_T - 1)[None, :]
-    for t0 in tl.range(0, L, BLOCK_T, num_stages=STAGES):
+    t_begin = c * chunk_len
+    t_end = tl.minimum(t_begin + chunk_len, L)
+    for t0 in tl.range(t_begin, t_end, BLOCK_T, num_stages=STAGES):
         if STORE_CKPT:
             if t0 % ckpt_len == 0:
                 tl.store(ckpt_ptr + (b * n_ckpt + t0 // ckpt_len) * dim * N + d * N + offs_n, h,
                          mask=mask_n)
         t = t0 + offs_t
-        m = t < L
+        m = t < t_end
         mnt = mask_n[:, None] & m[None, :]
-        dl, _ = _delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)  # past L: the state passes
+        dl, _ = _delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)  # past the end: h passes
         u = tl.load(u_row + t * su_l, mask=m, other=0.0).to(tl.float32)
         Bt = tl.load(B_rows + t[None, :] * sB_l, mask=mnt, other=0.0).to(tl.float32)
         Ct = tl.load(C_rows + t[None, :] * sC_l, mask=mnt, other=0.0).to(tl.float32)
@@ -123,7 +181,8 @@ def _ss_fwd_tiled_kernel(
             y = y * z * tl.sigmoid(z)
         tl.store(y_row + t * sy_l, y.to(y_ptr.dtype.element_ty), mask=m)
         h = tl.sum(tl.where(last_col, hs, 0.0), axis=1)
-    tl.store(last_ptr + state, h, mask=mask_n)
+    if c == n_chunks - 1:
+        tl.store(last_ptr + state, h, mask=mask_n)
 
 
 @triton.jit

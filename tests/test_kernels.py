@@ -6,6 +6,7 @@ each failure message (set GENOMAMBA_TEST_SEED to replay one).
 """
 
 import os
+import zlib
 
 import pytest
 import torch
@@ -31,8 +32,8 @@ BF16_TOL = 1e-2
 
 @pytest.fixture
 def gen(request):
-    # one fresh seed per run, offset per test so cases differ
-    return torch.Generator().manual_seed(SEED + hash(request.node.name) % 100003)
+    # one fresh seed per run, offset per test so cases differ (crc32: stable across processes)
+    return torch.Generator().manual_seed(SEED + zlib.crc32(request.node.name.encode()) % 100003)
 
 
 @pytest.fixture(autouse=True)
@@ -69,6 +70,8 @@ def _leaves(inputs, dtype, device):
 def _compare_scan(gen, batch, dim, L, N, groups=0, with_all=True, softplus=True,
                   dtype=torch.float32, noncontiguous=False):
     inputs = _scan_inputs(gen, batch, dim, L, N, groups, with_all)
+    # the reference sees the same (rounded) values as the kernel: only its arithmetic is measured
+    inputs = {k: (v.to(dtype).double() if v is not None else None) for k, v in inputs.items()}
     ref_in = _leaves(inputs, torch.float64, "cpu")
     tri_in = _leaves(inputs, dtype, DEVICE)
     call_in = dict(tri_in)
@@ -93,7 +96,7 @@ def _compare_scan(gen, batch, dim, L, N, groups=0, with_all=True, softplus=True,
     assert not bad, f"seed {SEED}: relative errors over {tol}: {bad}"
 
 
-SMALL = dict(bwd_block_k=2, bwd_tile_t=4, tile_t=4)  # several programs, chunks and tiles
+SMALL = dict(bwd_block_k=2, bwd_tile_t=4, tile_t=4, fwd_chunks=3)  # several programs, chunks, tiles
 
 
 @pytest.mark.parametrize("case", [
