@@ -14,8 +14,8 @@ from .selective_scan_kernels import (_ss_bwd_kernel, _ss_bwd_summary_kernel, _ss
 @dataclass(frozen=True)
 class ScanConfig:
     """Launch plan. Forward: one channel per program, tiles of tile_t steps. Backward: bwd_block_k
-    channels per program, tiles of bwd_tile_t steps. Both cut L into enough chunks side by side to
-    fill the GPU."""
+    channels per program, tiles of bwd_tile_t steps. The backward, and the forward where batch x dim
+    leave multiprocessors idle, cut L into chunks side by side."""
     tile_t: int = 256          # forward steps per tile
     tile_warps: int = 2
     tile_stages: int = 2       # software-pipelining depth of the forward's tile loop
@@ -135,8 +135,8 @@ class _SelectiveScan(torch.autograd.Function):
         forced = cfg.fwd_chunks or (1 if batch * dim >= cfg.fwd_chunk_below * sms else None)
         chunk_len, n_chunks = _chunks(L, batch * dim, cfg.fwd_programs_per_sm, sms,
                                       max(tile, cfg.bwd_tile_t), cfg, forced)
-        sumH = torch.empty(batch, n_chunks, dim, N, **f32)
-        sumS = torch.empty(batch, n_chunks, dim, **f32)
+        sumH = torch.empty(batch, n_chunks, dim, N, **f32) if n_chunks > 1 else last  # unread at 1
+        sumS = torch.empty(batch, n_chunks, dim, **f32) if n_chunks > 1 else last
         dummy = y
         opt = [D if D is not None else dummy, z if z is not None else dummy,
                delta_bias if delta_bias is not None else dummy, h0 if h0 is not None else dummy]
