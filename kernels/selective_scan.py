@@ -35,6 +35,11 @@ DEFAULT_CONFIG = ScanConfig()
 _config = DEFAULT_CONFIG
 
 
+def get_config() -> ScanConfig:
+    """The launch plan in force."""
+    return _config
+
+
 def set_config(**changes) -> ScanConfig:
     """Change the launch plan (benchmarks and tests); returns the previous one."""
     global _config

@@ -193,9 +193,13 @@ def check_conv(batch=2, dim=256, L=3001, width=4):
 
 
 def _fits(batch, dim, L, N, elt):
-    """Inputs, outputs and gradients, the fp32 dB/dC partial sums (one per 16 channels: 8 bytes per
-    channel and step) and the state checkpoints (one per 128 steps) fit in memory."""
-    need = batch * dim * L * (8 * elt + 4 + 8 + N * 4 // 128 + 1)
+    """Inputs, outputs and gradients, the fp32 dB/dC partial sums (one row of N per bwd_block_k
+    channels) and the fp32 state checkpoints (one per bwd_tile_t steps) of the current launch plan
+    fit in memory."""
+    from kernels.selective_scan import get_config
+    plan = get_config()
+    scratch = 2 * 4 * N / plan.bwd_block_k + 4 * N / plan.bwd_tile_t
+    need = batch * dim * L * (8 * elt + 4 + scratch + 1)
     free, _ = torch.cuda.mem_get_info()
     return need < 0.7 * free
 
