@@ -2,24 +2,35 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, replace
 
 import torch
 import triton
 
-from .selective_scan_kernels import (_ss_bwd_kernel, _ss_bwd_summary_kernel, _ss_fwd_summary_kernel,
+from .selective_scan_kernels import (_ss_bwd_kernel, _ss_bwd_summary_kernel, _ss_chunk_starts_kernel,
+                                     _ss_fwd_step_kernel, _ss_fwd_summary_kernel,
                                      _ss_fwd_tiled_kernel)
 
 
 @dataclass(frozen=True)
 class ScanConfig:
-    """Launch plan. Forward: one channel per program, tiles of tile_t steps. Backward: bwd_block_k
-    channels per program, tiles of bwd_tile_t steps. The backward, and the forward where batch x dim
-    leave multiprocessors idle, cut L into chunks side by side."""
-    tile_t: int = 256          # forward steps per tile
+    """Launch plan. Two forwards: "step" (each thread steps its channels' states through time, L cut
+    into chunks that run side by side after a summary pass; faster on large inputs) and "tiled" (one
+    channel per program, tiles of tile_t steps scanned in parallel; fewer launches, faster on small
+    inputs); "auto" picks step from step_min_elements = batch x dim x L on. Backward: bwd_block_k
+    channels per program, tiles of bwd_tile_t steps, chunks of L side by side."""
+    fwd_kernel: str = "auto"   # "auto", "step" or "tiled"
+    step_min_elements: int = 1 << 25
+    step_block_d: int = 32     # step forward: channels per program (one warp: 4 per thread)
+    step_warps: int = 1
+    step_unroll: int = 8       # step forward: steps per tile (4, 8 or 16)
+    step_programs_per_sm: int = 64
+    step_max_chunks: int = 512
+    tile_t: int = 256          # tiled forward: steps per tile
     tile_warps: int = 2
-    tile_stages: int = 2       # software-pipelining depth of the forward's tile loop
-    fwd_chunk_below: int = 3   # the forward cuts L into chunks only below this many rows per SM
+    tile_stages: int = 2       # software-pipelining depth of the tiled forward's loop
+    fwd_chunk_below: int = 3   # the tiled forward cuts L into chunks only below this many rows per SM
     fwd_programs_per_sm: int = 16  # and then aims for this many programs per multiprocessor
     fwd_chunks: int | None = None  # force the forward's chunk count (tests, tuning)
     bwd_tile_t: int = 128      # backward steps per tile; the forward checkpoints every bwd_tile_t
@@ -27,8 +38,14 @@ class ScanConfig:
     bwd_stages: int = 1        # software-pipelining depth of the backward's channel loop
     bwd_block_k: int = 16      # channels per backward program (their dB, dC summed in registers)
     programs_per_sm: int = 16  # aim for this many backward programs per multiprocessor
-    max_chunks: int = 256      # chunks fold their successors' summaries: keep this bounded
+    max_chunks: int = 256      # a bound on chunks of L (the tiled forward folds its predecessors')
     bwd_chunks: int | None = None  # force a chunk count (tests, tuning)
+
+    def __post_init__(self):
+        if self.fwd_kernel not in ("auto", "step", "tiled"):
+            raise ValueError(f"fwd_kernel must be auto, step or tiled, not {self.fwd_kernel!r}")
+        if self.step_unroll not in (4, 8, 16) or self.bwd_tile_t % 4:
+            raise ValueError("step_unroll must be 4, 8 or 16 and bwd_tile_t a multiple of 4")
 
 
 DEFAULT_CONFIG = ScanConfig()
@@ -123,7 +140,6 @@ class _SelectiveScan(torch.autograd.Function):
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus):
         batch, dim, L, N, B4, C4 = _check(u, delta, A, B, C, D, z, delta_bias, initial_state)
         cfg = _config
-        dpg = dim // B4.shape[1]
         block_n = triton.next_power_of_2(N)
         A32 = A.detach().float().contiguous()
         h0 = None if initial_state is None else initial_state.detach().float().contiguous()
@@ -131,33 +147,13 @@ class _SelectiveScan(torch.autograd.Function):
         f32 = dict(device=u.device, dtype=torch.float32)
         y = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
         last = torch.empty(batch, dim, N, **f32)
-        # with gradients: the state at every backward tile start, forward tiles dividing those
-        tile = min(cfg.tile_t, cfg.bwd_tile_t) if want_grad else cfg.tile_t
         n_ckpt = triton.cdiv(L, cfg.bwd_tile_t)
         ckpt = torch.empty(batch, n_ckpt, dim, N, **f32) if want_grad else last
-        # chunks cost a summary pass (a third of the forward): only where rows leave SMs idle
-        sms = _sm_count(u.device)
-        forced = cfg.fwd_chunks or (1 if batch * dim >= cfg.fwd_chunk_below * sms else None)
-        chunk_len, n_chunks = _chunks(L, batch * dim, cfg.fwd_programs_per_sm, sms,
-                                      max(tile, cfg.bwd_tile_t), cfg, forced)
-        sumH = torch.empty(batch, n_chunks, dim, N, **f32) if n_chunks > 1 else last  # unread at 1
-        sumS = torch.empty(batch, n_chunks, dim, **f32) if n_chunks > 1 else last
-        dummy = y
-        opt = [D if D is not None else dummy, z if z is not None else dummy,
-               delta_bias if delta_bias is not None else dummy, h0 if h0 is not None else dummy]
-        flags = dict(BLOCK_N=block_n, BLOCK_T=tile, HAS_BIAS=delta_bias is not None,
-                     SOFTPLUS=bool(delta_softplus), num_warps=cfg.tile_warps)
-        if n_chunks > 1:
-            _ss_fwd_summary_kernel[(batch * dim, n_chunks - 1)](
-                u, delta, A32, B4, opt[2], sumH, sumS, dim, L, N, dpg, chunk_len, n_chunks,
-                *_strides(u), *_strides(delta), *B4.stride(), **flags)
-        z_strides = _strides(z) if z is not None else (0, 0, 0)
-        _ss_fwd_tiled_kernel[(batch * dim, n_chunks)](
-            u, delta, A32, B4, C4, *opt, y, last, ckpt, sumH, sumS,
-            dim, L, N, dpg, chunk_len, n_chunks, cfg.bwd_tile_t, n_ckpt,
-            *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(), *z_strides, *_strides(y),
-            STAGES=cfg.tile_stages, HAS_D=D is not None, HAS_Z=z is not None,
-            HAS_H0=h0 is not None, STORE_CKPT=want_grad, **flags)
+        step = cfg.fwd_kernel == "step" or (cfg.fwd_kernel == "auto"
+                                            and batch * dim * L >= cfg.step_min_elements)
+        launch = _fwd_step if step else _fwd_tiled
+        launch(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, want_grad, block_n,
+               bool(delta_softplus))
         ctx.save_for_backward(u, delta, A32, B4, C4, D, z, delta_bias, ckpt)
         ctx.meta = (cfg, block_n, bool(delta_softplus), B.dim(), A.dtype, h0 is not None,
                     None if initial_state is None else initial_state.dtype, B.dtype, C.dtype)
@@ -214,6 +210,90 @@ class _SelectiveScan(torch.autograd.Function):
         dbias = dbias_part.sum(0).to(delta_bias.dtype) if delta_bias is not None else None
         return (du, ddelta, dA, dB.to(B_dtype), dC.to(C_dtype), dD,
                 dz if z is not None else None, dbias, dh0.to(h0_dtype) if has_h0 else None, None)
+
+
+def _fwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, want_grad, block_n,
+              softplus):
+    """Forward with _ss_fwd_step_kernel: B and C as (L, N) fp32 rows; with chunks of L, a summary
+    pass over the chunks but the last, a scan over chunks for their start states, then the output
+    pass."""
+    batch, dim, L = u.shape
+    N = A32.shape[1]
+    dpg = dim // B4.shape[1]
+    block_d = _largest_pow2_dividing(dpg, cfg.step_block_d)
+    n_dblocks = dim // block_d
+    # checkpoints land on iteration starts: the unroll divides the backward's tile
+    unroll = math.gcd(cfg.step_unroll, cfg.bwd_tile_t) if want_grad else cfg.step_unroll
+    # chunk lengths are powers of two: others ran up to 2.5x slower on the H100 (7944 or 3976
+    # steps against 4096 or 8192; docs/benchmarks.md)
+    n_chunks = cfg.fwd_chunks or triton.cdiv(cfg.step_programs_per_sm * _sm_count(u.device),
+                                             batch * n_dblocks)
+    n_chunks = min(n_chunks, cfg.step_max_chunks)
+    chunk_len = max(unroll, triton.next_power_of_2(triton.cdiv(L, n_chunks)))
+    n_chunks = triton.cdiv(L, chunk_len)
+    f32 = dict(device=u.device, dtype=torch.float32)
+    Bt = torch.empty(*B4.shape[:2], L, N, **f32).copy_(B4.transpose(-1, -2))
+    Ct = torch.empty(*C4.shape[:2], L, N, **f32).copy_(C4.transpose(-1, -2))
+    start = h0
+    sumH = sumS = last  # placeholders, unread with one chunk
+    if n_chunks > 1:
+        sumH = torch.empty(batch, n_chunks, dim, N, **f32)
+        sumS = torch.empty(batch, n_chunks, dim, **f32)
+        start = torch.empty(batch, n_chunks, dim, N, **f32)
+    dummy = y
+    args = [u, delta, A32, Bt, Ct, D if D is not None else dummy, z if z is not None else dummy,
+            delta_bias if delta_bias is not None else dummy,
+            start if start is not None else dummy, y, last, ckpt, sumH, sumS,
+            dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, cfg.bwd_tile_t,
+            ckpt.shape[1] if want_grad else 1, *_strides(u), *_strides(delta),
+            *(_strides(z) if z is not None else (0, 0, 0)), *_strides(y)]
+    flags = dict(BLOCK_D=block_d, BLOCK_N=block_n, UNROLL=unroll, HAS_D=D is not None,
+                 HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
+                 num_warps=cfg.step_warps)
+    if n_chunks > 1:
+        _ss_fwd_step_kernel[(batch * n_dblocks, n_chunks - 1)](
+            *args, SUMMARY=True, HAS_START=False, STORE_CKPT=False, **flags)
+        _ss_chunk_starts_kernel[(batch * dim,)](
+            A32, h0 if h0 is not None else dummy, sumH, sumS, start, dim, N, n_chunks,
+            BLOCK_C=triton.next_power_of_2(n_chunks), BLOCK_N=block_n, HAS_H0=h0 is not None,
+            num_warps=4)
+    _ss_fwd_step_kernel[(batch * n_dblocks, n_chunks)](
+        *args, SUMMARY=False, HAS_START=start is not None, STORE_CKPT=want_grad, **flags)
+
+
+def _fwd_tiled(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, want_grad, block_n,
+           softplus):
+    """Forward with _ss_fwd_tiled_kernel (one channel per program, tiles of tile_t steps)."""
+    batch, dim, L = u.shape
+    N = A32.shape[1]
+    dpg = dim // B4.shape[1]
+    f32 = dict(device=u.device, dtype=torch.float32)
+    n_ckpt = ckpt.shape[1] if want_grad else 1
+    # with gradients: the state at every backward tile start, forward tiles dividing those
+    tile = min(cfg.tile_t, cfg.bwd_tile_t) if want_grad else cfg.tile_t
+    # chunks cost a summary pass (a third of the forward): only where rows leave SMs idle
+    sms = _sm_count(u.device)
+    forced = cfg.fwd_chunks or (1 if batch * dim >= cfg.fwd_chunk_below * sms else None)
+    chunk_len, n_chunks = _chunks(L, batch * dim, cfg.fwd_programs_per_sm, sms,
+                                  max(tile, cfg.bwd_tile_t), cfg, forced)
+    sumH = torch.empty(batch, n_chunks, dim, N, **f32) if n_chunks > 1 else last  # unread at 1
+    sumS = torch.empty(batch, n_chunks, dim, **f32) if n_chunks > 1 else last
+    dummy = y
+    opt = [D if D is not None else dummy, z if z is not None else dummy,
+           delta_bias if delta_bias is not None else dummy, h0 if h0 is not None else dummy]
+    flags = dict(BLOCK_N=block_n, BLOCK_T=tile, HAS_BIAS=delta_bias is not None,
+                 SOFTPLUS=softplus, num_warps=cfg.tile_warps)
+    if n_chunks > 1:
+        _ss_fwd_summary_kernel[(batch * dim, n_chunks - 1)](
+            u, delta, A32, B4, opt[2], sumH, sumS, dim, L, N, dpg, chunk_len, n_chunks,
+            *_strides(u), *_strides(delta), *B4.stride(), **flags)
+    z_strides = _strides(z) if z is not None else (0, 0, 0)
+    _ss_fwd_tiled_kernel[(batch * dim, n_chunks)](
+        u, delta, A32, B4, C4, *opt, y, last, ckpt, sumH, sumS,
+        dim, L, N, dpg, chunk_len, n_chunks, cfg.bwd_tile_t, n_ckpt,
+        *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(), *z_strides, *_strides(y),
+        STAGES=cfg.tile_stages, HAS_D=D is not None, HAS_Z=z is not None,
+        HAS_H0=h0 is not None, STORE_CKPT=want_grad, **flags)
 
 
 def _reduce_groups(part, groups, b_ndim):

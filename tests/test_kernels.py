@@ -96,7 +96,8 @@ def _compare_scan(gen, batch, dim, L, N, groups=0, with_all=True, softplus=True,
     assert not bad, f"seed {SEED}: relative errors over {tol}: {bad}"
 
 
-SMALL = dict(bwd_block_k=2, bwd_tile_t=4, tile_t=4, fwd_chunks=3)  # several programs, chunks, tiles
+# several programs, chunks and tiles at small sizes, in both forwards
+SMALL = dict(bwd_block_k=2, bwd_tile_t=4, tile_t=4, fwd_chunks=3, step_block_d=2, step_unroll=4)
 
 
 @pytest.mark.parametrize("case", [
@@ -105,21 +106,24 @@ SMALL = dict(bwd_block_k=2, bwd_tile_t=4, tile_t=4, fwd_chunks=3)  # several pro
     ("long_bwd_tiles", (1, 4, 45, 4), 0, dict(SMALL, bwd_tile_t=8, bwd_chunks=2), {}),
     ("groups", (2, 8, 29, 3), 2, dict(SMALL, bwd_block_k=8, bwd_chunks=2), {}),
     ("bare", (1, 5, 20, 4), 0, dict(tile_t=8, bwd_tile_t=8), dict(with_all=False, softplus=False)),
+    ("step_unroll_16", (1, 8, 70, 4), 0, dict(SMALL, step_unroll=16, bwd_tile_t=16), {}),
     ("length_one", (2, 3, 1, 4), 0, {}, {}),
     ("bf16", (2, 6, 33, 4), 0, dict(SMALL, bwd_chunks=3), dict(dtype=torch.bfloat16)),
     ("strided", (1, 4, 24, 4), 0, dict(SMALL, bwd_chunks=2), dict(noncontiguous=True)),
 ], ids=lambda c: c[0])
-def test_selective_scan_matches_reference(gen, case):
+@pytest.mark.parametrize("forward", ["step", "tiled"])
+def test_selective_scan_matches_reference(gen, case, forward):
     _, shape, groups, cfg, options = case
     if ON_GPU:  # medium sizes with the default launch plan
         shape, cfg = (shape[0], shape[1] * 16, shape[2] * 31, 16 if shape[3] == 4 else shape[3]), {}
-    ss.set_config(**cfg)
+    ss.set_config(**cfg, fwd_kernel=forward)
     _compare_scan(gen, *shape, groups=groups, **options)
 
 
-def test_scan_state_carries_across_calls(gen):
+@pytest.mark.parametrize("forward", ["step", "tiled"])
+def test_scan_state_carries_across_calls(gen, forward):
     """Two calls with the state carried equal one call; gradients cross the boundary."""
-    ss.set_config(**SMALL)
+    ss.set_config(**SMALL, fwd_kernel=forward)
     batch, dim, L, N = 1, 4, 30, 4
     inputs = _scan_inputs(gen, batch, dim, L, N, 0, True)
     whole = _leaves(inputs, torch.float32, DEVICE)
@@ -141,6 +145,14 @@ def test_scan_state_carries_across_calls(gen):
         assert _rel(parts[key].grad, whole[key].grad.double().cpu()) < FP32_TOL, key
     # the loss on the second piece alone reaches the first piece's inputs through the state
     assert parts["u"].grad[..., :13].abs().sum() > 0
+
+
+def test_scan_config_rejects_unknown_plans():
+    with pytest.raises(ValueError, match="fwd_kernel"):
+        ss.set_config(fwd_kernel="fastest")
+    with pytest.raises(ValueError, match="step_unroll"):
+        ss.set_config(step_unroll=6)
+    assert ss.get_config() == ss.DEFAULT_CONFIG  # a refused change leaves the plan as it was
 
 
 def test_scan_rejects_bad_shapes(gen):

@@ -142,8 +142,18 @@ def _time_scan(fn_scan, inputs, rep, graphs=False):
     return fwd, bwd, _bench_graph(forward, rep), float("nan")
 
 
-def check_scan(batch=2, dim=256, L=3001, N=16, seed=None):
-    """Relative errors of outputs and all gradients against float64 (reference on the GPU)."""
+def check_scan(batch=2, dim=256, L=3001, N=16, seed=None, forward="auto"):
+    """Relative errors of outputs and all gradients against float64 (reference on the GPU), with
+    the given forward kernel ("step", "tiled" or "auto")."""
+    from kernels.selective_scan import set_config
+    previous = set_config(fwd_kernel=forward)
+    try:
+        return _check_scan(batch, dim, L, N, seed)
+    finally:
+        set_config(**previous.__dict__)
+
+
+def _check_scan(batch, dim, L, N, seed):
     from kernels.reference import selective_scan_ref
     from kernels.selective_scan import selective_scan_triton
     gen = torch.Generator(device=DEVICE).manual_seed(seed if seed is not None else
@@ -194,11 +204,11 @@ def check_conv(batch=2, dim=256, L=3001, width=4):
 
 def _fits(batch, dim, L, N, elt):
     """Inputs, outputs and gradients, the fp32 dB/dC partial sums (one row of N per bwd_block_k
-    channels) and the fp32 state checkpoints (one per bwd_tile_t steps) of the current launch plan
-    fit in memory."""
+    channels), the fp32 state checkpoints (one per bwd_tile_t steps) of the current launch plan and
+    the step forward's fp32 (L, N) copies of B and C fit in memory."""
     from kernels.selective_scan import get_config
     plan = get_config()
-    scratch = 2 * 4 * N / plan.bwd_block_k + 4 * N / plan.bwd_tile_t
+    scratch = 2 * 4 * N / plan.bwd_block_k + 4 * N / plan.bwd_tile_t + 2 * 4 * N / dim
     need = batch * dim * L * (8 * elt + 4 + scratch + 1)
     free, _ = torch.cuda.mem_get_info()
     return need < 0.7 * free
@@ -218,7 +228,9 @@ def main(argv=None) -> int:
           f"triton {triton.__version__}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}")
     rows = []
     if args.check:
-        for name, res in (("selective_scan", check_scan()), ("causal_conv1d", check_conv())):
+        checks = [(f"selective_scan ({fwd} forward)", check_scan(forward=fwd))
+                  for fwd in ("step", "tiled")] + [("causal_conv1d", check_conv())]
+        for name, res in checks:
             for dtype, errs in res.items():
                 worst = max(errs.values())
                 limit = 1e-4 if dtype == "float32" else 1e-2

@@ -1,0 +1,68 @@
+"""Time an older copy of the kernels against the working tree's, side by side in one process (CUDA).
+
+    mkdir -p /tmp/old/kernels_old
+    for f in $(git ls-tree --name-only REV kernels/); do git show REV:$f > /tmp/old/kernels_old/${f#kernels/}; done
+    python3 benchmarks/scan_forward_ab.py /tmp/old/kernels_old
+
+Prints, per shape (bf16, N 16, D, delta_bias, softplus, no z), the forward without gradients, the
+forward with gradients (it stores the backward's checkpoints) and forward + backward, old then new
+(ms, medians of CUDA-event timings) and old / new.
+"""
+import importlib.util
+import sys
+from pathlib import Path
+
+import torch
+import triton
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from genomamba.bench.kernels import _scan_inputs  # noqa: E402
+from kernels import selective_scan as new  # noqa: E402
+
+SHAPES = [(1, 512, 2 ** 12), (1, 512, 2 ** 14), (1, 512, 2 ** 16), (1, 512, 2 ** 18),
+          (1, 512, 2 ** 20), (1, 256, 2 ** 20), (8, 256, 16384), (8, 256, 4096)]
+
+
+def _load_package(path):
+    path = Path(path).resolve()
+    spec = importlib.util.spec_from_file_location(path.name, path / "__init__.py",
+                                                  submodule_search_locations=[str(path)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[path.name] = module
+    spec.loader.exec_module(module)
+    return importlib.import_module(f"{path.name}.selective_scan")
+
+
+def _ms(fn):
+    return triton.testing.do_bench(fn, warmup=10, rep=50, return_mode="median")
+
+
+def _timings(mod, inputs):
+    with torch.no_grad():
+        fwd = _ms(lambda: mod.selective_scan_triton(**inputs, delta_softplus=True))
+    leaves = {k: (v.detach().requires_grad_() if v is not None else None) for k, v in inputs.items()}
+    wrt = [v for v in leaves.values() if v is not None]
+    fwd_grad = _ms(lambda: mod.selective_scan_triton(**leaves, delta_softplus=True))
+    dy = torch.randn_like(inputs["u"])
+
+    def step():
+        y = mod.selective_scan_triton(**leaves, delta_softplus=True)
+        torch.autograd.grad(y, wrt, dy)
+    return fwd, fwd_grad, _ms(step)
+
+
+def main(argv):
+    old = _load_package(argv[0])
+    gen = torch.Generator(device="cuda").manual_seed(1)
+    print("batch x dim x L | fwd old | new | x | fwd (grad) old | new | x | fwd+bwd old | new | x")
+    for shape in SHAPES:
+        inputs = _scan_inputs(*shape, 16, torch.bfloat16, False, gen)
+        pairs = zip(_timings(old, inputs), _timings(new, inputs))
+        print("x".join(map(str, shape)), "|",
+              " | ".join(f"{a:.4f} | {b:.4f} | {a / b:.2f}" for a, b in pairs), flush=True)
+        del inputs
+        torch.cuda.empty_cache()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
