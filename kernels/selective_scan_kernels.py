@@ -456,8 +456,11 @@ def _ss_bwd_kernel(
         sz_b, sz_d, sz_l, so_b, so_d, so_l,
         BLOCK_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_T: tl.constexpr, STAGES: tl.constexpr,
         HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
-        SOFTPLUS: tl.constexpr, HAS_DLAST: tl.constexpr, WANT_DH0: tl.constexpr):
-    """BLOCK_K channels of one batch row over one chunk, tile by tile from the chunk's end."""
+        SOFTPLUS: tl.constexpr, HAS_DLAST: tl.constexpr, WANT_DH0: tl.constexpr,
+        ATOMIC_BC: tl.constexpr):
+    """BLOCK_K channels of one batch row over one chunk, tile by tile from the chunk's end. dB and
+    dC: one partial per BLOCK_K channels in (n_dblocks, batch, N, L), or with ATOMIC_BC added into
+    one zeroed (batch, groups, N, L)."""
     pid = tl.program_id(0)
     b = (pid // n_dblocks).to(tl.int64)
     db = pid % n_dblocks
@@ -492,7 +495,10 @@ def _ss_bwd_kernel(
 
     B_rows = B_ptr + b * sB_b + g * sB_g + offs_n[:, None] * sB_n
     C_rows = C_ptr + b * sC_b + g * sC_g + offs_n[:, None] * sC_n
-    part = ((db * batch + b) * N + offs_n[:, None]) * L  # of the (n_dblocks, batch, N, L) partials
+    if ATOMIC_BC:
+        part = ((b * (dim // dpg) + g) * N + offs_n[:, None]) * L
+    else:
+        part = ((db * batch + b) * N + offs_n[:, None]) * L
     t_begin = c * chunk_len
     t_end = tl.minimum(t_begin + chunk_len, L)
     n_tiles = tl.cdiv(t_end - t_begin, BLOCK_T)
@@ -557,8 +563,12 @@ def _ss_bwd_kernel(
             tl.store(dbias_ptr + row * dim + d, tl.load(dbias_ptr + row * dim + d)
                      + tl.sum(ddl, axis=0))
             tl.store(carry + k * BLOCK_N, tl.sum(tl.where(first, a * gs, 0.0), axis=1))
-        tl.store(dB_ptr + part + t[None, :], dB_acc, mask=mnt)
-        tl.store(dC_ptr + part + t[None, :], dC_acc, mask=mnt)
+        if ATOMIC_BC:
+            tl.atomic_add(dB_ptr + part + t[None, :], dB_acc, mask=mnt, sem="relaxed")
+            tl.atomic_add(dC_ptr + part + t[None, :], dC_acc, mask=mnt, sem="relaxed")
+        else:
+            tl.store(dB_ptr + part + t[None, :], dB_acc, mask=mnt)
+            tl.store(dC_ptr + part + t[None, :], dC_acc, mask=mnt)
         tl.debug_barrier()  # this tile's carries and sums before the next tile reads them
 
     if WANT_DH0:

@@ -105,6 +105,7 @@ SMALL = dict(bwd_block_k=2, bwd_tile_t=4, tile_t=4, fwd_chunks=3, step_block_d=2
     ("chunked", (2, 6, 37, 4), 0, dict(SMALL, bwd_chunks=3), {}),
     ("long_bwd_tiles", (1, 4, 45, 4), 0, dict(SMALL, bwd_tile_t=8, bwd_chunks=2), {}),
     ("groups", (2, 8, 29, 3), 2, dict(SMALL, bwd_block_k=8, bwd_chunks=2), {}),
+    ("atomic_dB_dC", (2, 8, 29, 3), 2, dict(SMALL, bwd_block_k=2, bwd_chunks=2, bwd_atomic_bc=True), {}),
     ("bare", (1, 5, 20, 4), 0, dict(tile_t=8, bwd_tile_t=8), dict(with_all=False, softplus=False)),
     ("step_unroll_16", (1, 8, 70, 4), 0, dict(SMALL, step_unroll=16, bwd_tile_t=16), {}),
     ("length_one", (2, 3, 1, 4), 0, {}, {}),
