@@ -8,9 +8,9 @@ from dataclasses import dataclass, replace
 import torch
 import triton
 
-from .selective_scan_kernels import (_ss_bwd_kernel, _ss_bwd_summary_kernel, _ss_chunk_starts_kernel,
-                                     _ss_fwd_step_kernel, _ss_fwd_summary_kernel,
-                                     _ss_fwd_tiled_kernel)
+from .selective_scan_kernels import (_ss_bwd_kernel, _ss_bwd_step_kernel, _ss_bwd_summary_kernel,
+                                     _ss_chunk_carry_kernel, _ss_fwd_step_kernel,
+                                     _ss_fwd_summary_kernel, _ss_fwd_tiled_kernel)
 
 
 @dataclass(frozen=True)
@@ -18,9 +18,13 @@ class ScanConfig:
     """Launch plan. Two forwards: "step" (each thread steps its channels' states through time, L cut
     into chunks that run side by side after a summary pass; faster on large inputs) and "tiled" (one
     channel per program, tiles of tile_t steps scanned in parallel; fewer launches, faster on small
-    inputs); "auto" picks step from step_min_elements = batch x dim x L on. Backward: bwd_block_k
-    channels per program, tiles of bwd_tile_t steps, chunks of L side by side."""
+    inputs); "auto" picks step from step_min_elements = batch x dim x L on. Two backwards: "step"
+    (the step forward's layout, stepping back through 4-step tiles whose states it recomputes from
+    the checkpoints; faster at every size measured) and "tiled" (bwd_block_k channels per program,
+    tiles of bwd_tile_t steps). Either backward runs chunks of L side by side; the forward
+    checkpoints the state every bwd_tile_t steps for it."""
     fwd_kernel: str = "auto"   # "auto", "step" or "tiled"
+    bwd_kernel: str = "step"   # "step", "tiled" or "auto" (step from step_min_elements on)
     step_min_elements: int = 1 << 25
     step_block_d: int = 32     # step forward: channels per program (one warp: 4 per thread)
     step_warps: int = 1
@@ -38,15 +42,16 @@ class ScanConfig:
     bwd_stages: int = 1        # software-pipelining depth of the backward's channel loop
     bwd_block_k: int = 16      # channels per backward program (their dB, dC summed in registers)
     programs_per_sm: int = 16  # aim for this many backward programs per multiprocessor
-    # add dB, dC into one buffer with atomics: a third of the backward's memory, 1-2% slower, and
-    # not bit-reproducible (the order of the additions varies); off, partial sums in a fixed order
+    # tiled backward: add dB, dC into one buffer with atomics: a third of its memory, 1-2% slower,
+    # and not bit-reproducible (the order of the additions varies); off, partial sums in fixed order
     bwd_atomic_bc: bool = False
     max_chunks: int = 256      # a bound on chunks of L (the tiled forward folds its predecessors')
     bwd_chunks: int | None = None  # force a chunk count (tests, tuning)
 
     def __post_init__(self):
-        if self.fwd_kernel not in ("auto", "step", "tiled"):
-            raise ValueError(f"fwd_kernel must be auto, step or tiled, not {self.fwd_kernel!r}")
+        for name in ("fwd_kernel", "bwd_kernel"):
+            if getattr(self, name) not in ("auto", "step", "tiled"):
+                raise ValueError(f"{name} must be auto, step or tiled, not {getattr(self, name)!r}")
         if self.step_unroll not in (4, 8, 16) or self.bwd_tile_t % 4:
             raise ValueError("step_unroll must be 4, 8 or 16 and bwd_tile_t a multiple of 4")
 
@@ -167,59 +172,136 @@ class _SelectiveScan(torch.autograd.Function):
         u, delta, A32, B4, C4, D, z, delta_bias, ckpt = ctx.saved_tensors
         cfg, block_n, softplus, b_ndim, A_dtype, has_h0, h0_dtype, B_dtype, C_dtype = ctx.meta
         batch, dim, L = u.shape
-        N = A32.shape[1]
         groups = B4.shape[1]
-        dpg = dim // groups
-        plan = _split(batch, dim, L, dpg, _sm_count(u.device), cfg)
-        f32 = dict(device=u.device, dtype=torch.float32)
         dy = dy if dy is not None else torch.zeros_like(u)
         dlast = None if dlast is None else dlast.float().contiguous()
         du = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
         ddelta = torch.empty(batch, dim, L, device=u.device, dtype=delta.dtype)
         dz = torch.empty(batch, dim, L, device=u.device, dtype=z.dtype) if z is not None else du
-        if cfg.bwd_atomic_bc:
-            dB_part = torch.zeros(batch, groups, N, L, **f32)
-            dC_part = torch.zeros(batch, groups, N, L, **f32)
-        else:
-            dB_part = torch.empty(plan.n_dblocks, batch, N, L, **f32)
-            dC_part = torch.empty(plan.n_dblocks, batch, N, L, **f32)
-        rows = batch * plan.n_chunks
-        dA_part = torch.empty(rows, dim, N, **f32)
-        dD_part = torch.empty(rows, dim, **f32)
-        dbias_part = torch.empty(rows, dim, **f32)
-        dh0 = torch.empty(batch, dim, N, **f32)
-        sumP = torch.empty(batch, plan.n_chunks, dim, N, **f32)
-        sumS = torch.empty(batch, plan.n_chunks, dim, **f32)
-        carry = torch.empty(batch * plan.n_dblocks * plan.n_chunks * plan.block_k * block_n, **f32)
-        dummy = du
-        zz = z if z is not None else dummy
-        z_strides = _strides(z) if z is not None else (0, 0, 0)
-        bias = delta_bias if delta_bias is not None else dummy
-        common = dict(BLOCK_N=block_n, BLOCK_T=cfg.bwd_tile_t, HAS_Z=z is not None,
-                      HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, num_warps=cfg.bwd_warps)
-        if plan.n_chunks > 1:
-            _ss_bwd_summary_kernel[(batch * dim, plan.n_chunks - 1)](
-                delta, A32, C4, zz, bias, dy, sumP, sumS,
-                dim, L, N, dpg, plan.chunk_len, plan.n_chunks,
-                *_strides(delta), *C4.stride(), *z_strides, *_strides(dy), **common)
-        _ss_bwd_kernel[(batch * plan.n_dblocks, plan.n_chunks)](
-            u, delta, A32, B4, C4, D if D is not None else dummy, zz, bias, dy,
-            dlast if dlast is not None else dummy, ckpt, sumP, sumS, carry,
-            du, ddelta, dz, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
-            batch, dim, L, N, plan.n_dblocks, plan.chunk_len, plan.n_chunks, ckpt.shape[1], dpg,
-            *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(), *z_strides,
-            *_strides(dy), BLOCK_K=plan.block_k, STAGES=cfg.bwd_stages, HAS_D=D is not None,
-            HAS_DLAST=dlast is not None, WANT_DH0=has_h0, ATOMIC_BC=cfg.bwd_atomic_bc, **common)
-        if cfg.bwd_atomic_bc:
-            dB, dC = (X.squeeze(1) if b_ndim == 3 else X for X in (dB_part, dC_part))
-        else:
-            dB = _reduce_groups(dB_part, groups, b_ndim)
-            dC = _reduce_groups(dC_part, groups, b_ndim)
+        step = cfg.bwd_kernel == "step" or (cfg.bwd_kernel == "auto"
+                                            and batch * dim * L >= cfg.step_min_elements)
+        launch = _bwd_step if step else _bwd_tiled
+        dB, dC, dA_part, dD_part, dbias_part, dh0 = launch(
+            cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du, ddelta, dz,
+            has_h0, block_n, softplus, b_ndim)
         dA = dA_part.sum(0).to(A_dtype)
         dD = dD_part.sum(0).to(D.dtype) if D is not None else None
         dbias = dbias_part.sum(0).to(delta_bias.dtype) if delta_bias is not None else None
         return (du, ddelta, dA, dB.to(B_dtype), dC.to(C_dtype), dD,
                 dz if z is not None else None, dbias, dh0.to(h0_dtype) if has_h0 else None, None)
+
+
+def _bwd_summaries(cfg, delta, A32, C4, z, delta_bias, dy, chunk_len, n_chunks, block_n, softplus):
+    """Per (batch row, chunk after the first, channel): the adjoint p the chunk's own outputs send
+    out of its first step, and the chunk's sum of delta."""
+    batch, dim, L = delta.shape
+    N = A32.shape[1]
+    f32 = dict(device=delta.device, dtype=torch.float32)
+    sumP = torch.empty(batch, n_chunks, dim, N, **f32)
+    sumS = torch.empty(batch, n_chunks, dim, **f32)
+    if n_chunks > 1:
+        _ss_bwd_summary_kernel[(batch * dim, n_chunks - 1)](
+            delta, A32, C4, z if z is not None else dy,
+            delta_bias if delta_bias is not None else dy, dy, sumP, sumS,
+            dim, L, N, dim // C4.shape[1], chunk_len, n_chunks, *_strides(delta), *C4.stride(),
+            *(_strides(z) if z is not None else (0, 0, 0)), *_strides(dy), BLOCK_N=block_n,
+            BLOCK_T=cfg.bwd_tile_t, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
+            SOFTPLUS=softplus, num_warps=cfg.bwd_warps)
+    return sumP, sumS
+
+
+def _bwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du, ddelta, dz,
+              has_h0, block_n, softplus, b_ndim):
+    """Backward with _ss_bwd_step_kernel: chunks of L (power-of-two multiples of the checkpoint
+    interval) side by side, their incoming adjoints from a reversed scan over chunk summaries."""
+    batch, dim, L = u.shape
+    N = A32.shape[1]
+    groups = B4.shape[1]
+    dpg = dim // groups
+    ckpt_len = cfg.bwd_tile_t
+    block_d = _largest_pow2_dividing(dpg, cfg.step_block_d)
+    n_dblocks = dim // block_d
+    n_chunks = cfg.bwd_chunks or triton.cdiv(cfg.step_programs_per_sm * _sm_count(u.device),
+                                             batch * n_dblocks)
+    n_chunks = min(n_chunks, cfg.step_max_chunks)
+    chunk_len = ckpt_len * triton.next_power_of_2(triton.cdiv(L, n_chunks * ckpt_len))
+    n_chunks = triton.cdiv(L, chunk_len)
+    f32 = dict(device=u.device, dtype=torch.float32)
+    Bt = torch.empty(*B4.shape[:2], L, N, **f32).copy_(B4.transpose(-1, -2))
+    Ct = torch.empty(*C4.shape[:2], L, N, **f32).copy_(C4.transpose(-1, -2))
+    pin = dlast
+    if n_chunks > 1:
+        sumP, sumS = _bwd_summaries(cfg, delta, A32, C4, z, delta_bias, dy, chunk_len, n_chunks,
+                                    block_n, softplus)
+        pin = torch.empty(batch, n_chunks, dim, N, **f32)
+        _ss_chunk_carry_kernel[(batch * dim,)](
+            A32, dlast if dlast is not None else sumP, sumP, sumS, pin, dim, N, n_chunks,
+            BLOCK_C=triton.next_power_of_2(n_chunks), BLOCK_N=block_n,
+            HAS_INIT=dlast is not None, REVERSE=True, num_warps=4)
+    rows = batch * n_chunks
+    dB_part = torch.empty(n_dblocks, batch, N, L, **f32)
+    dC_part = torch.empty(n_dblocks, batch, N, L, **f32)
+    dA_part = torch.empty(rows, dim, N, **f32)
+    dD_part = torch.empty(rows, dim, **f32)
+    dbias_part = torch.empty(rows, dim, **f32)
+    dh0 = torch.empty(batch, dim, N, **f32)
+    scratch = torch.empty(batch * n_dblocks * n_chunks * (ckpt_len // 4) * block_d * N, **f32)
+    dummy = du
+    _ss_bwd_step_kernel[(batch * n_dblocks, n_chunks)](
+        u, delta, A32, Bt, Ct, D if D is not None else dummy, z if z is not None else dummy,
+        delta_bias if delta_bias is not None else dummy, dy, pin if pin is not None else dummy,
+        ckpt, scratch, du, ddelta, dz, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
+        batch, dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, ckpt_len, ckpt.shape[1],
+        *_strides(u), *_strides(delta), *(_strides(z) if z is not None else (0, 0, 0)),
+        *_strides(dy), BLOCK_D=block_d, BLOCK_N=block_n, HAS_D=D is not None, HAS_Z=z is not None,
+        HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, HAS_PIN=pin is not None,
+        WANT_DH0=has_h0, num_warps=cfg.step_warps)
+    return (_reduce_groups(dB_part, groups, b_ndim), _reduce_groups(dC_part, groups, b_ndim),
+            dA_part, dD_part, dbias_part, dh0)
+
+
+def _bwd_tiled(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du, ddelta, dz,
+               has_h0, block_n, softplus, b_ndim):
+    """Backward with _ss_bwd_kernel (bwd_block_k channels per program, tiles of bwd_tile_t steps)."""
+    batch, dim, L = u.shape
+    N = A32.shape[1]
+    groups = B4.shape[1]
+    dpg = dim // groups
+    plan = _split(batch, dim, L, dpg, _sm_count(u.device), cfg)
+    f32 = dict(device=u.device, dtype=torch.float32)
+    if cfg.bwd_atomic_bc:
+        dB_part = torch.zeros(batch, groups, N, L, **f32)
+        dC_part = torch.zeros(batch, groups, N, L, **f32)
+    else:
+        dB_part = torch.empty(plan.n_dblocks, batch, N, L, **f32)
+        dC_part = torch.empty(plan.n_dblocks, batch, N, L, **f32)
+    rows = batch * plan.n_chunks
+    dA_part = torch.empty(rows, dim, N, **f32)
+    dD_part = torch.empty(rows, dim, **f32)
+    dbias_part = torch.empty(rows, dim, **f32)
+    dh0 = torch.empty(batch, dim, N, **f32)
+    sumP, sumS = _bwd_summaries(cfg, delta, A32, C4, z, delta_bias, dy, plan.chunk_len,
+                                plan.n_chunks, block_n, softplus)
+    carry = torch.empty(batch * plan.n_dblocks * plan.n_chunks * plan.block_k * block_n, **f32)
+    dummy = du
+    _ss_bwd_kernel[(batch * plan.n_dblocks, plan.n_chunks)](
+        u, delta, A32, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
+        delta_bias if delta_bias is not None else dummy, dy,
+        dlast if dlast is not None else dummy, ckpt, sumP, sumS, carry,
+        du, ddelta, dz, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
+        batch, dim, L, N, plan.n_dblocks, plan.chunk_len, plan.n_chunks, ckpt.shape[1], dpg,
+        *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(),
+        *(_strides(z) if z is not None else (0, 0, 0)), *_strides(dy), BLOCK_K=plan.block_k,
+        STAGES=cfg.bwd_stages, HAS_D=D is not None, HAS_DLAST=dlast is not None,
+        WANT_DH0=has_h0, ATOMIC_BC=cfg.bwd_atomic_bc, BLOCK_N=block_n, BLOCK_T=cfg.bwd_tile_t,
+        HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
+        num_warps=cfg.bwd_warps)
+    if cfg.bwd_atomic_bc:
+        dB, dC = (X.squeeze(1) if b_ndim == 3 else X for X in (dB_part, dC_part))
+    else:
+        dB = _reduce_groups(dB_part, groups, b_ndim)
+        dC = _reduce_groups(dC_part, groups, b_ndim)
+    return dB, dC, dA_part, dD_part, dbias_part, dh0
 
 
 def _fwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, want_grad, block_n,
@@ -263,10 +345,10 @@ def _fwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, w
     if n_chunks > 1:
         _ss_fwd_step_kernel[(batch * n_dblocks, n_chunks - 1)](
             *args, SUMMARY=True, HAS_START=False, STORE_CKPT=False, **flags)
-        _ss_chunk_starts_kernel[(batch * dim,)](
+        _ss_chunk_carry_kernel[(batch * dim,)](
             A32, h0 if h0 is not None else dummy, sumH, sumS, start, dim, N, n_chunks,
-            BLOCK_C=triton.next_power_of_2(n_chunks), BLOCK_N=block_n, HAS_H0=h0 is not None,
-            num_warps=4)
+            BLOCK_C=triton.next_power_of_2(n_chunks), BLOCK_N=block_n, HAS_INIT=h0 is not None,
+            REVERSE=False, num_warps=4)
     _ss_fwd_step_kernel[(batch * n_dblocks, n_chunks)](
         *args, SUMMARY=False, HAS_START=start is not None, STORE_CKPT=want_grad, **flags)
 

@@ -9,7 +9,7 @@ row and one chunk of L and steps their states through time, UNROLL steps per ite
 lays out 32 channels in one warp, each thread holds 4 channels x 4 states and 4 lanes share a
 channel). It reads (BLOCK_D, UNROLL) tiles of delta and u, B_t and C_t as rows of (L, N) fp32 copies,
 and writes a (BLOCK_D, UNROLL) tile of y. Chunks of L run side by side: a summary pass of the same
-kernel gives each chunk's end state from zero and its sum of delta, _ss_chunk_starts_kernel scans
+kernel gives each chunk's end state from zero and its sum of delta, _ss_chunk_carry_kernel scans
 those over chunks into start states, and the output pass starts each chunk from its own. Two
 exponentials per (state, step) and about ten instructions, with no shuffles but the sum over N:
 faster than the tiled forward on large inputs.
@@ -24,13 +24,18 @@ of the delta summed after each step, no scan) and its sum of delta, and each chu
 the earlier chunks' summaries into its start state. Either forward, when gradients are wanted,
 stores the state at every ckpt_len-th step (the backward's tile starts).
 
-Backward: chunks of L run side by side. A summary pass gives, per (batch row, channel, chunk), the
-p that the chunk's own outputs send out of its first step and the chunk's sum of delta (its product
-of decays is exp(A * sum delta)); each chunk's program folds the summaries of the chunks after it
-into the adjoint arriving at its end. A backward program owns BLOCK_K channels of one batch row and
-one chunk: tile by tile from the chunk's end, it recomputes each channel's states from the forward's
-checkpoint, scans the adjoint, and sums the channels' dB and dC contributions in registers, so only
-one partial per BLOCK_K channels is written.
+Two backwards; both run chunks of L side by side. A summary pass gives, per (batch row, channel,
+chunk), the p that the chunk's own outputs send out of its first step and the chunk's sum of delta
+(its product of decays is exp(A * sum delta)). The step backward (_ss_bwd_step_kernel) takes the
+step forward's layout: _ss_chunk_carry_kernel scans the summaries backward into the adjoint arriving
+at each chunk's end; per segment of ckpt_len steps a program recomputes from the forward's
+checkpoint the states at every 4-step tile start into its scratch, then walks the tiles backward,
+recomputing each tile's states and stepping the adjoint back through them; dB_t and dC_t are summed
+over its channels at every step. The tiled backward (_ss_bwd_kernel) folds the later chunks'
+summaries itself; a program owns BLOCK_K channels of one batch row and one chunk: tile by tile from
+the chunk's end, it recomputes each channel's states from the forward's checkpoint, scans the
+adjoint, and sums the channels' dB and dC contributions in registers, so only one partial per
+BLOCK_K channels is written.
 """
 
 import triton
@@ -268,7 +273,7 @@ def _steps(h, A2, DL, DU, B_row, C_row, t, offs_n, mask_n, L, N, BD: tl.constexp
 def _tile_in(dl_row, u_row, t0, t_end, offs_d, dim, sd_l, su_l, bias, UNROLL: tl.constexpr,
              HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
     """Steps t0 .. t0+UNROLL-1 (a multiple of UNROLL on), their mask, and (BLOCK_D, UNROLL) tiles of
-    delta (after bias and softplus; 0 past the end, so h passes) and u."""
+    delta (after bias and softplus; 0 past the end, so h passes), u and delta before softplus."""
     t = tl.max_contiguous(tl.multiple_of(t0 + tl.arange(0, UNROLL), UNROLL), UNROLL)
     mt = (offs_d[:, None] < dim) & (t[None, :] < t_end)
     raw = tl.load(dl_row[:, None] + t[None, :] * sd_l, mask=mt, other=0.0).to(tl.float32)
@@ -278,7 +283,7 @@ def _tile_in(dl_row, u_row, t0, t_end, offs_d, dim, sd_l, su_l, bias, UNROLL: tl
     if SOFTPLUS:
         DL = _softplus(raw)
     U = tl.load(u_row[:, None] + t[None, :] * su_l, mask=mt, other=0.0).to(tl.float32)
-    return t, mt, tl.where(mt, DL, 0.0), U
+    return t, mt, tl.where(mt, DL, 0.0), U, raw
 
 
 @triton.jit
@@ -348,8 +353,8 @@ def _ss_fwd_step_kernel(
     t_begin = c * chunk_len
     t_end = tl.minimum(t_begin + chunk_len, L)
     for t0 in range(t_begin, t_end, UNROLL):
-        t, mt, DL, U = _tile_in(dl_row, u_row, t0, t_end, offs_d, dim, sd_l, su_l, bias, UNROLL,
-                                HAS_BIAS, SOFTPLUS)
+        t, mt, DL, U, _ = _tile_in(dl_row, u_row, t0, t_end, offs_d, dim, sd_l, su_l, bias, UNROLL,
+                                   HAS_BIAS, SOFTPLUS)
         h, dsum = _tile_steps(h, dsum, A2, DL, U, t, mt, t0, B_row, C_row, z_row, y_row, ckpt_ptr,
                               Dv, dn, mask_dn, offs_n, mask_n, b, dim, L, N, ckpt_len, n_ckpt,
                               sz_l, sy_l, BLOCK_D, UNROLL, SUMMARY, HAS_D, HAS_Z, STORE_CKPT)
@@ -363,30 +368,192 @@ def _ss_fwd_step_kernel(
 
 
 @triton.jit
-def _ss_chunk_starts_kernel(
-        A_ptr, h0_ptr, sumH_ptr, sumS_ptr, start_ptr, dim, N, n_chunks,
-        BLOCK_C: tl.constexpr, BLOCK_N: tl.constexpr, HAS_H0: tl.constexpr):
-    """Per (batch row, channel): every chunk's start state from the chunks' summaries (end state
-    from zero, sum of delta) and the initial state, as a scan over chunks of h -> exp(A S) h + H."""
+def _back_step(p, h_prev, A, A2, dl, du, dyk, u, B_row, C_row, t, offs_n, mask_n, L, N,
+               WANT_Y: tl.constexpr):
+    """One step backward for BD channels, given the state before it, its delta, delta u, dy and u,
+    and the adjoint p sent back by the step after it: the p it sends back, C_t . h_t (if wanted),
+    and its contributions: B_t . g_t (for du), ddelta before the softplus gradient, dA, and dB_t,
+    dC_t summed over the channels."""
+    m = mask_n & (tl.zeros_like(offs_n) + t < L)
+    Bk = tl.load(B_row + t * N + offs_n, mask=m, other=0.0)
+    Ck = tl.load(C_row + t * N + offs_n, mask=m, other=0.0)
+    a = tl.exp2(A2 * dl[:, None])
+    ah = a * h_prev  # a_t h_{t-1}
+    h = ah + du[:, None] * Bk[None, :]
+    g = p + Ck[None, :] * dyk[:, None]
+    gB = tl.sum(g * Bk[None, :], axis=1)
+    ga = g * ah
+    ddl = u * gB + tl.sum(ga * A, axis=1)
+    dA = ga * dl[:, None]
+    dB = tl.sum(g * du[:, None], axis=0)
+    dC = tl.sum(h * dyk[:, None], axis=0)
+    y = dl  # unused without WANT_Y
+    if WANT_Y:
+        y = tl.sum(h * Ck[None, :], axis=1)
+    return a * g, y, gB, ddl, dA, dB, dC
+
+
+@triton.jit
+def _ss_bwd_step_kernel(
+        u_ptr, dl_ptr, A_ptr, Bt_ptr, Ct_ptr, D_ptr, z_ptr, bias_ptr, dout_ptr, pin_ptr,
+        ckpt_ptr, scratch_ptr,
+        du_ptr, ddl_ptr, dz_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
+        batch, dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, ckpt_len, n_ckpt,
+        su_b, su_d, su_l, sd_b, sd_d, sd_l, sz_b, sz_d, sz_l, so_b, so_d, so_l,
+        BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, HAS_D: tl.constexpr, HAS_Z: tl.constexpr,
+        HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, HAS_PIN: tl.constexpr,
+        WANT_DH0: tl.constexpr):
+    """BLOCK_D channels of one batch row over one chunk, from its end, 4 steps per tile: per segment
+    of ckpt_len steps (a multiple of 4) the states at its 4-step tile starts are recomputed from the
+    forward's checkpoint into this program's scratch, then the tiles are walked backward, each
+    tile's states recomputed again and the adjoint stepped back through them."""
+    pid = tl.program_id(0)
+    b = (pid // n_dblocks).to(tl.int64)
+    db = pid % n_dblocks
+    d0 = db * BLOCK_D
+    c = tl.program_id(1)
+    offs_d = d0 + tl.arange(0, BLOCK_D)
+    offs_n = tl.arange(0, BLOCK_N)
+    mask_n = offs_n < N
+    mask_dn = (offs_d[:, None] < dim) & mask_n[None, :]
+    dn = offs_d[:, None] * N + offs_n[None, :]
+    A = tl.load(A_ptr + dn, mask=mask_dn, other=0.0)
+    A2 = A * LOG2E
+    bias = tl.zeros([BLOCK_D], dtype=tl.float32)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + offs_d).to(tl.float32)
+    Dv = tl.zeros([BLOCK_D], dtype=tl.float32)
+    if HAS_D:
+        Dv = tl.load(D_ptr + offs_d).to(tl.float32)
+    p = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
+    if HAS_PIN:
+        p = tl.load(pin_ptr + (b * n_chunks + c) * dim * N + dn, mask=mask_dn, other=0.0)
+    g = d0 // dpg
+    B_row = Bt_ptr + (b * (dim // dpg) + g) * L * N
+    C_row = Ct_ptr + (b * (dim // dpg) + g) * L * N
+    u_row = u_ptr + b * su_b + offs_d * su_d
+    dl_row = dl_ptr + b * sd_b + offs_d * sd_d
+    z_row = z_ptr + b * sz_b + offs_d * sz_d
+    o_row = dout_ptr + b * so_b + offs_d * so_d
+    out_row = (b * dim + offs_d) * L  # du, ddelta, dz: contiguous (batch, dim, L)
+    part = ((db * batch + b) * N + offs_n) * L  # of the (n_dblocks, batch, N, L) dB/dC partials
+    scratch = (scratch_ptr + (pid * n_chunks + c).to(tl.int64) * (ckpt_len // 4) * BLOCK_D * N
+               + tl.arange(0, BLOCK_D)[:, None] * N + offs_n[None, :])
+    dA = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
+    dDv = tl.zeros([BLOCK_D], dtype=tl.float32)
+    dbias = tl.zeros([BLOCK_D], dtype=tl.float32)
+    t_begin = c * chunk_len
+    t_end = tl.minimum(t_begin + chunk_len, L)
+    n_seg = tl.cdiv(t_end - t_begin, ckpt_len)
+    for i in range(0, n_seg):
+        s0 = t_begin + (n_seg - 1 - i) * ckpt_len
+        n_tiles = tl.cdiv(tl.minimum(s0 + ckpt_len, t_end) - s0, 4)
+        h = tl.load(ckpt_ptr + (b * n_ckpt + s0 // ckpt_len) * dim * N + dn, mask=mask_dn,
+                    other=0.0)
+        for j in range(0, n_tiles):  # the state before every tile of the segment
+            tl.store(scratch + j * BLOCK_D * N, h, mask=mask_dn)
+            t, mt, DL, U, _ = _tile_in(dl_row, u_row, s0 + 4 * j, t_end, offs_d, dim, sd_l, su_l,
+                                       bias, 4, HAS_BIAS, SOFTPLUS)
+            h, _ = _steps4(h, A2, DL, DL * U, B_row, C_row, s0 + 4 * j, offs_n, mask_n, L, N,
+                           BLOCK_D, False)
+        tl.debug_barrier()
+        for j in range(0, n_tiles):
+            jj = n_tiles - 1 - j
+            t0 = s0 + 4 * jj
+            h = tl.load(scratch + jj * BLOCK_D * N, mask=mask_dn, other=0.0)
+            t, mt, DL, U, RAW = _tile_in(dl_row, u_row, t0, t_end, offs_d, dim, sd_l, su_l, bias, 4,
+                                         HAS_BIAS, SOFTPLUS)
+            DOUT = tl.load(o_row[:, None] + t[None, :] * so_l, mask=mt, other=0.0).to(tl.float32)
+            DY = DOUT
+            if HAS_Z:
+                Z = tl.load(z_row[:, None] + t[None, :] * sz_l, mask=mt, other=0.0).to(tl.float32)
+                SZ = tl.sigmoid(Z)
+                DY = DOUT * Z * SZ
+            d_0, d_1, d_2, d_3 = _cols4(DL, BLOCK_D)
+            x_0, x_1, x_2, x_3 = _cols4(DL * U, BLOCK_D)
+            y_0, y_1, y_2, y_3 = _cols4(DY, BLOCK_D)
+            u_0, u_1, u_2, u_3 = _cols4(U, BLOCK_D)
+            # the states before steps 1, 2, 3 (before step 0: h)
+            h1, _ = _step(h, A2, d_0, x_0, B_row, C_row, t0, offs_n, mask_n, L, N, False)
+            h2, _ = _step(h1, A2, d_1, x_1, B_row, C_row, t0 + 1, offs_n, mask_n, L, N, False)
+            h3, _ = _step(h2, A2, d_2, x_2, B_row, C_row, t0 + 2, offs_n, mask_n, L, N, False)
+            p, w3, gB3, e3, a3, b3, c3 = _back_step(p, h3, A, A2, d_3, x_3, y_3, u_3, B_row, C_row,
+                                                    t0 + 3, offs_n, mask_n, L, N, HAS_Z)
+            p, w2, gB2, e2, a2, b2, c2 = _back_step(p, h2, A, A2, d_2, x_2, y_2, u_2, B_row, C_row,
+                                                    t0 + 2, offs_n, mask_n, L, N, HAS_Z)
+            p, w1, gB1, e1, a1, b1, c1 = _back_step(p, h1, A, A2, d_1, x_1, y_1, u_1, B_row, C_row,
+                                                    t0 + 1, offs_n, mask_n, L, N, HAS_Z)
+            p, w0, gB0, e0, a0, b0, c0 = _back_step(p, h, A, A2, d_0, x_0, y_0, u_0, B_row, C_row,
+                                                    t0, offs_n, mask_n, L, N, HAS_Z)
+            dA += a0 + a1 + a2 + a3
+            GB = _join4(gB0, gB1, gB2, gB3, BLOCK_D)
+            DDL = _join4(e0, e1, e2, e3, BLOCK_D)
+            if SOFTPLUS:
+                DDL = DDL * tl.sigmoid(RAW)
+            DDL = tl.where(mt, DDL, 0.0)
+            DU = DY * Dv[:, None] + DL * GB
+            tl.store(du_ptr + out_row[:, None] + t[None, :], DU.to(du_ptr.dtype.element_ty),
+                     mask=mt)
+            tl.store(ddl_ptr + out_row[:, None] + t[None, :], DDL.to(ddl_ptr.dtype.element_ty),
+                     mask=mt)
+            if HAS_Z:  # y before the gate, C_t . h_t + D u_t, from the recomputed states
+                Yh = _join4(w0, w1, w2, w3, BLOCK_D) + U * Dv[:, None]
+                DZ = DOUT * Yh * SZ * (1.0 + Z * (1.0 - SZ))
+                tl.store(dz_ptr + out_row[:, None] + t[None, :], DZ.to(dz_ptr.dtype.element_ty),
+                         mask=mt)
+            dDv += tl.sum(DY * U, axis=1)
+            dbias += tl.sum(DDL, axis=1)
+            tt = t0 + tl.arange(0, 4)
+            mtt = mask_n[:, None] & (tt[None, :] < t_end)
+            tl.store(dB_ptr + part[:, None] + tt[None, :], _join4(b0, b1, b2, b3, BLOCK_N), mask=mtt)
+            tl.store(dC_ptr + part[:, None] + tt[None, :], _join4(c0, c1, c2, c3, BLOCK_N), mask=mtt)
+        tl.debug_barrier()  # the next segment overwrites the scratch
+    row = b * n_chunks + c  # of the (batch * n_chunks, dim, ...) partials of dA, dD, dbias
+    tl.store(dA_ptr + row * dim * N + dn, dA, mask=mask_dn)
+    tl.store(dD_ptr + row * dim + offs_d, dDv, mask=offs_d < dim)
+    tl.store(dbias_ptr + row * dim + offs_d, dbias, mask=offs_d < dim)
+    if WANT_DH0:
+        if c == 0:
+            tl.store(dh0_ptr + b * dim * N + dn, p, mask=mask_dn)
+
+
+@triton.jit
+def _ss_chunk_carry_kernel(
+        A_ptr, init_ptr, sumX_ptr, sumS_ptr, out_ptr, dim, N, n_chunks,
+        BLOCK_C: tl.constexpr, BLOCK_N: tl.constexpr, HAS_INIT: tl.constexpr,
+        REVERSE: tl.constexpr):
+    """Per (batch row, channel), a scan over chunks of x -> exp(A S_j) x + X_j, from the chunks'
+    summaries (X_j, S_j) (batch, n_chunks, dim, N) and (batch, n_chunks, dim). Forward: out[j] is
+    chunk j's start state (out[0] the initial state; summaries of chunks 0 .. n-2). REVERSE: out[j]
+    is the adjoint p arriving at chunk j's last step (out[n-1] = dL/d last state; summaries of
+    chunks 1 .. n-1)."""
     pid = tl.program_id(0)
     b = (pid // dim).to(tl.int64)
     d = pid % dim
     offs_c = tl.arange(0, BLOCK_C)
     offs_n = tl.arange(0, BLOCK_N)
     mask_n = offs_n < N
-    m = (offs_c[:, None] < n_chunks - 1) & mask_n[None, :]  # the last chunk has no summary
+    if REVERSE:
+        valid = (offs_c >= 1) & (offs_c < n_chunks)
+        edge = n_chunks - 1  # where the initial value enters
+        shift = -1
+    else:
+        valid = offs_c < n_chunks - 1
+        edge = 0
+        shift = 1
+    m = valid[:, None] & mask_n[None, :]
     cdn = ((b * n_chunks + offs_c[:, None]) * dim + d) * N + offs_n[None, :]
     A2 = tl.load(A_ptr + d * N + offs_n, mask=mask_n, other=0.0) * LOG2E
-    S = tl.load(sumS_ptr + (b * n_chunks + offs_c) * dim + d, mask=offs_c < n_chunks - 1, other=0.0)
+    S = tl.load(sumS_ptr + (b * n_chunks + offs_c) * dim + d, mask=valid, other=0.0)
     a = tl.exp2(A2[None, :] * S[:, None])
-    H = tl.load(sumH_ptr + cdn, mask=m, other=0.0)
-    h0 = tl.zeros([BLOCK_N], dtype=tl.float32)
-    if HAS_H0:
-        h0 = tl.load(h0_ptr + (b * dim + d) * N + offs_n, mask=mask_n, other=0.0)
-    H = tl.where((offs_c == 0)[:, None], H + a * h0[None, :], H)
-    _, ends = tl.associative_scan((a, H), axis=0, combine_fn=_first_order)  # end of chunk j
-    tl.store(start_ptr + cdn + dim * N, ends, mask=m)  # start of chunk j + 1
-    tl.store(start_ptr + ((b * n_chunks) * dim + d) * N + offs_n, h0, mask=mask_n)
+    X = tl.load(sumX_ptr + cdn, mask=m, other=0.0)
+    init = tl.zeros([BLOCK_N], dtype=tl.float32)
+    if HAS_INIT:
+        init = tl.load(init_ptr + (b * dim + d) * N + offs_n, mask=mask_n, other=0.0)
+    X = tl.where((offs_c == edge)[:, None], X + a * init[None, :], X)
+    _, ends = tl.associative_scan((a, X), axis=0, combine_fn=_first_order, reverse=REVERSE)
+    tl.store(out_ptr + cdn + shift * dim * N, ends, mask=m)
+    tl.store(out_ptr + ((b * n_chunks + edge) * dim + d) * N + offs_n, init, mask=mask_n)
 
 
 @triton.jit

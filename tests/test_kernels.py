@@ -112,19 +112,20 @@ SMALL = dict(bwd_block_k=2, bwd_tile_t=4, tile_t=4, fwd_chunks=3, step_block_d=2
     ("bf16", (2, 6, 33, 4), 0, dict(SMALL, bwd_chunks=3), dict(dtype=torch.bfloat16)),
     ("strided", (1, 4, 24, 4), 0, dict(SMALL, bwd_chunks=2), dict(noncontiguous=True)),
 ], ids=lambda c: c[0])
-@pytest.mark.parametrize("forward", ["step", "tiled"])
-def test_selective_scan_matches_reference(gen, case, forward):
+@pytest.mark.parametrize("kernels", ["step/step", "tiled/tiled", "step/tiled"])
+def test_selective_scan_matches_reference(gen, case, kernels):
     _, shape, groups, cfg, options = case
     if ON_GPU:  # medium sizes with the default launch plan
         shape, cfg = (shape[0], shape[1] * 16, shape[2] * 31, 16 if shape[3] == 4 else shape[3]), {}
-    ss.set_config(**cfg, fwd_kernel=forward)
+    forward, backward = kernels.split("/")
+    ss.set_config(**cfg, fwd_kernel=forward, bwd_kernel=backward)
     _compare_scan(gen, *shape, groups=groups, **options)
 
 
-@pytest.mark.parametrize("forward", ["step", "tiled"])
-def test_scan_state_carries_across_calls(gen, forward):
+@pytest.mark.parametrize("kernel", ["step", "tiled"])
+def test_scan_state_carries_across_calls(gen, kernel):
     """Two calls with the state carried equal one call; gradients cross the boundary."""
-    ss.set_config(**SMALL, fwd_kernel=forward)
+    ss.set_config(**SMALL, fwd_kernel=kernel, bwd_kernel=kernel)
     batch, dim, L, N = 1, 4, 30, 4
     inputs = _scan_inputs(gen, batch, dim, L, N, 0, True)
     whole = _leaves(inputs, torch.float32, DEVICE)
