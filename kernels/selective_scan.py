@@ -20,11 +20,12 @@ class ScanConfig:
     channel per program, tiles of tile_t steps scanned in parallel; fewer launches, faster on small
     inputs); "auto" picks step from step_min_elements = batch x dim x L on. Two backwards: "step"
     (the step forward's layout, stepping back through 4-step tiles whose states it recomputes from
-    the checkpoints; faster at every size measured) and "tiled" (bwd_block_k channels per program,
-    tiles of bwd_tile_t steps). Either backward runs chunks of L side by side; the forward
-    checkpoints the state every bwd_tile_t steps for it."""
+    the checkpoints) and "tiled" (bwd_block_k channels per program, tiles of bwd_tile_t steps);
+    "auto" picks step from step_min_elements on and without z (the model's training step, with z,
+    measured slower with it; docs/benchmarks.md). Either backward runs chunks of L side by side;
+    the forward checkpoints the state every bwd_tile_t steps for it."""
     fwd_kernel: str = "auto"   # "auto", "step" or "tiled"
-    bwd_kernel: str = "step"   # "step", "tiled" or "auto" (step from step_min_elements on)
+    bwd_kernel: str = "auto"   # "auto", "step" or "tiled"
     step_min_elements: int = 1 << 25
     step_block_d: int = 32     # step forward: channels per program (one warp: 4 per thread)
     step_warps: int = 1
@@ -178,7 +179,7 @@ class _SelectiveScan(torch.autograd.Function):
         du = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
         ddelta = torch.empty(batch, dim, L, device=u.device, dtype=delta.dtype)
         dz = torch.empty(batch, dim, L, device=u.device, dtype=z.dtype) if z is not None else du
-        step = cfg.bwd_kernel == "step" or (cfg.bwd_kernel == "auto"
+        step = cfg.bwd_kernel == "step" or (cfg.bwd_kernel == "auto" and z is None
                                             and batch * dim * L >= cfg.step_min_elements)
         launch = _bwd_step if step else _bwd_tiled
         dB, dC, dA_part, dD_part, dbias_part, dh0 = launch(

@@ -149,6 +149,32 @@ def test_scan_state_carries_across_calls(gen, kernel):
     assert parts["u"].grad[..., :13].abs().sum() > 0
 
 
+@pytest.mark.parametrize("with_z", [False, True])
+def test_auto_plan_picks_kernels_by_size_and_gate(gen, monkeypatch, with_z):
+    """'auto' takes the step kernels from step_min_elements on; backward, only without z."""
+    used = []
+
+    def spy(name):
+        original = getattr(ss, name)
+
+        def launch(*args, **kwargs):
+            used.append(name)
+            return original(*args, **kwargs)
+        return launch
+    for name in ("_fwd_step", "_fwd_tiled", "_bwd_step", "_bwd_tiled"):
+        monkeypatch.setattr(ss, name, spy(name))
+    inputs = _scan_inputs(gen, 1, 4, 24, 4, 0, True)
+    if not with_z:
+        inputs["z"] = None
+    leaves = _leaves(inputs, torch.float32, DEVICE)
+    for threshold, expected in ((1, ["_fwd_step", "_bwd_tiled" if with_z else "_bwd_step"]),
+                                (10 ** 9, ["_fwd_tiled", "_bwd_tiled"])):
+        ss.set_config(**SMALL, step_min_elements=threshold)
+        used.clear()
+        ss.selective_scan_triton(**leaves, delta_softplus=True).sum().backward()
+        assert used == expected
+
+
 def test_scan_config_rejects_unknown_plans():
     with pytest.raises(ValueError, match="fwd_kernel"):
         ss.set_config(fwd_kernel="fastest")
