@@ -311,6 +311,39 @@ def _tile_steps(h, dsum, A2, DL, U, t, mt, t0, B_row, C_row, z_row, y_row, ckpt_
 
 
 @triton.jit
+def _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, dim, L, N, n_dblocks,
+                  dpg, su_b, su_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D: tl.constexpr,
+                  BLOCK_N: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_D: tl.constexpr):
+    """A step kernel's program: its id, batch row, channel block and chunk, their offsets and masks,
+    A, delta_bias and D of its channels, and the rows of B and C ((L, N) fp32 copies), u, delta and z
+    that it walks."""
+    pid = tl.program_id(0)
+    b = (pid // n_dblocks).to(tl.int64)
+    db = pid % n_dblocks
+    d0 = db * BLOCK_D
+    offs_d = d0 + tl.arange(0, BLOCK_D)
+    offs_n = tl.arange(0, BLOCK_N)
+    mask_n = offs_n < N
+    mask_dn = (offs_d[:, None] < dim) & mask_n[None, :]
+    dn = offs_d[:, None] * N + offs_n[None, :]  # element (d, n) of a (dim, N) array
+    A = tl.load(A_ptr + dn, mask=mask_dn, other=0.0)
+    bias = tl.zeros([BLOCK_D], dtype=tl.float32)
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + offs_d).to(tl.float32)
+    Dv = tl.zeros([BLOCK_D], dtype=tl.float32)
+    if HAS_D:
+        Dv = tl.load(D_ptr + offs_d).to(tl.float32)
+    g = d0 // dpg
+    B_row = Bt_ptr + (b * (dim // dpg) + g) * L * N
+    C_row = Ct_ptr + (b * (dim // dpg) + g) * L * N
+    u_row = u_ptr + b * su_b + offs_d * su_d
+    dl_row = dl_ptr + b * sd_b + offs_d * sd_d
+    z_row = z_ptr + b * sz_b + offs_d * sz_d
+    return (pid, b, db, tl.program_id(1), offs_d, offs_n, mask_n, mask_dn, dn, A, bias, Dv, B_row,
+            C_row, u_row, dl_row, z_row)
+
+
+@triton.jit
 def _ss_fwd_step_kernel(
         u_ptr, dl_ptr, A_ptr, Bt_ptr, Ct_ptr, D_ptr, z_ptr, bias_ptr, start_ptr,
         y_ptr, last_ptr, ckpt_ptr, sumH_ptr, sumS_ptr,
@@ -323,31 +356,14 @@ def _ss_fwd_step_kernel(
     the (BLOCK_D, BLOCK_N) state in registers. SUMMARY: from a zero state, store the chunk's end state
     and sum of delta. Otherwise start from the chunk's start state (batch, n_chunks, dim, N), if
     any, and write y (and the state at every ckpt_len-th step)."""
-    pid = tl.program_id(0)
-    b = (pid // n_dblocks).to(tl.int64)
-    d0 = (pid % n_dblocks) * BLOCK_D
-    c = tl.program_id(1)
-    offs_d = d0 + tl.arange(0, BLOCK_D)
-    offs_n = tl.arange(0, BLOCK_N)
-    mask_n = offs_n < N
-    mask_dn = (offs_d[:, None] < dim) & mask_n[None, :]
-    dn = offs_d[:, None] * N + offs_n[None, :]  # element (d, n) of a (dim, N) array
-    A2 = tl.load(A_ptr + dn, mask=mask_dn, other=0.0) * LOG2E
-    bias = tl.zeros([BLOCK_D], dtype=tl.float32)
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + offs_d).to(tl.float32)
-    Dv = tl.zeros([BLOCK_D], dtype=tl.float32)
-    if HAS_D:
-        Dv = tl.load(D_ptr + offs_d).to(tl.float32)
+    pid, b, db, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, Dv, B_row, C_row, u_row, dl_row, \
+        z_row = _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, dim, L,
+                              N, n_dblocks, dpg, su_b, su_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D,
+                              BLOCK_N, HAS_BIAS, HAS_D)
+    A2 = A * LOG2E
     h = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
     if HAS_START:
         h = tl.load(start_ptr + (b * n_chunks + c) * dim * N + dn, mask=mask_dn, other=0.0)
-    g = d0 // dpg
-    B_row = Bt_ptr + (b * (dim // dpg) + g) * L * N
-    C_row = Ct_ptr + (b * (dim // dpg) + g) * L * N
-    u_row = u_ptr + b * su_b + offs_d * su_d
-    dl_row = dl_ptr + b * sd_b + offs_d * sd_d
-    z_row = z_ptr + b * sz_b + offs_d * sz_d
     y_row = y_ptr + b * sy_b + offs_d * sy_d
     dsum = tl.zeros([BLOCK_D], dtype=tl.float32)
     t_begin = c * chunk_len
@@ -407,33 +423,14 @@ def _ss_bwd_step_kernel(
     of ckpt_len steps (a multiple of 4) the states at its 4-step tile starts are recomputed from the
     forward's checkpoint into this program's scratch, then the tiles are walked backward, each
     tile's states recomputed again and the adjoint stepped back through them."""
-    pid = tl.program_id(0)
-    b = (pid // n_dblocks).to(tl.int64)
-    db = pid % n_dblocks
-    d0 = db * BLOCK_D
-    c = tl.program_id(1)
-    offs_d = d0 + tl.arange(0, BLOCK_D)
-    offs_n = tl.arange(0, BLOCK_N)
-    mask_n = offs_n < N
-    mask_dn = (offs_d[:, None] < dim) & mask_n[None, :]
-    dn = offs_d[:, None] * N + offs_n[None, :]
-    A = tl.load(A_ptr + dn, mask=mask_dn, other=0.0)
+    pid, b, db, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, Dv, B_row, C_row, u_row, dl_row, \
+        z_row = _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, dim, L,
+                              N, n_dblocks, dpg, su_b, su_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D,
+                              BLOCK_N, HAS_BIAS, HAS_D)
     A2 = A * LOG2E
-    bias = tl.zeros([BLOCK_D], dtype=tl.float32)
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + offs_d).to(tl.float32)
-    Dv = tl.zeros([BLOCK_D], dtype=tl.float32)
-    if HAS_D:
-        Dv = tl.load(D_ptr + offs_d).to(tl.float32)
     p = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
     if HAS_PIN:
         p = tl.load(pin_ptr + (b * n_chunks + c) * dim * N + dn, mask=mask_dn, other=0.0)
-    g = d0 // dpg
-    B_row = Bt_ptr + (b * (dim // dpg) + g) * L * N
-    C_row = Ct_ptr + (b * (dim // dpg) + g) * L * N
-    u_row = u_ptr + b * su_b + offs_d * su_d
-    dl_row = dl_ptr + b * sd_b + offs_d * sd_d
-    z_row = z_ptr + b * sz_b + offs_d * sz_d
     o_row = dout_ptr + b * so_b + offs_d * so_d
     out_row = (b * dim + offs_d) * L  # du, ddelta, dz: contiguous (batch, dim, L)
     part = ((db * batch + b) * N + offs_n) * L  # of the (n_dblocks, batch, N, L) dB/dC partials
