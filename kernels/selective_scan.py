@@ -103,6 +103,18 @@ def _chunks(L, rows, per_sm, sms, align, cfg, forced) -> tuple[int, int]:
     return chunk_len, triton.cdiv(L, chunk_len)
 
 
+def _step_chunks(L, rows, unit, forced, cfg, device) -> tuple[int, int]:
+    """(chunk length, chunk count) for the step kernels: about step_programs_per_sm programs per
+    multiprocessor over rows channel blocks, chunks a power of two times unit long (unit: the
+    forward's steps per iteration or the backward's checkpoint interval). Chunk lengths that are not
+    powers of two ran up to 2.5x slower on the H100 (7944 or 3976 steps against 4096 or 8192;
+    docs/benchmarks.md)."""
+    n_chunks = forced or triton.cdiv(cfg.step_programs_per_sm * _sm_count(device), rows)
+    n_chunks = min(n_chunks, cfg.step_max_chunks)
+    chunk_len = unit * triton.next_power_of_2(triton.cdiv(L, n_chunks * unit))
+    return chunk_len, triton.cdiv(L, chunk_len)
+
+
 def _split(batch, dim, L, dpg, sms, cfg) -> _Split:
     """The backward's channel blocks (inside one group of B and C) and chunks of L."""
     block_k = _largest_pow2_dividing(dpg, cfg.bwd_block_k)
@@ -222,11 +234,8 @@ def _bwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du,
     ckpt_len = cfg.bwd_tile_t
     block_d = _largest_pow2_dividing(dpg, cfg.step_block_d)
     n_dblocks = dim // block_d
-    n_chunks = cfg.bwd_chunks or triton.cdiv(cfg.step_programs_per_sm * _sm_count(u.device),
-                                             batch * n_dblocks)
-    n_chunks = min(n_chunks, cfg.step_max_chunks)
-    chunk_len = ckpt_len * triton.next_power_of_2(triton.cdiv(L, n_chunks * ckpt_len))
-    n_chunks = triton.cdiv(L, chunk_len)
+    chunk_len, n_chunks = _step_chunks(L, batch * n_dblocks, ckpt_len, cfg.bwd_chunks, cfg,
+                                       u.device)
     f32 = dict(device=u.device, dtype=torch.float32)
     Bt = torch.empty(*B4.shape[:2], L, N, **f32).copy_(B4.transpose(-1, -2))
     Ct = torch.empty(*C4.shape[:2], L, N, **f32).copy_(C4.transpose(-1, -2))
@@ -317,13 +326,7 @@ def _fwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, w
     n_dblocks = dim // block_d
     # checkpoints land on iteration starts: the unroll divides the backward's tile
     unroll = math.gcd(cfg.step_unroll, cfg.bwd_tile_t) if want_grad else cfg.step_unroll
-    # chunk lengths are powers of two: others ran up to 2.5x slower on the H100 (7944 or 3976
-    # steps against 4096 or 8192; docs/benchmarks.md)
-    n_chunks = cfg.fwd_chunks or triton.cdiv(cfg.step_programs_per_sm * _sm_count(u.device),
-                                             batch * n_dblocks)
-    n_chunks = min(n_chunks, cfg.step_max_chunks)
-    chunk_len = max(unroll, triton.next_power_of_2(triton.cdiv(L, n_chunks)))
-    n_chunks = triton.cdiv(L, chunk_len)
+    chunk_len, n_chunks = _step_chunks(L, batch * n_dblocks, unroll, cfg.fwd_chunks, cfg, u.device)
     f32 = dict(device=u.device, dtype=torch.float32)
     Bt = torch.empty(*B4.shape[:2], L, N, **f32).copy_(B4.transpose(-1, -2))
     Ct = torch.empty(*C4.shape[:2], L, N, **f32).copy_(C4.transpose(-1, -2))
