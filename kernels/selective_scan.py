@@ -185,7 +185,6 @@ class _SelectiveScan(torch.autograd.Function):
         u, delta, A32, B4, C4, D, z, delta_bias, ckpt = ctx.saved_tensors
         cfg, block_n, softplus, b_ndim, A_dtype, has_h0, h0_dtype, B_dtype, C_dtype = ctx.meta
         batch, dim, L = u.shape
-        groups = B4.shape[1]
         dy = dy if dy is not None else torch.zeros_like(u)
         dlast = None if dlast is None else dlast.float().contiguous()
         du = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
