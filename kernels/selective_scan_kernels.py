@@ -79,6 +79,25 @@ def _first_order(a1, b1, a2, b2):
 
 
 @triton.jit
+def _summary_program(A_ptr, bias_ptr, dl_ptr, dim, N, dpg, sd_b, sd_d, first_chunk,
+                     BLOCK_N: tl.constexpr, BLOCK_T: tl.constexpr, HAS_BIAS: tl.constexpr):
+    """A summary kernel's program (one channel of one batch row, one chunk from first_chunk on):
+    its batch row, channel, group and chunk, offsets, A x log2(e) as a column, delta_bias and the
+    row of delta it walks."""
+    pid = tl.program_id(0)
+    b = (pid // dim).to(tl.int64)
+    d = pid % dim
+    offs_n = tl.arange(0, BLOCK_N)
+    mask_n = offs_n < N
+    A2 = tl.load(A_ptr + d * N + offs_n, mask=mask_n, other=0.0)[:, None] * LOG2E
+    bias = 0.0
+    if HAS_BIAS:
+        bias = tl.load(bias_ptr + d).to(tl.float32)
+    return (b, d, d // dpg, tl.program_id(1) + first_chunk, offs_n, tl.arange(0, BLOCK_T), mask_n,
+            A2, bias, dl_ptr + b * sd_b + d * sd_d)
+
+
+@triton.jit
 def _ss_fwd_summary_kernel(
         u_ptr, dl_ptr, A_ptr, B_ptr, bias_ptr, sumH_ptr, sumS_ptr,
         dim, L, N, dpg, chunk_len, n_chunks,
@@ -88,19 +107,8 @@ def _ss_fwd_summary_kernel(
     """Per (batch row, channel, chunk but the last): the chunk's end state from a zero start,
     sum over t of exp(A (delta_t+1 + ... + delta_end)) x_t (decays at most 1: one exponential of the
     delta summed after t is safe), walking the chunk's tiles from its end, and its sum of delta."""
-    pid = tl.program_id(0)
-    b = (pid // dim).to(tl.int64)
-    d = pid % dim
-    g = d // dpg
-    c = tl.program_id(1)
-    offs_n = tl.arange(0, BLOCK_N)
-    offs_t = tl.arange(0, BLOCK_T)
-    mask_n = offs_n < N
-    A2 = tl.load(A_ptr + d * N + offs_n, mask=mask_n, other=0.0)[:, None] * LOG2E
-    bias = 0.0
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + d).to(tl.float32)
-    dl_row = dl_ptr + b * sd_b + d * sd_d
+    b, d, g, c, offs_n, offs_t, mask_n, A2, bias, dl_row = _summary_program(
+        A_ptr, bias_ptr, dl_ptr, dim, N, dpg, sd_b, sd_d, 0, BLOCK_N, BLOCK_T, HAS_BIAS)
     u_row = u_ptr + b * su_b + d * su_d
     B_rows = B_ptr + b * sB_b + g * sB_g + offs_n[:, None] * sB_n
     t_begin = c * chunk_len
@@ -575,19 +583,8 @@ def _ss_bwd_summary_kernel(
     """Per (batch row, channel, chunk after the first): p at the chunk's first step t0 with nothing
     arriving from after it, sum over t of exp(A (delta_t0 + ... + delta_t)) C_t dy_t (the decays
     never exceed 1, so the product as one exponential is safe), and the chunk's sum of delta."""
-    pid = tl.program_id(0)
-    b = (pid // dim).to(tl.int64)
-    d = pid % dim
-    g = d // dpg
-    c = tl.program_id(1) + 1  # chunk 0's summary is never needed
-    offs_n = tl.arange(0, BLOCK_N)
-    offs_t = tl.arange(0, BLOCK_T)
-    mask_n = offs_n < N
-    A2 = tl.load(A_ptr + d * N + offs_n, mask=mask_n, other=0.0)[:, None] * LOG2E
-    bias = 0.0
-    if HAS_BIAS:
-        bias = tl.load(bias_ptr + d).to(tl.float32)
-    dl_row = dl_ptr + b * sd_b + d * sd_d
+    b, d, g, c, offs_n, offs_t, mask_n, A2, bias, dl_row = _summary_program(  # chunk 0: never needed
+        A_ptr, bias_ptr, dl_ptr, dim, N, dpg, sd_b, sd_d, 1, BLOCK_N, BLOCK_T, HAS_BIAS)
     z_row = z_ptr + b * sz_b + d * sz_d
     o_row = dout_ptr + b * so_b + d * so_d
     C_rows = C_ptr + b * sC_b + g * sC_g + offs_n[:, None] * sC_n
