@@ -203,6 +203,13 @@ class _SelectiveScan(torch.autograd.Function):
                 dz if z is not None else None, dbias, dh0.to(h0_dtype) if has_h0 else None, None)
 
 
+def _rows_of_n(X4):
+    """(batch, groups, N, L) -> a (batch, groups, L, N) fp32 copy: the step kernels read one row of N
+    per step."""
+    return torch.empty(*X4.shape[:2], X4.shape[3], X4.shape[2], device=X4.device,
+                       dtype=torch.float32).copy_(X4.transpose(-1, -2))
+
+
 def _bwd_summaries(cfg, delta, A32, C4, z, delta_bias, dy, chunk_len, n_chunks, block_n, softplus):
     """Per (batch row, chunk after the first, channel): the adjoint p the chunk's own outputs send
     out of its first step, and the chunk's sum of delta."""
@@ -236,8 +243,7 @@ def _bwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du,
     chunk_len, n_chunks = _step_chunks(L, batch * n_dblocks, ckpt_len, cfg.bwd_chunks, cfg,
                                        u.device)
     f32 = dict(device=u.device, dtype=torch.float32)
-    Bt = torch.empty(*B4.shape[:2], L, N, **f32).copy_(B4.transpose(-1, -2))
-    Ct = torch.empty(*C4.shape[:2], L, N, **f32).copy_(C4.transpose(-1, -2))
+    Bt, Ct = _rows_of_n(B4), _rows_of_n(C4)
     pin = dlast
     if n_chunks > 1:
         sumP, sumS = _bwd_summaries(cfg, delta, A32, C4, z, delta_bias, dy, chunk_len, n_chunks,
@@ -327,8 +333,7 @@ def _fwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, w
     unroll = math.gcd(cfg.step_unroll, cfg.bwd_tile_t) if want_grad else cfg.step_unroll
     chunk_len, n_chunks = _step_chunks(L, batch * n_dblocks, unroll, cfg.fwd_chunks, cfg, u.device)
     f32 = dict(device=u.device, dtype=torch.float32)
-    Bt = torch.empty(*B4.shape[:2], L, N, **f32).copy_(B4.transpose(-1, -2))
-    Ct = torch.empty(*C4.shape[:2], L, N, **f32).copy_(C4.transpose(-1, -2))
+    Bt, Ct = _rows_of_n(B4), _rows_of_n(C4)
     start = h0
     sumH = sumS = last  # placeholders, unread with one chunk
     if n_chunks > 1:
