@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, replace
 
 import torch
 import triton
 
-from .selective_scan_kernels import (_ss_bwd_kernel, _ss_bwd_step_kernel, _ss_bwd_summary_kernel,
+from .selective_scan_kernels import (_ss_bwd_kernel, _ss_bwd_step_kernel,
+                                     _ss_bwd_step_summary_kernel, _ss_bwd_summary_kernel,
                                      _ss_chunk_carry_kernel, _ss_fwd_step_kernel,
                                      _ss_fwd_summary_kernel, _ss_fwd_tiled_kernel)
 
@@ -21,12 +23,12 @@ class ScanConfig:
     inputs); "auto" picks step from step_min_elements = batch x dim x L on. Two backwards: "step"
     (the step forward's layout, stepping back through 4-step tiles whose states it recomputes from
     the checkpoints) and "tiled" (bwd_block_k channels per program, tiles of bwd_tile_t steps);
-    "auto" picks step from step_min_elements on and without z (the model's training step, with z,
-    measured slower with it; docs/benchmarks.md). Either backward runs chunks of L side by side;
-    the forward checkpoints the state every bwd_tile_t steps for it."""
+    "auto" picks step from step_min_elements on too (the H100 crossover of both directions lies
+    between 2^21 and 2^23 elements; docs/benchmarks.md). Either backward runs chunks of L side by
+    side; the forward checkpoints the state every bwd_tile_t steps for it."""
     fwd_kernel: str = "auto"   # "auto", "step" or "tiled"
     bwd_kernel: str = "auto"   # "auto", "step" or "tiled"
-    step_min_elements: int = 1 << 25
+    step_min_elements: int = 1 << 23
     step_block_d: int = 32     # step forward: channels per program (one warp: 4 per thread)
     step_warps: int = 1
     step_unroll: int = 8       # step forward: steps per tile (4, 8 or 16)
@@ -80,6 +82,7 @@ def _largest_pow2_dividing(n: int, cap: int) -> int:
     return block
 
 
+@functools.cache
 def _sm_count(device) -> int:
     if device.type == "cuda":
         return torch.cuda.get_device_properties(device).multi_processor_count
@@ -155,28 +158,36 @@ def _strides(X):
     return tuple(X.stride())
 
 
+def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, want_grad):
+    """y, the last state and, with want_grad, what the backward needs: (A in fp32, B and C 4-d,
+    the checkpoints, the plan, BLOCK_N)."""
+    batch, dim, L, N, B4, C4 = _check(u, delta, A, B, C, D, z, delta_bias, initial_state)
+    cfg = _config
+    block_n = triton.next_power_of_2(N)
+    A32 = A.detach().float().contiguous()
+    h0 = None if initial_state is None else initial_state.detach().float().contiguous()
+    f32 = dict(device=u.device, dtype=torch.float32)
+    y = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
+    last = torch.empty(batch, dim, N, **f32)
+    ckpt = torch.empty(batch, triton.cdiv(L, cfg.bwd_tile_t), dim, N, **f32) if want_grad else last
+    step = cfg.fwd_kernel == "step" or (cfg.fwd_kernel == "auto"
+                                        and batch * dim * L >= cfg.step_min_elements)
+    launch = _fwd_step if step else _fwd_tiled
+    launch(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, want_grad, block_n,
+           bool(delta_softplus))
+    return y, last, (A32, B4, C4, ckpt, cfg, block_n)
+
+
 class _SelectiveScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus):
-        batch, dim, L, N, B4, C4 = _check(u, delta, A, B, C, D, z, delta_bias, initial_state)
-        cfg = _config
-        block_n = triton.next_power_of_2(N)
-        A32 = A.detach().float().contiguous()
-        h0 = None if initial_state is None else initial_state.detach().float().contiguous()
-        want_grad = any(ctx.needs_input_grad)
-        f32 = dict(device=u.device, dtype=torch.float32)
-        y = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
-        last = torch.empty(batch, dim, N, **f32)
-        n_ckpt = triton.cdiv(L, cfg.bwd_tile_t)
-        ckpt = torch.empty(batch, n_ckpt, dim, N, **f32) if want_grad else last
-        step = cfg.fwd_kernel == "step" or (cfg.fwd_kernel == "auto"
-                                            and batch * dim * L >= cfg.step_min_elements)
-        launch = _fwd_step if step else _fwd_tiled
-        launch(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, want_grad, block_n,
-               bool(delta_softplus))
+        ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not zeros
+        y, last, (A32, B4, C4, ckpt, cfg, block_n) = _forward(
+            u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, True)
         ctx.save_for_backward(u, delta, A32, B4, C4, D, z, delta_bias, ckpt)
-        ctx.meta = (cfg, block_n, bool(delta_softplus), B.dim(), A.dtype, h0 is not None,
+        ctx.meta = (cfg, block_n, bool(delta_softplus), B.dim(), A.dtype,
+                    initial_state is not None,
                     None if initial_state is None else initial_state.dtype, B.dtype, C.dtype)
         return y, last
 
@@ -190,7 +201,7 @@ class _SelectiveScan(torch.autograd.Function):
         du = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
         ddelta = torch.empty(batch, dim, L, device=u.device, dtype=delta.dtype)
         dz = torch.empty(batch, dim, L, device=u.device, dtype=z.dtype) if z is not None else du
-        step = cfg.bwd_kernel == "step" or (cfg.bwd_kernel == "auto" and z is None
+        step = cfg.bwd_kernel == "step" or (cfg.bwd_kernel == "auto"
                                             and batch * dim * L >= cfg.step_min_elements)
         launch = _bwd_step if step else _bwd_tiled
         dB, dC, dA_part, dD_part, dbias_part, dh0 = launch(
@@ -246,8 +257,15 @@ def _bwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du,
     Bt, Ct = _rows_of_n(B4), _rows_of_n(C4)
     pin = dlast
     if n_chunks > 1:
-        sumP, sumS = _bwd_summaries(cfg, delta, A32, C4, z, delta_bias, dy, chunk_len, n_chunks,
-                                    block_n, softplus)
+        sumP = torch.empty(batch, n_chunks, dim, N, **f32)
+        sumS = torch.empty(batch, n_chunks, dim, **f32)
+        _ss_bwd_step_summary_kernel[(batch * n_dblocks, n_chunks - 1)](
+            delta, A32, Ct, z if z is not None else dy,
+            delta_bias if delta_bias is not None else dy, dy, sumP, sumS,
+            dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, *_strides(delta),
+            *(_strides(z) if z is not None else (0, 0, 0)), *_strides(dy), BLOCK_D=block_d,
+            BLOCK_N=block_n, UNROLL=math.gcd(cfg.step_unroll, ckpt_len), HAS_Z=z is not None,
+            HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, num_warps=cfg.step_warps)
         pin = torch.empty(batch, n_chunks, dim, N, **f32)
         _ss_chunk_carry_kernel[(batch * dim,)](
             A32, dlast if dlast is not None else sumP, sumP, sumS, pin, dim, N, n_chunks,
@@ -411,6 +429,10 @@ def selective_scan_triton(u, delta, A, B, C, D=None, z=None, delta_bias=None, de
         from .reference import selective_scan_ref
         return selective_scan_ref(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
                                   initial_state, return_last_state)
-    y, last = _SelectiveScan.apply(u, delta, A, B, C, D, z, delta_bias, initial_state,
-                                   delta_softplus)
+    args = (u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus)
+    if torch.is_grad_enabled() and any(isinstance(a, torch.Tensor) and a.requires_grad
+                                       for a in args):
+        y, last = _SelectiveScan.apply(*args)
+    else:  # inference: no autograd node, no checkpoints
+        y, last, _ = _forward(*args, want_grad=False)
     return (y, last) if return_last_state else y

@@ -27,11 +27,12 @@ stores the state at every ckpt_len-th step (the backward's tile starts).
 Two backwards; both run chunks of L side by side. A summary pass gives, per (batch row, channel,
 chunk), the p that the chunk's own outputs send out of its first step and the chunk's sum of delta
 (its product of decays is exp(A * sum delta)). The step backward (_ss_bwd_step_kernel) takes the
-step forward's layout: _ss_chunk_carry_kernel scans the summaries backward into the adjoint arriving
-at each chunk's end; per segment of ckpt_len steps a program recomputes from the forward's
-checkpoint the states at every 4-step tile start into its scratch, then walks the tiles backward,
-recomputing each tile's states and stepping the adjoint back through them; dB_t and dC_t are summed
-over its channels at every step. The tiled backward (_ss_bwd_kernel) folds the later chunks'
+step forward's layout, and so does its summary pass (_ss_bwd_step_summary_kernel):
+_ss_chunk_carry_kernel scans the summaries backward into the adjoint arriving at each chunk's end;
+per segment of ckpt_len steps a program recomputes from the forward's checkpoint the states at every
+4-step tile start into its scratch (and, with z, y before the gate and so dz), then walks the tiles
+backward, recomputing each tile's states and stepping the adjoint back through them; dB_t and dC_t
+are summed over its channels at every step. The tiled backward (_ss_bwd_kernel) folds the later chunks'
 summaries itself; a program owns BLOCK_K channels of one batch row and one chunk: tile by tile from
 the chunk's end, it recomputes each channel's states from the forward's checkpoint, scans the
 adjoint, and sums the channels' dB and dC contributions in registers, so only one partial per
@@ -278,20 +279,21 @@ def _steps(h, A2, DL, DU, B_row, C_row, t, offs_n, mask_n, L, N, BD: tl.constexp
 
 
 @triton.jit
+def _tile_t(t0, t_end, offs_d, dim, UNROLL: tl.constexpr):
+    """Steps t0 .. t0+UNROLL-1 (t0 a multiple of UNROLL) and the (BLOCK_D, UNROLL) mask of a tile."""
+    t = tl.max_contiguous(tl.multiple_of(t0 + tl.arange(0, UNROLL), UNROLL), UNROLL)
+    return t, (offs_d[:, None] < dim) & (t[None, :] < t_end)
+
+
+@triton.jit
 def _tile_in(dl_row, u_row, t0, t_end, offs_d, dim, sd_l, su_l, bias, UNROLL: tl.constexpr,
              HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
     """Steps t0 .. t0+UNROLL-1 (a multiple of UNROLL on), their mask, and (BLOCK_D, UNROLL) tiles of
     delta (after bias and softplus; 0 past the end, so h passes), u and delta before softplus."""
-    t = tl.max_contiguous(tl.multiple_of(t0 + tl.arange(0, UNROLL), UNROLL), UNROLL)
-    mt = (offs_d[:, None] < dim) & (t[None, :] < t_end)
-    raw = tl.load(dl_row[:, None] + t[None, :] * sd_l, mask=mt, other=0.0).to(tl.float32)
-    if HAS_BIAS:
-        raw = raw + bias[:, None]
-    DL = raw
-    if SOFTPLUS:
-        DL = _softplus(raw)
+    t, mt = _tile_t(t0, t_end, offs_d, dim, UNROLL)
+    DL, raw = _delta(dl_row[:, None], t[None, :], sd_l, mt, bias[:, None], HAS_BIAS, SOFTPLUS)
     U = tl.load(u_row[:, None] + t[None, :] * su_l, mask=mt, other=0.0).to(tl.float32)
-    return t, mt, tl.where(mt, DL, 0.0), U, raw
+    return t, mt, DL, U, raw
 
 
 @triton.jit
@@ -392,12 +394,11 @@ def _ss_fwd_step_kernel(
 
 
 @triton.jit
-def _back_step(p, h_prev, A, A2, dl, du, dyk, u, B_row, C_row, t, offs_n, mask_n, L, N,
-               WANT_Y: tl.constexpr):
+def _back_step(p, h_prev, A, A2, dl, du, dyk, u, B_row, C_row, t, offs_n, mask_n, L, N):
     """One step backward for BD channels, given the state before it, its delta, delta u, dy and u,
-    and the adjoint p sent back by the step after it: the p it sends back, C_t . h_t (if wanted),
-    and its contributions: B_t . g_t (for du), ddelta before the softplus gradient, dA, and dB_t,
-    dC_t summed over the channels."""
+    and the adjoint p sent back by the step after it: the p it sends back and its contributions:
+    B_t . g_t (for du), ddelta before the softplus gradient, dA, and dB_t, dC_t summed over the
+    channels."""
     m = mask_n & (tl.zeros_like(offs_n) + t < L)
     Bk = tl.load(B_row + t * N + offs_n, mask=m, other=0.0)
     Ck = tl.load(C_row + t * N + offs_n, mask=m, other=0.0)
@@ -411,10 +412,7 @@ def _back_step(p, h_prev, A, A2, dl, du, dyk, u, B_row, C_row, t, offs_n, mask_n
     dA = ga * dl[:, None]
     dB = tl.sum(g * du[:, None], axis=0)
     dC = tl.sum(h * dyk[:, None], axis=0)
-    y = dl  # unused without WANT_Y
-    if WANT_Y:
-        y = tl.sum(h * Ck[None, :], axis=1)
-    return a * g, y, gB, ddl, dA, dB, dC
+    return a * g, gB, ddl, dA, dB, dC
 
 
 @triton.jit
@@ -459,8 +457,15 @@ def _ss_bwd_step_kernel(
             tl.store(scratch + j * BLOCK_D * N, h, mask=mask_dn)
             t, mt, DL, U, _ = _tile_in(dl_row, u_row, s0 + 4 * j, t_end, offs_d, dim, sd_l, su_l,
                                        bias, 4, HAS_BIAS, SOFTPLUS)
-            h, _ = _steps4(h, A2, DL, DL * U, B_row, C_row, s0 + 4 * j, offs_n, mask_n, L, N,
-                           BLOCK_D, False)
+            h, Y = _steps4(h, A2, DL, DL * U, B_row, C_row, s0 + 4 * j, offs_n, mask_n, L, N,
+                           BLOCK_D, HAS_Z)
+            if HAS_Z:  # dz needs y before the gate (C_t . h_t + D u_t), not the adjoint: here
+                # it costs fewer registers than in the walk back
+                _, DOUT, Z, SZ = _dy(o_row[:, None], z_row[:, None], t[None, :], so_l, sz_l, mt,
+                                     HAS_Z)
+                DZ = DOUT * (Y + U * Dv[:, None]) * SZ * (1.0 + Z * (1.0 - SZ))
+                tl.store(dz_ptr + out_row[:, None] + t[None, :], DZ.to(dz_ptr.dtype.element_ty),
+                         mask=mt)
         tl.debug_barrier()
         for j in range(0, n_tiles):
             jj = n_tiles - 1 - j
@@ -468,12 +473,7 @@ def _ss_bwd_step_kernel(
             h = tl.load(scratch + jj * BLOCK_D * N, mask=mask_dn, other=0.0)
             t, mt, DL, U, RAW = _tile_in(dl_row, u_row, t0, t_end, offs_d, dim, sd_l, su_l, bias, 4,
                                          HAS_BIAS, SOFTPLUS)
-            DOUT = tl.load(o_row[:, None] + t[None, :] * so_l, mask=mt, other=0.0).to(tl.float32)
-            DY = DOUT
-            if HAS_Z:
-                Z = tl.load(z_row[:, None] + t[None, :] * sz_l, mask=mt, other=0.0).to(tl.float32)
-                SZ = tl.sigmoid(Z)
-                DY = DOUT * Z * SZ
+            DY = _dy(o_row[:, None], z_row[:, None], t[None, :], so_l, sz_l, mt, HAS_Z)[0]
             d_0, d_1, d_2, d_3 = _cols4(DL, BLOCK_D)
             x_0, x_1, x_2, x_3 = _cols4(DL * U, BLOCK_D)
             y_0, y_1, y_2, y_3 = _cols4(DY, BLOCK_D)
@@ -482,14 +482,14 @@ def _ss_bwd_step_kernel(
             h1, _ = _step(h, A2, d_0, x_0, B_row, C_row, t0, offs_n, mask_n, L, N, False)
             h2, _ = _step(h1, A2, d_1, x_1, B_row, C_row, t0 + 1, offs_n, mask_n, L, N, False)
             h3, _ = _step(h2, A2, d_2, x_2, B_row, C_row, t0 + 2, offs_n, mask_n, L, N, False)
-            p, w3, gB3, e3, a3, b3, c3 = _back_step(p, h3, A, A2, d_3, x_3, y_3, u_3, B_row, C_row,
-                                                    t0 + 3, offs_n, mask_n, L, N, HAS_Z)
-            p, w2, gB2, e2, a2, b2, c2 = _back_step(p, h2, A, A2, d_2, x_2, y_2, u_2, B_row, C_row,
-                                                    t0 + 2, offs_n, mask_n, L, N, HAS_Z)
-            p, w1, gB1, e1, a1, b1, c1 = _back_step(p, h1, A, A2, d_1, x_1, y_1, u_1, B_row, C_row,
-                                                    t0 + 1, offs_n, mask_n, L, N, HAS_Z)
-            p, w0, gB0, e0, a0, b0, c0 = _back_step(p, h, A, A2, d_0, x_0, y_0, u_0, B_row, C_row,
-                                                    t0, offs_n, mask_n, L, N, HAS_Z)
+            p, gB3, e3, a3, b3, c3 = _back_step(p, h3, A, A2, d_3, x_3, y_3, u_3, B_row, C_row,
+                                                t0 + 3, offs_n, mask_n, L, N)
+            p, gB2, e2, a2, b2, c2 = _back_step(p, h2, A, A2, d_2, x_2, y_2, u_2, B_row, C_row,
+                                                t0 + 2, offs_n, mask_n, L, N)
+            p, gB1, e1, a1, b1, c1 = _back_step(p, h1, A, A2, d_1, x_1, y_1, u_1, B_row, C_row,
+                                                t0 + 1, offs_n, mask_n, L, N)
+            p, gB0, e0, a0, b0, c0 = _back_step(p, h, A, A2, d_0, x_0, y_0, u_0, B_row, C_row,
+                                                t0, offs_n, mask_n, L, N)
             dA += a0 + a1 + a2 + a3
             GB = _join4(gB0, gB1, gB2, gB3, BLOCK_D)
             DDL = _join4(e0, e1, e2, e3, BLOCK_D)
@@ -501,11 +501,6 @@ def _ss_bwd_step_kernel(
                      mask=mt)
             tl.store(ddl_ptr + out_row[:, None] + t[None, :], DDL.to(ddl_ptr.dtype.element_ty),
                      mask=mt)
-            if HAS_Z:  # y before the gate, C_t . h_t + D u_t, from the recomputed states
-                Yh = _join4(w0, w1, w2, w3, BLOCK_D) + U * Dv[:, None]
-                DZ = DOUT * Yh * SZ * (1.0 + Z * (1.0 - SZ))
-                tl.store(dz_ptr + out_row[:, None] + t[None, :], DZ.to(dz_ptr.dtype.element_ty),
-                         mask=mt)
             dDv += tl.sum(DY * U, axis=1)
             dbias += tl.sum(DDL, axis=1)
             tt = t0 + tl.arange(0, 4)
@@ -520,6 +515,67 @@ def _ss_bwd_step_kernel(
     if WANT_DH0:
         if c == 0:
             tl.store(dh0_ptr + b * dim * N + dn, p, mask=mask_dn)
+
+
+@triton.jit
+def _adjoint_sum(acc, S, A2, dl, dy, C_row, t, offs_n, mask_n, L, N):
+    """One step of the step backward's summary: S += delta_t, acc += exp(A S) C_t dy_t."""
+    S += dl
+    m = mask_n & (tl.zeros_like(offs_n) + t < L)
+    Ck = tl.load(C_row + t * N + offs_n, mask=m, other=0.0)
+    return acc + tl.exp2(A2 * S[:, None]) * (Ck[None, :] * dy[:, None]), S
+
+
+@triton.jit
+def _adjoint_sums(acc, S, A2, DL, DY, C_row, t, offs_n, mask_n, L, N, BD: tl.constexpr,
+                  W: tl.constexpr):
+    """W (4, 8, 16) summary steps from (BD, W) tiles of delta and dy."""
+    if W == 4:
+        d0, d1, d2, d3 = _cols4(DL, BD)
+        y0, y1, y2, y3 = _cols4(DY, BD)
+        acc, S = _adjoint_sum(acc, S, A2, d0, y0, C_row, t, offs_n, mask_n, L, N)
+        acc, S = _adjoint_sum(acc, S, A2, d1, y1, C_row, t + 1, offs_n, mask_n, L, N)
+        acc, S = _adjoint_sum(acc, S, A2, d2, y2, C_row, t + 2, offs_n, mask_n, L, N)
+        acc, S = _adjoint_sum(acc, S, A2, d3, y3, C_row, t + 3, offs_n, mask_n, L, N)
+    else:
+        D0, D1 = _halves(DL, BD, W)
+        Y0, Y1 = _halves(DY, BD, W)
+        acc, S = _adjoint_sums(acc, S, A2, D0, Y0, C_row, t, offs_n, mask_n, L, N, BD, W // 2)
+        acc, S = _adjoint_sums(acc, S, A2, D1, Y1, C_row, t + W // 2, offs_n, mask_n, L, N, BD,
+                               W // 2)
+    return acc, S
+
+
+@triton.jit
+def _ss_bwd_step_summary_kernel(
+        dl_ptr, A_ptr, Ct_ptr, z_ptr, bias_ptr, dout_ptr, sumP_ptr, sumS_ptr,
+        dim, L, N, n_dblocks, dpg, chunk_len, n_chunks,
+        sd_b, sd_d, sd_l, sz_b, sz_d, sz_l, so_b, so_d, so_l,
+        BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, UNROLL: tl.constexpr, HAS_Z: tl.constexpr,
+        HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """_ss_bwd_summary_kernel's sums in the step layout, for the step backward: BLOCK_D channels of
+    one batch row over one chunk after the first, UNROLL steps per iteration, C_t read as rows of
+    the (L, N) fp32 copy."""
+    # the set-up's u, B and D are unused here: delta, C and A stand in for them
+    _, b, _, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, _, _, C_row, _, dl_row, z_row = \
+        _step_program(A_ptr, bias_ptr, A_ptr, Ct_ptr, Ct_ptr, dl_ptr, dl_ptr, z_ptr, dim, L, N,
+                      n_dblocks, dpg, sd_b, sd_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D, BLOCK_N,
+                      HAS_BIAS, False)
+    c += 1  # chunk 0's summary is never needed
+    A2 = A * LOG2E
+    o_row = dout_ptr + b * so_b + offs_d * so_d
+    acc = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
+    S = tl.zeros([BLOCK_D], dtype=tl.float32)
+    t_begin = c * chunk_len
+    t_end = tl.minimum(t_begin + chunk_len, L)
+    for t0 in range(t_begin, t_end, UNROLL):
+        t, mt = _tile_t(t0, t_end, offs_d, dim, UNROLL)
+        DL = _delta(dl_row[:, None], t[None, :], sd_l, mt, bias[:, None], HAS_BIAS, SOFTPLUS)[0]
+        DY = _dy(o_row[:, None], z_row[:, None], t[None, :], so_l, sz_l, mt, HAS_Z)[0]
+        acc, S = _adjoint_sums(acc, S, A2, DL, DY, C_row, t0, offs_n, mask_n, L, N, BLOCK_D, UNROLL)
+    base = (b * n_chunks + c) * dim
+    tl.store(sumP_ptr + base * N + dn, acc, mask=mask_dn)
+    tl.store(sumS_ptr + base + offs_d, S, mask=offs_d < dim)
 
 
 @triton.jit

@@ -2,11 +2,12 @@
 
     mkdir -p /tmp/old/kernels_old
     for f in $(git ls-tree --name-only REV kernels/); do git show REV:$f > /tmp/old/kernels_old/${f#kernels/}; done
-    python3 benchmarks/scan_forward_ab.py /tmp/old/kernels_old
+    python3 benchmarks/kernels_ab.py /tmp/old/kernels_old [--z]
 
-Prints, per shape (bf16, N 16, D, delta_bias, softplus, no z), the forward without gradients, the
-forward with gradients (it stores the backward's checkpoints) and forward + backward, old then new
-(ms, medians of CUDA-event timings) and old / new.
+Prints, per shape (bf16, N 16, D, delta_bias, softplus; z with --z), the forward without gradients,
+the forward with gradients (it stores the backward's checkpoints), the backward alone
+(`torch.autograd.grad`) and forward + backward, old then new (ms, medians of CUDA-event timings)
+and old / new. (Named scan_forward_ab.py before the backward column was added.)
 """
 import importlib.util
 import sys
@@ -38,25 +39,31 @@ def _ms(fn):
 
 
 def _timings(mod, inputs):
+    """fwd (no grad), fwd (grad), bwd, fwd + bwd in ms."""
     with torch.no_grad():
         fwd = _ms(lambda: mod.selective_scan_triton(**inputs, delta_softplus=True))
     leaves = {k: (v.detach().requires_grad_() if v is not None else None) for k, v in inputs.items()}
     wrt = [v for v in leaves.values() if v is not None]
     fwd_grad = _ms(lambda: mod.selective_scan_triton(**leaves, delta_softplus=True))
     dy = torch.randn_like(inputs["u"])
+    y = mod.selective_scan_triton(**leaves, delta_softplus=True)
+    bwd = _ms(lambda: torch.autograd.grad(y, wrt, dy, retain_graph=True))
 
     def step():
         y = mod.selective_scan_triton(**leaves, delta_softplus=True)
         torch.autograd.grad(y, wrt, dy)
-    return fwd, fwd_grad, _ms(step)
+    return fwd, fwd_grad, bwd, _ms(step)
 
 
 def main(argv):
     old = _load_package(argv[0])
+    with_z = "--z" in argv[1:]
     gen = torch.Generator(device="cuda").manual_seed(1)
-    print("batch x dim x L | fwd old | new | x | fwd (grad) old | new | x | fwd+bwd old | new | x")
+    print(f"{'with' if with_z else 'no'} z")
+    print("batch x dim x L | fwd old | new | x | fwd (grad) old | new | x | bwd old | new | x | "
+          "fwd+bwd old | new | x")
     for shape in SHAPES:
-        inputs = _scan_inputs(*shape, 16, torch.bfloat16, False, gen)
+        inputs = _scan_inputs(*shape, 16, torch.bfloat16, with_z, gen)
         pairs = zip(_timings(old, inputs), _timings(new, inputs))
         print("x".join(map(str, shape)), "|",
               " | ".join(f"{a:.4f} | {b:.4f} | {a / b:.2f}" for a, b in pairs), flush=True)
