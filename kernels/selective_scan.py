@@ -20,15 +20,17 @@ class ScanConfig:
     """Launch plan. Two forwards: "step" (each thread steps its channels' states through time, L cut
     into chunks that run side by side after a summary pass; faster on large inputs) and "tiled" (one
     channel per program, tiles of tile_t steps scanned in parallel; fewer launches, faster on small
-    inputs); "auto" picks step from step_min_elements = batch x dim x L on. Two backwards: "step"
-    (the step forward's layout, stepping back through 4-step tiles whose states it recomputes from
-    the checkpoints) and "tiled" (bwd_block_k channels per program, tiles of bwd_tile_t steps);
-    "auto" picks step from step_min_elements on too (the H100 crossover of both directions lies
-    between 2^21 and 2^23 elements; docs/benchmarks.md). Either backward runs chunks of L side by
-    side; the forward checkpoints the state every bwd_tile_t steps for it."""
+    inputs); "auto" picks step from fwd_step_min_elements = batch x dim x L on. Two backwards:
+    "step" (the step forward's layout, stepping back through 4-step tiles whose states it recomputes
+    from the checkpoints) and "tiled" (bwd_block_k channels per program, tiles of bwd_tile_t steps);
+    "auto" picks step from bwd_step_min_elements on. The thresholds are where the step kernels'
+    extra launches and copies stop costing more host time than they save on the H100
+    (docs/benchmarks.md). Either backward runs chunks of L side by side; the forward checkpoints the
+    state every bwd_tile_t steps for it."""
     fwd_kernel: str = "auto"   # "auto", "step" or "tiled"
     bwd_kernel: str = "auto"   # "auto", "step" or "tiled"
-    step_min_elements: int = 1 << 23
+    fwd_step_min_elements: int = 1 << 24
+    bwd_step_min_elements: int = 1 << 23
     step_block_d: int = 32     # step forward: channels per program (one warp: 4 per thread)
     step_warps: int = 1
     step_unroll: int = 8       # step forward: steps per tile (4, 8 or 16)
@@ -171,7 +173,7 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus,
     last = torch.empty(batch, dim, N, **f32)
     ckpt = torch.empty(batch, triton.cdiv(L, cfg.bwd_tile_t), dim, N, **f32) if want_grad else last
     step = cfg.fwd_kernel == "step" or (cfg.fwd_kernel == "auto"
-                                        and batch * dim * L >= cfg.step_min_elements)
+                                        and batch * dim * L >= cfg.fwd_step_min_elements)
     launch = _fwd_step if step else _fwd_tiled
     launch(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, want_grad, block_n,
            bool(delta_softplus))
@@ -202,7 +204,7 @@ class _SelectiveScan(torch.autograd.Function):
         ddelta = torch.empty(batch, dim, L, device=u.device, dtype=delta.dtype)
         dz = torch.empty(batch, dim, L, device=u.device, dtype=z.dtype) if z is not None else du
         step = cfg.bwd_kernel == "step" or (cfg.bwd_kernel == "auto"
-                                            and batch * dim * L >= cfg.step_min_elements)
+                                            and batch * dim * L >= cfg.bwd_step_min_elements)
         launch = _bwd_step if step else _bwd_tiled
         dB, dC, dA_part, dD_part, dbias_part, dh0 = launch(
             cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du, ddelta, dz,

@@ -121,7 +121,7 @@ SMALL = dict(bwd_block_k=2, bwd_tile_t=4, tile_t=4, fwd_chunks=3, step_block_d=2
     ("loss_on_last_state", (1, 4, 26, 4), 0, dict(SMALL, bwd_chunks=2),
      dict(loss_on=("last_state",))),
 ], ids=lambda c: c[0])
-@pytest.mark.parametrize("kernels", ["step/step", "tiled/tiled", "step/tiled"])
+@pytest.mark.parametrize("kernels", ["step/step", "tiled/tiled", "step/tiled", "tiled/step"])
 def test_selective_scan_matches_reference(gen, case, kernels):
     _, shape, groups, cfg, options = case
     if ON_GPU:  # medium sizes with the default launch plan
@@ -160,7 +160,7 @@ def test_scan_state_carries_across_calls(gen, kernel):
 
 @pytest.mark.parametrize("with_z", [False, True])
 def test_auto_plan_picks_kernels_by_size(gen, monkeypatch, with_z):
-    """'auto' takes the step kernels from step_min_elements on, with or without z."""
+    """'auto' takes each step kernel from its threshold on, with or without z."""
     used = []
 
     def spy(name):
@@ -176,9 +176,12 @@ def test_auto_plan_picks_kernels_by_size(gen, monkeypatch, with_z):
     if not with_z:
         inputs["z"] = None
     leaves = _leaves(inputs, torch.float32, DEVICE)
-    for threshold, expected in ((1, ["_fwd_step", "_bwd_step"]),
-                                (10 ** 9, ["_fwd_tiled", "_bwd_tiled"])):
-        ss.set_config(**SMALL, step_min_elements=threshold)
+    size = 1 * 4 * 24
+    for fwd_min, bwd_min, expected in ((1, 1, ["_fwd_step", "_bwd_step"]),
+                                       (size + 1, size, ["_fwd_tiled", "_bwd_step"]),
+                                       (size, size + 1, ["_fwd_step", "_bwd_tiled"]),
+                                       (10 ** 9, 10 ** 9, ["_fwd_tiled", "_bwd_tiled"])):
+        ss.set_config(**SMALL, fwd_step_min_elements=fwd_min, bwd_step_min_elements=bwd_min)
         used.clear()
         ss.selective_scan_triton(**leaves, delta_softplus=True).sum().backward()
         assert used == expected
