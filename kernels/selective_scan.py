@@ -242,6 +242,25 @@ def _bwd_summaries(cfg, delta, A32, C4, z, delta_bias, dy, chunk_len, n_chunks, 
     return sumP, sumS
 
 
+def _bwd_step_summaries(cfg, delta, A32, Ct, z, delta_bias, dy, block_d, chunk_len, n_chunks,
+                        block_n, softplus):
+    """_bwd_summaries in the step layout (block_d channels per program, C as (L, N) fp32 rows)."""
+    batch, dim, L = delta.shape
+    N = A32.shape[1]
+    f32 = dict(device=delta.device, dtype=torch.float32)
+    sumP = torch.empty(batch, n_chunks, dim, N, **f32)
+    sumS = torch.empty(batch, n_chunks, dim, **f32)
+    n_dblocks = dim // block_d
+    _ss_bwd_step_summary_kernel[(batch * n_dblocks, n_chunks - 1)](
+        delta, A32, Ct, z if z is not None else dy, delta_bias if delta_bias is not None else dy,
+        dy, sumP, sumS, dim, L, N, n_dblocks, dim // Ct.shape[1], chunk_len, n_chunks,
+        *_strides(delta), *(_strides(z) if z is not None else (0, 0, 0)), *_strides(dy),
+        BLOCK_D=block_d, BLOCK_N=block_n, UNROLL=math.gcd(cfg.step_unroll, cfg.bwd_tile_t),
+        HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
+        num_warps=cfg.step_warps)
+    return sumP, sumS
+
+
 def _bwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du, ddelta, dz,
               has_h0, block_n, softplus, b_ndim):
     """Backward with _ss_bwd_step_kernel: chunks of L (power-of-two multiples of the checkpoint
@@ -259,15 +278,8 @@ def _bwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du,
     Bt, Ct = _rows_of_n(B4), _rows_of_n(C4)
     pin = dlast
     if n_chunks > 1:
-        sumP = torch.empty(batch, n_chunks, dim, N, **f32)
-        sumS = torch.empty(batch, n_chunks, dim, **f32)
-        _ss_bwd_step_summary_kernel[(batch * n_dblocks, n_chunks - 1)](
-            delta, A32, Ct, z if z is not None else dy,
-            delta_bias if delta_bias is not None else dy, dy, sumP, sumS,
-            dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, *_strides(delta),
-            *(_strides(z) if z is not None else (0, 0, 0)), *_strides(dy), BLOCK_D=block_d,
-            BLOCK_N=block_n, UNROLL=math.gcd(cfg.step_unroll, ckpt_len), HAS_Z=z is not None,
-            HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, num_warps=cfg.step_warps)
+        sumP, sumS = _bwd_step_summaries(cfg, delta, A32, Ct, z, delta_bias, dy, block_d,
+                                         chunk_len, n_chunks, block_n, softplus)
         pin = torch.empty(batch, n_chunks, dim, N, **f32)
         _ss_chunk_carry_kernel[(batch * dim,)](
             A32, dlast if dlast is not None else sumP, sumP, sumS, pin, dim, N, n_chunks,
