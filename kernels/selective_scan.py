@@ -160,6 +160,11 @@ def _strides(X):
     return tuple(X.stride())
 
 
+def _takes_step(choice: str, elements: int, min_elements: int) -> bool:
+    """Whether a direction runs its step kernel: forced, or "auto" from min_elements on."""
+    return choice == "step" or (choice == "auto" and elements >= min_elements)
+
+
 def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, want_grad):
     """y, the last state and, with want_grad, what the backward needs: (A in fp32, B and C 4-d,
     the checkpoints, the plan, BLOCK_N)."""
@@ -172,8 +177,7 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus,
     y = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
     last = torch.empty(batch, dim, N, **f32)
     ckpt = torch.empty(batch, triton.cdiv(L, cfg.bwd_tile_t), dim, N, **f32) if want_grad else last
-    step = cfg.fwd_kernel == "step" or (cfg.fwd_kernel == "auto"
-                                        and batch * dim * L >= cfg.fwd_step_min_elements)
+    step = _takes_step(cfg.fwd_kernel, batch * dim * L, cfg.fwd_step_min_elements)
     launch = _fwd_step if step else _fwd_tiled
     launch(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, want_grad, block_n,
            bool(delta_softplus))
@@ -203,8 +207,7 @@ class _SelectiveScan(torch.autograd.Function):
         du = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
         ddelta = torch.empty(batch, dim, L, device=u.device, dtype=delta.dtype)
         dz = torch.empty(batch, dim, L, device=u.device, dtype=z.dtype) if z is not None else du
-        step = cfg.bwd_kernel == "step" or (cfg.bwd_kernel == "auto"
-                                            and batch * dim * L >= cfg.bwd_step_min_elements)
+        step = _takes_step(cfg.bwd_kernel, batch * dim * L, cfg.bwd_step_min_elements)
         launch = _bwd_step if step else _bwd_tiled
         dB, dC, dA_part, dD_part, dbias_part, dh0 = launch(
             cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du, ddelta, dz,
