@@ -17,7 +17,7 @@ import torch
 import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from genomamba.bench.kernels import _scan_inputs  # noqa: E402
+from genomamba.bench.kernels import _scan_inputs, grad_leaves  # noqa: E402
 from kernels import selective_scan as new  # noqa: E402
 
 SHAPES = [(1, 512, 2 ** 12), (1, 512, 2 ** 14), (1, 512, 2 ** 16), (1, 512, 2 ** 18),
@@ -42,8 +42,7 @@ def _timings(mod, inputs):
     """fwd (no grad), fwd (grad), bwd, fwd + bwd in ms."""
     with torch.no_grad():
         fwd = _ms(lambda: mod.selective_scan_triton(**inputs, delta_softplus=True))
-    leaves = {k: (v.detach().requires_grad_() if v is not None else None) for k, v in inputs.items()}
-    wrt = [v for v in leaves.values() if v is not None]
+    leaves, wrt = grad_leaves(inputs)
     fwd_grad = _ms(lambda: mod.selective_scan_triton(**leaves, delta_softplus=True))
     dy = torch.randn_like(inputs["u"])
     y = mod.selective_scan_triton(**leaves, delta_softplus=True)

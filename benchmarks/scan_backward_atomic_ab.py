@@ -13,7 +13,7 @@ import torch
 import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from genomamba.bench.kernels import _scan_inputs, check_scan  # noqa: E402
+from genomamba.bench.kernels import _scan_inputs, grad_leaves, check_scan  # noqa: E402
 from kernels import selective_scan as ss  # noqa: E402
 
 SHAPES = [(1, 512, 2 ** 12), (1, 512, 2 ** 14), (1, 512, 2 ** 16), (1, 512, 2 ** 18),
@@ -22,8 +22,7 @@ SHAPES = [(1, 512, 2 ** 12), (1, 512, 2 ** 14), (1, 512, 2 ** 16), (1, 512, 2 **
 
 def _backward(inputs, dy):
     """ms, peak bytes and (dB, dC) of one backward with the plan in force."""
-    leaves = {k: (v.detach().requires_grad_() if v is not None else None) for k, v in inputs.items()}
-    wrt = [v for v in leaves.values() if v is not None]
+    leaves, wrt = grad_leaves(inputs)
     y = ss.selective_scan_triton(**leaves, delta_softplus=True)
     ms = triton.testing.do_bench(lambda: torch.autograd.grad(y, wrt, dy, retain_graph=True),
                                  warmup=5, rep=40, return_mode="median")

@@ -15,15 +15,14 @@ import torch
 import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from genomamba.bench.kernels import _scan_inputs  # noqa: E402
+from genomamba.bench.kernels import _scan_inputs, grad_leaves  # noqa: E402
 from kernels import selective_scan as ss  # noqa: E402
 
 LENGTHS = [2 ** k for k in (10, 14, 20)]
 
 
 def backward_ms(inputs):
-    leaves = {k: (v.detach().requires_grad_() if v is not None else None) for k, v in inputs.items()}
-    wrt = [v for v in leaves.values() if v is not None]
+    leaves, wrt = grad_leaves(inputs)
     y = ss.selective_scan_triton(**leaves, delta_softplus=True)  # the plan's checkpoints
     dy = torch.randn_like(y)
     return triton.testing.do_bench(lambda: torch.autograd.grad(y, wrt, dy, retain_graph=True),

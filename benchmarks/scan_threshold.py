@@ -16,7 +16,7 @@ from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from genomamba.bench.kernels import _scan_inputs  # noqa: E402
+from genomamba.bench.kernels import _scan_inputs, grad_leaves  # noqa: E402
 from kernels import selective_scan as ss  # noqa: E402
 
 SHAPES = [(1, 512, 2 ** 13), (1, 512, 2 ** 14), (1, 512, 2 ** 15), (16, 256, 2048),
@@ -51,9 +51,7 @@ def main():
                 def forward():
                     with torch.no_grad():
                         return ss.selective_scan_triton(**inputs, delta_softplus=True)
-                leaves = {k: (v.detach().requires_grad_() if v is not None else None)
-                          for k, v in inputs.items()}
-                wrt = [v for v in leaves.values() if v is not None]
+                leaves, wrt = grad_leaves(inputs)
 
                 def forward_grad():
                     return ss.selective_scan_triton(**leaves, delta_softplus=True)

@@ -115,6 +115,14 @@ def _scan_inputs(batch, dim, L, N, dtype, with_z, gen):
         z=r(batch, dim, L).to(dtype) if with_z else None, delta_bias=0.1 * r(dim))
 
 
+def grad_leaves(inputs):
+    """Detached copies of the scan inputs that require gradients, and the list of them (for
+    torch.autograd.grad)."""
+    leaves = {k: (v.detach().requires_grad_() if v is not None else None)
+              for k, v in inputs.items()}
+    return leaves, [v for v in leaves.values() if v is not None]
+
+
 def scan_bytes(batch, dim, L, N, elt, with_z, backward):
     """Fewest bytes: each input read once, each output written once."""
     seq = batch * dim * L * elt
@@ -131,8 +139,7 @@ def _time_scan(fn_scan, inputs, rep, graphs=False):
         with torch.no_grad():
             return fn_scan(**inputs, delta_softplus=True)
     fwd = _bench(forward, rep)
-    leaves = {k: (v.detach().requires_grad_() if v is not None else None) for k, v in inputs.items()}
-    wrt = [v for v in leaves.values() if v is not None]
+    leaves, wrt = grad_leaves(inputs)
     y = fn_scan(**leaves, delta_softplus=True)
     dy = torch.randn_like(y)
     bwd = _bench(lambda: torch.autograd.grad(y, wrt, dy, retain_graph=True), rep)
