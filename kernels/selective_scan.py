@@ -219,11 +219,18 @@ class _SelectiveScan(torch.autograd.Function):
                 dz if z is not None else None, dbias, dh0.to(h0_dtype) if has_h0 else None, None)
 
 
-def _rows_of_n(X4):
-    """(batch, groups, N, L) -> a (batch, groups, L, N) fp32 copy: the step kernels read one row of N
-    per step."""
-    return torch.empty(*X4.shape[:2], X4.shape[3], X4.shape[2], device=X4.device,
-                       dtype=torch.float32).copy_(X4.transpose(-1, -2))
+def _rows_of_n(X4, row_len):
+    """(batch, groups, N, L) -> a (batch, groups, L', row_len) copy in X4's dtype, zero-padded to
+    row_len >= N and to L' = L rounded up to 16 steps: the step kernels read one row per step,
+    unmasked (a padded step's zeros leave h and the sums as they are; its outputs are masked)."""
+    batch, groups, N, L = X4.shape
+    out = torch.empty(batch, groups, triton.cdiv(L, 16) * 16, row_len, device=X4.device,
+                      dtype=X4.dtype)
+    out[:, :, L:].zero_()
+    if row_len > N:
+        out[..., N:].zero_()
+    out[:, :, :L, :N].copy_(X4.transpose(-1, -2))
+    return out
 
 
 def _bwd_summaries(cfg, delta, A32, C4, z, delta_bias, dy, chunk_len, n_chunks, block_n, softplus):
@@ -247,7 +254,7 @@ def _bwd_summaries(cfg, delta, A32, C4, z, delta_bias, dy, chunk_len, n_chunks, 
 
 def _bwd_step_summaries(cfg, delta, A32, Ct, z, delta_bias, dy, block_d, chunk_len, n_chunks,
                         block_n, softplus):
-    """_bwd_summaries in the step layout (block_d channels per program, C as (L, N) fp32 rows)."""
+    """_bwd_summaries in the step layout (block_d channels per program, C as _rows_of_n rows)."""
     batch, dim, L = delta.shape
     N = A32.shape[1]
     f32 = dict(device=delta.device, dtype=torch.float32)
@@ -256,7 +263,7 @@ def _bwd_step_summaries(cfg, delta, A32, Ct, z, delta_bias, dy, block_d, chunk_l
     n_dblocks = dim // block_d
     _ss_bwd_step_summary_kernel[(batch * n_dblocks, n_chunks - 1)](
         delta, A32, Ct, z if z is not None else dy, delta_bias if delta_bias is not None else dy,
-        dy, sumP, sumS, dim, L, N, n_dblocks, dim // Ct.shape[1], chunk_len, n_chunks,
+        dy, sumP, sumS, dim, L, N, n_dblocks, dim // Ct.shape[1], chunk_len, n_chunks, Ct.stride(1),
         *_strides(delta), *(_strides(z) if z is not None else (0, 0, 0)), *_strides(dy),
         BLOCK_D=block_d, BLOCK_N=block_n, UNROLL=math.gcd(cfg.step_unroll, cfg.bwd_tile_t),
         HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
@@ -278,7 +285,7 @@ def _bwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du,
     chunk_len, n_chunks = _step_chunks(L, batch * n_dblocks, ckpt_len, cfg.bwd_chunks, cfg,
                                        u.device)
     f32 = dict(device=u.device, dtype=torch.float32)
-    Bt, Ct = _rows_of_n(B4), _rows_of_n(C4)
+    Bt, Ct = _rows_of_n(B4, block_n), _rows_of_n(C4, block_n)
     pin = dlast
     if n_chunks > 1:
         sumP, sumS = _bwd_step_summaries(cfg, delta, A32, Ct, z, delta_bias, dy, block_d,
@@ -301,7 +308,7 @@ def _bwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du,
         u, delta, A32, Bt, Ct, D if D is not None else dummy, z if z is not None else dummy,
         delta_bias if delta_bias is not None else dummy, dy, pin if pin is not None else dummy,
         ckpt, scratch, du, ddelta, dz, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
-        batch, dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, ckpt_len, ckpt.shape[1],
+        batch, dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, ckpt_len, ckpt.shape[1], Bt.stride(1),
         *_strides(u), *_strides(delta), *(_strides(z) if z is not None else (0, 0, 0)),
         *_strides(dy), BLOCK_D=block_d, BLOCK_N=block_n, HAS_D=D is not None, HAS_Z=z is not None,
         HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, HAS_PIN=pin is not None,
@@ -356,7 +363,7 @@ def _bwd_tiled(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du
 
 def _fwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, want_grad, block_n,
               softplus):
-    """Forward with _ss_fwd_step_kernel: B and C as (L, N) fp32 rows; with chunks of L, a summary
+    """Forward with _ss_fwd_step_kernel: B and C as padded rows; with chunks of L, a summary
     pass over the chunks but the last, a scan over chunks for their start states, then the output
     pass."""
     batch, dim, L = u.shape
@@ -368,7 +375,7 @@ def _fwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, w
     unroll = math.gcd(cfg.step_unroll, cfg.bwd_tile_t) if want_grad else cfg.step_unroll
     chunk_len, n_chunks = _step_chunks(L, batch * n_dblocks, unroll, cfg.fwd_chunks, cfg, u.device)
     f32 = dict(device=u.device, dtype=torch.float32)
-    Bt, Ct = _rows_of_n(B4), _rows_of_n(C4)
+    Bt, Ct = _rows_of_n(B4, block_n), _rows_of_n(C4, block_n)
     start = h0
     sumH = sumS = last  # placeholders, unread with one chunk
     if n_chunks > 1:
@@ -380,7 +387,7 @@ def _fwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, w
             delta_bias if delta_bias is not None else dummy,
             start if start is not None else dummy, y, last, ckpt, sumH, sumS,
             dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, cfg.bwd_tile_t,
-            ckpt.shape[1] if want_grad else 1, *_strides(u), *_strides(delta),
+            ckpt.shape[1] if want_grad else 1, Bt.stride(1), *_strides(u), *_strides(delta),
             *(_strides(z) if z is not None else (0, 0, 0)), *_strides(y)]
     flags = dict(BLOCK_D=block_d, BLOCK_N=block_n, UNROLL=unroll, HAS_D=D is not None,
                  HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,

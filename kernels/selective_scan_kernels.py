@@ -7,12 +7,14 @@ g_t = C_t dy_t + a_{t+1} g_{t+1}, and p_t = a_t g_t is what step t sends to step
 Two forwards. The step forward (_ss_fwd_step_kernel): a program owns BLOCK_D channels of one batch
 row and one chunk of L and steps their states through time, UNROLL steps per iteration (as Triton
 lays out 32 channels in one warp, each thread holds 4 channels x 4 states and 4 lanes share a
-channel). It reads (BLOCK_D, UNROLL) tiles of delta and u, B_t and C_t as rows of (L, N) fp32 copies,
-and writes a (BLOCK_D, UNROLL) tile of y. Chunks of L run side by side: a summary pass of the same
-kernel gives each chunk's end state from zero and its sum of delta, _ss_chunk_carry_kernel scans
-those over chunks into start states, and the output pass starts each chunk from its own. Two
-exponentials per (state, step) and about ten instructions, with no shuffles but the sum over N:
-faster than the tiled forward on large inputs.
+channel). It reads (BLOCK_D, UNROLL) tiles of delta and u, B_t and C_t as rows of copies in the
+inputs' dtype (half the L1 traffic in bf16, which bounds the output pass) zero-padded to BLOCK_N and
+past L (loaded without masks; all step kernels share them), and writes a (BLOCK_D, UNROLL) tile of
+y. Chunks of L run
+side by side: a summary pass of the same kernel gives each chunk's end state from zero and its sum
+of delta, _ss_chunk_carry_kernel scans those over chunks into start states, and the output pass
+starts each chunk from its own. Two exponentials per (state, step) and about ten instructions, with
+no shuffles but the sum over N: faster than the tiled forward on large inputs.
 
 The tiled forward (_ss_fwd_tiled_kernel) and the backward walk L in tiles of BLOCK_T steps; a tile's
 recurrence is a parallel scan along time (``tl.associative_scan`` of the affine maps h -> a h + b,
@@ -39,15 +41,28 @@ adjoint, and sums the channels' dB and dC contributions in registers, so only on
 BLOCK_K channels is written.
 """
 
+import os
+
 import triton
 import triton.language as tl
+from triton.language.extra import libdevice
 
 LOG2E = tl.constexpr(1.4426950408889634)
+LN2 = tl.constexpr(0.6931471805599453)
+# Compiled, tl.log is a polynomial of some twenty instructions, a fifth of the step forward's loop;
+# libdevice's fast log2 is one (lg2.approx, relative error below 2^-21), but Triton's interpreter
+# lacks it
+FAST_LOG = tl.constexpr(os.environ.get("TRITON_INTERPRET", "0") != "1")
 
 
 @triton.jit
 def _softplus(x):
-    return tl.where(x > 20.0, x, tl.log(1.0 + tl.exp(tl.minimum(x, 20.0))))
+    e = 1.0 + tl.exp2(tl.minimum(x, 20.0) * LOG2E)
+    if FAST_LOG:
+        log_e = libdevice.fast_log2f(e) * LN2
+    else:
+        log_e = tl.log(e)
+    return tl.where(x > 20.0, x, log_e)
 
 
 @triton.jit
@@ -236,43 +251,42 @@ def _unhalve(X0, X1, BD: tl.constexpr, W: tl.constexpr):
 
 
 @triton.jit
-def _step(h, A2, dl, du, B_row, C_row, t, offs_n, mask_n, L, N, WANT_Y: tl.constexpr):
+def _step(h, A2, dl, du, B_row, C_row, t, offs_n, BLOCK_N: tl.constexpr, WANT_Y: tl.constexpr):
     """One step for BD channels: h <- exp(delta A) h + delta u B_t, and y_t = C_t . h (if wanted).
-    B_t and C_t are rows of the (L, N) fp32 copies."""
-    m = mask_n & (tl.zeros_like(offs_n) + t < L)
-    Bk = tl.load(B_row + t * N + offs_n, mask=m, other=0.0)
+    B_t and C_t are rows of BLOCK_N of the zero-padded copies (_rows_of_n), loaded unmasked."""
+    Bk = tl.load(B_row + t * BLOCK_N + offs_n).to(tl.float32)
     h = tl.exp2(A2 * dl[:, None]) * h + du[:, None] * Bk[None, :]
     y = dl  # unused without WANT_Y
     if WANT_Y:
-        Ck = tl.load(C_row + t * N + offs_n, mask=m, other=0.0)
+        Ck = tl.load(C_row + t * BLOCK_N + offs_n).to(tl.float32)
         y = tl.sum(h * Ck[None, :], axis=1)
     return h, y
 
 
 @triton.jit
-def _steps4(h, A2, DL, DU, B_row, C_row, t, offs_n, mask_n, L, N, BD: tl.constexpr,
+def _steps4(h, A2, DL, DU, B_row, C_row, t, offs_n, BLOCK_N: tl.constexpr, BD: tl.constexpr,
             WANT_Y: tl.constexpr):
     """Four steps from (BD, 4) tiles of delta and delta u; y as a (BD, 4) tile."""
     d0, d1, d2, d3 = _cols4(DL, BD)
     x0, x1, x2, x3 = _cols4(DU, BD)
-    h, y0 = _step(h, A2, d0, x0, B_row, C_row, t, offs_n, mask_n, L, N, WANT_Y)
-    h, y1 = _step(h, A2, d1, x1, B_row, C_row, t + 1, offs_n, mask_n, L, N, WANT_Y)
-    h, y2 = _step(h, A2, d2, x2, B_row, C_row, t + 2, offs_n, mask_n, L, N, WANT_Y)
-    h, y3 = _step(h, A2, d3, x3, B_row, C_row, t + 3, offs_n, mask_n, L, N, WANT_Y)
+    h, y0 = _step(h, A2, d0, x0, B_row, C_row, t, offs_n, BLOCK_N, WANT_Y)
+    h, y1 = _step(h, A2, d1, x1, B_row, C_row, t + 1, offs_n, BLOCK_N, WANT_Y)
+    h, y2 = _step(h, A2, d2, x2, B_row, C_row, t + 2, offs_n, BLOCK_N, WANT_Y)
+    h, y3 = _step(h, A2, d3, x3, B_row, C_row, t + 3, offs_n, BLOCK_N, WANT_Y)
     return h, _join4(y0, y1, y2, y3, BD)
 
 
 @triton.jit
-def _steps(h, A2, DL, DU, B_row, C_row, t, offs_n, mask_n, L, N, BD: tl.constexpr,
+def _steps(h, A2, DL, DU, B_row, C_row, t, offs_n, BLOCK_N: tl.constexpr, BD: tl.constexpr,
            W: tl.constexpr, WANT_Y: tl.constexpr):
     """W (4, 8, 16) steps from (BD, W) tiles of delta and delta u; y as a (BD, W) tile."""
     if W == 4:
-        h, Y = _steps4(h, A2, DL, DU, B_row, C_row, t, offs_n, mask_n, L, N, BD, WANT_Y)
+        h, Y = _steps4(h, A2, DL, DU, B_row, C_row, t, offs_n, BLOCK_N, BD, WANT_Y)
     else:
         D0, D1 = _halves(DL, BD, W)
         X0, X1 = _halves(DU, BD, W)
-        h, Y0 = _steps(h, A2, D0, X0, B_row, C_row, t, offs_n, mask_n, L, N, BD, W // 2, WANT_Y)
-        h, Y1 = _steps(h, A2, D1, X1, B_row, C_row, t + W // 2, offs_n, mask_n, L, N, BD, W // 2,
+        h, Y0 = _steps(h, A2, D0, X0, B_row, C_row, t, offs_n, BLOCK_N, BD, W // 2, WANT_Y)
+        h, Y1 = _steps(h, A2, D1, X1, B_row, C_row, t + W // 2, offs_n, BLOCK_N, BD, W // 2,
                        WANT_Y)
         Y = _unhalve(Y0, Y1, BD, W)
     return h, Y
@@ -298,15 +312,15 @@ def _tile_in(dl_row, u_row, t0, t_end, offs_d, dim, sd_l, su_l, bias, UNROLL: tl
 
 @triton.jit
 def _tile_steps(h, dsum, A2, DL, U, t, mt, t0, B_row, C_row, z_row, y_row, ckpt_ptr, Dv, dn, mask_dn,
-                offs_n, mask_n, b, dim, L, N, ckpt_len, n_ckpt, sz_l, sy_l, BLOCK_D: tl.constexpr,
-                UNROLL: tl.constexpr, SUMMARY: tl.constexpr, HAS_D: tl.constexpr,
-                HAS_Z: tl.constexpr, STORE_CKPT: tl.constexpr):
+                offs_n, b, dim, N, ckpt_len, n_ckpt, sz_l, sy_l, BLOCK_D: tl.constexpr,
+                BLOCK_N: tl.constexpr, UNROLL: tl.constexpr, SUMMARY: tl.constexpr,
+                HAS_D: tl.constexpr, HAS_Z: tl.constexpr, STORE_CKPT: tl.constexpr):
     """One tile of UNROLL steps: the checkpoint at its start (if due), the steps, and y (or, in the
     summary, the sum of delta)."""
     if STORE_CKPT:
         if t0 % ckpt_len == 0:
             tl.store(ckpt_ptr + (b * n_ckpt + t0 // ckpt_len) * dim * N + dn, h, mask=mask_dn)
-    h, Y = _steps(h, A2, DL, DL * U, B_row, C_row, t0, offs_n, mask_n, L, N, BLOCK_D, UNROLL,
+    h, Y = _steps(h, A2, DL, DL * U, B_row, C_row, t0, offs_n, BLOCK_N, BLOCK_D, UNROLL,
                   not SUMMARY)
     if SUMMARY:
         dsum += tl.sum(DL, axis=1)
@@ -321,12 +335,12 @@ def _tile_steps(h, dsum, A2, DL, U, t, mt, t0, B_row, C_row, z_row, y_row, ckpt_
 
 
 @triton.jit
-def _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, dim, L, N, n_dblocks,
-                  dpg, su_b, su_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D: tl.constexpr,
+def _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, dim, N, n_dblocks,
+                  dpg, sr_g, su_b, su_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D: tl.constexpr,
                   BLOCK_N: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_D: tl.constexpr):
     """A step kernel's program: its id, batch row, channel block and chunk, their offsets and masks,
-    A, delta_bias and D of its channels, and the rows of B and C ((L, N) fp32 copies), u, delta and z
-    that it walks."""
+    A, delta_bias and D of its channels, and the rows of B and C (_rows_of_n, sr_g elements per
+    batch row and group), u, delta and z that it walks."""
     pid = tl.program_id(0)
     b = (pid // n_dblocks).to(tl.int64)
     db = pid % n_dblocks
@@ -344,8 +358,8 @@ def _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, 
     if HAS_D:
         Dv = tl.load(D_ptr + offs_d).to(tl.float32)
     g = d0 // dpg
-    B_row = Bt_ptr + (b * (dim // dpg) + g) * L * N
-    C_row = Ct_ptr + (b * (dim // dpg) + g) * L * N
+    B_row = Bt_ptr + (b * (dim // dpg) + g) * sr_g
+    C_row = Ct_ptr + (b * (dim // dpg) + g) * sr_g
     u_row = u_ptr + b * su_b + offs_d * su_d
     dl_row = dl_ptr + b * sd_b + offs_d * sd_d
     z_row = z_ptr + b * sz_b + offs_d * sz_d
@@ -357,7 +371,7 @@ def _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, 
 def _ss_fwd_step_kernel(
         u_ptr, dl_ptr, A_ptr, Bt_ptr, Ct_ptr, D_ptr, z_ptr, bias_ptr, start_ptr,
         y_ptr, last_ptr, ckpt_ptr, sumH_ptr, sumS_ptr,
-        dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, ckpt_len, n_ckpt,
+        dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, ckpt_len, n_ckpt, sr_g,
         su_b, su_d, su_l, sd_b, sd_d, sd_l, sz_b, sz_d, sz_l, sy_b, sy_d, sy_l,
         BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, UNROLL: tl.constexpr, SUMMARY: tl.constexpr,
         HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
@@ -367,8 +381,8 @@ def _ss_fwd_step_kernel(
     and sum of delta. Otherwise start from the chunk's start state (batch, n_chunks, dim, N), if
     any, and write y (and the state at every ckpt_len-th step)."""
     pid, b, db, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, Dv, B_row, C_row, u_row, dl_row, \
-        z_row = _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, dim, L,
-                              N, n_dblocks, dpg, su_b, su_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D,
+        z_row = _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, dim, N,
+                              n_dblocks, dpg, sr_g, su_b, su_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D,
                               BLOCK_N, HAS_BIAS, HAS_D)
     A2 = A * LOG2E
     h = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
@@ -382,8 +396,9 @@ def _ss_fwd_step_kernel(
         t, mt, DL, U, _ = _tile_in(dl_row, u_row, t0, t_end, offs_d, dim, sd_l, su_l, bias, UNROLL,
                                    HAS_BIAS, SOFTPLUS)
         h, dsum = _tile_steps(h, dsum, A2, DL, U, t, mt, t0, B_row, C_row, z_row, y_row, ckpt_ptr,
-                              Dv, dn, mask_dn, offs_n, mask_n, b, dim, L, N, ckpt_len, n_ckpt,
-                              sz_l, sy_l, BLOCK_D, UNROLL, SUMMARY, HAS_D, HAS_Z, STORE_CKPT)
+                              Dv, dn, mask_dn, offs_n, b, dim, N, ckpt_len, n_ckpt,
+                              sz_l, sy_l, BLOCK_D, BLOCK_N, UNROLL, SUMMARY, HAS_D, HAS_Z,
+                              STORE_CKPT)
     if SUMMARY:
         base = (b * n_chunks + c) * dim
         tl.store(sumH_ptr + base * N + dn, h, mask=mask_dn)
@@ -394,14 +409,13 @@ def _ss_fwd_step_kernel(
 
 
 @triton.jit
-def _back_step(p, h_prev, A, A2, dl, du, dyk, u, B_row, C_row, t, offs_n, mask_n, L, N):
+def _back_step(p, h_prev, A, A2, dl, du, dyk, u, B_row, C_row, t, offs_n, BLOCK_N: tl.constexpr):
     """One step backward for BD channels, given the state before it, its delta, delta u, dy and u,
     and the adjoint p sent back by the step after it: the p it sends back and its contributions:
     B_t . g_t (for du), ddelta before the softplus gradient, dA, and dB_t, dC_t summed over the
     channels."""
-    m = mask_n & (tl.zeros_like(offs_n) + t < L)
-    Bk = tl.load(B_row + t * N + offs_n, mask=m, other=0.0)
-    Ck = tl.load(C_row + t * N + offs_n, mask=m, other=0.0)
+    Bk = tl.load(B_row + t * BLOCK_N + offs_n).to(tl.float32)
+    Ck = tl.load(C_row + t * BLOCK_N + offs_n).to(tl.float32)
     a = tl.exp2(A2 * dl[:, None])
     ah = a * h_prev  # a_t h_{t-1}
     h = ah + du[:, None] * Bk[None, :]
@@ -420,7 +434,7 @@ def _ss_bwd_step_kernel(
         u_ptr, dl_ptr, A_ptr, Bt_ptr, Ct_ptr, D_ptr, z_ptr, bias_ptr, dout_ptr, pin_ptr,
         ckpt_ptr, scratch_ptr,
         du_ptr, ddl_ptr, dz_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
-        batch, dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, ckpt_len, n_ckpt,
+        batch, dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, ckpt_len, n_ckpt, sr_g,
         su_b, su_d, su_l, sd_b, sd_d, sd_l, sz_b, sz_d, sz_l, so_b, so_d, so_l,
         BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, HAS_D: tl.constexpr, HAS_Z: tl.constexpr,
         HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, HAS_PIN: tl.constexpr,
@@ -430,8 +444,8 @@ def _ss_bwd_step_kernel(
     forward's checkpoint into this program's scratch, then the tiles are walked backward, each
     tile's states recomputed again and the adjoint stepped back through them."""
     pid, b, db, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, Dv, B_row, C_row, u_row, dl_row, \
-        z_row = _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, dim, L,
-                              N, n_dblocks, dpg, su_b, su_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D,
+        z_row = _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, dim, N,
+                              n_dblocks, dpg, sr_g, su_b, su_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D,
                               BLOCK_N, HAS_BIAS, HAS_D)
     A2 = A * LOG2E
     p = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
@@ -457,7 +471,7 @@ def _ss_bwd_step_kernel(
             tl.store(scratch + j * BLOCK_D * N, h, mask=mask_dn)
             t, mt, DL, U, _ = _tile_in(dl_row, u_row, s0 + 4 * j, t_end, offs_d, dim, sd_l, su_l,
                                        bias, 4, HAS_BIAS, SOFTPLUS)
-            h, Y = _steps4(h, A2, DL, DL * U, B_row, C_row, s0 + 4 * j, offs_n, mask_n, L, N,
+            h, Y = _steps4(h, A2, DL, DL * U, B_row, C_row, s0 + 4 * j, offs_n, BLOCK_N,
                            BLOCK_D, HAS_Z)
             if HAS_Z:  # dz needs y before the gate (C_t . h_t + D u_t), not the adjoint: here
                 # it costs fewer registers than in the walk back
@@ -479,17 +493,17 @@ def _ss_bwd_step_kernel(
             y_0, y_1, y_2, y_3 = _cols4(DY, BLOCK_D)
             u_0, u_1, u_2, u_3 = _cols4(U, BLOCK_D)
             # the states before steps 1, 2, 3 (before step 0: h)
-            h1, _ = _step(h, A2, d_0, x_0, B_row, C_row, t0, offs_n, mask_n, L, N, False)
-            h2, _ = _step(h1, A2, d_1, x_1, B_row, C_row, t0 + 1, offs_n, mask_n, L, N, False)
-            h3, _ = _step(h2, A2, d_2, x_2, B_row, C_row, t0 + 2, offs_n, mask_n, L, N, False)
+            h1, _ = _step(h, A2, d_0, x_0, B_row, C_row, t0, offs_n, BLOCK_N, False)
+            h2, _ = _step(h1, A2, d_1, x_1, B_row, C_row, t0 + 1, offs_n, BLOCK_N, False)
+            h3, _ = _step(h2, A2, d_2, x_2, B_row, C_row, t0 + 2, offs_n, BLOCK_N, False)
             p, gB3, e3, a3, b3, c3 = _back_step(p, h3, A, A2, d_3, x_3, y_3, u_3, B_row, C_row,
-                                                t0 + 3, offs_n, mask_n, L, N)
+                                                t0 + 3, offs_n, BLOCK_N)
             p, gB2, e2, a2, b2, c2 = _back_step(p, h2, A, A2, d_2, x_2, y_2, u_2, B_row, C_row,
-                                                t0 + 2, offs_n, mask_n, L, N)
+                                                t0 + 2, offs_n, BLOCK_N)
             p, gB1, e1, a1, b1, c1 = _back_step(p, h1, A, A2, d_1, x_1, y_1, u_1, B_row, C_row,
-                                                t0 + 1, offs_n, mask_n, L, N)
+                                                t0 + 1, offs_n, BLOCK_N)
             p, gB0, e0, a0, b0, c0 = _back_step(p, h, A, A2, d_0, x_0, y_0, u_0, B_row, C_row,
-                                                t0, offs_n, mask_n, L, N)
+                                                t0, offs_n, BLOCK_N)
             dA += a0 + a1 + a2 + a3
             GB = _join4(gB0, gB1, gB2, gB3, BLOCK_D)
             DDL = _join4(e0, e1, e2, e3, BLOCK_D)
@@ -518,30 +532,29 @@ def _ss_bwd_step_kernel(
 
 
 @triton.jit
-def _adjoint_sum(acc, S, A2, dl, dy, C_row, t, offs_n, mask_n, L, N):
+def _adjoint_sum(acc, S, A2, dl, dy, C_row, t, offs_n, BLOCK_N: tl.constexpr):
     """One step of the step backward's summary: S += delta_t, acc += exp(A S) C_t dy_t."""
     S += dl
-    m = mask_n & (tl.zeros_like(offs_n) + t < L)
-    Ck = tl.load(C_row + t * N + offs_n, mask=m, other=0.0)
+    Ck = tl.load(C_row + t * BLOCK_N + offs_n).to(tl.float32)
     return acc + tl.exp2(A2 * S[:, None]) * (Ck[None, :] * dy[:, None]), S
 
 
 @triton.jit
-def _adjoint_sums(acc, S, A2, DL, DY, C_row, t, offs_n, mask_n, L, N, BD: tl.constexpr,
+def _adjoint_sums(acc, S, A2, DL, DY, C_row, t, offs_n, BLOCK_N: tl.constexpr, BD: tl.constexpr,
                   W: tl.constexpr):
     """W (4, 8, 16) summary steps from (BD, W) tiles of delta and dy."""
     if W == 4:
         d0, d1, d2, d3 = _cols4(DL, BD)
         y0, y1, y2, y3 = _cols4(DY, BD)
-        acc, S = _adjoint_sum(acc, S, A2, d0, y0, C_row, t, offs_n, mask_n, L, N)
-        acc, S = _adjoint_sum(acc, S, A2, d1, y1, C_row, t + 1, offs_n, mask_n, L, N)
-        acc, S = _adjoint_sum(acc, S, A2, d2, y2, C_row, t + 2, offs_n, mask_n, L, N)
-        acc, S = _adjoint_sum(acc, S, A2, d3, y3, C_row, t + 3, offs_n, mask_n, L, N)
+        acc, S = _adjoint_sum(acc, S, A2, d0, y0, C_row, t, offs_n, BLOCK_N)
+        acc, S = _adjoint_sum(acc, S, A2, d1, y1, C_row, t + 1, offs_n, BLOCK_N)
+        acc, S = _adjoint_sum(acc, S, A2, d2, y2, C_row, t + 2, offs_n, BLOCK_N)
+        acc, S = _adjoint_sum(acc, S, A2, d3, y3, C_row, t + 3, offs_n, BLOCK_N)
     else:
         D0, D1 = _halves(DL, BD, W)
         Y0, Y1 = _halves(DY, BD, W)
-        acc, S = _adjoint_sums(acc, S, A2, D0, Y0, C_row, t, offs_n, mask_n, L, N, BD, W // 2)
-        acc, S = _adjoint_sums(acc, S, A2, D1, Y1, C_row, t + W // 2, offs_n, mask_n, L, N, BD,
+        acc, S = _adjoint_sums(acc, S, A2, D0, Y0, C_row, t, offs_n, BLOCK_N, BD, W // 2)
+        acc, S = _adjoint_sums(acc, S, A2, D1, Y1, C_row, t + W // 2, offs_n, BLOCK_N, BD,
                                W // 2)
     return acc, S
 
@@ -549,17 +562,17 @@ def _adjoint_sums(acc, S, A2, DL, DY, C_row, t, offs_n, mask_n, L, N, BD: tl.con
 @triton.jit
 def _ss_bwd_step_summary_kernel(
         dl_ptr, A_ptr, Ct_ptr, z_ptr, bias_ptr, dout_ptr, sumP_ptr, sumS_ptr,
-        dim, L, N, n_dblocks, dpg, chunk_len, n_chunks,
+        dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, sr_g,
         sd_b, sd_d, sd_l, sz_b, sz_d, sz_l, so_b, so_d, so_l,
         BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, UNROLL: tl.constexpr, HAS_Z: tl.constexpr,
         HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
     """_ss_bwd_summary_kernel's sums in the step layout, for the step backward: BLOCK_D channels of
     one batch row over one chunk after the first, UNROLL steps per iteration, C_t read as rows of
-    the (L, N) fp32 copy."""
+    the padded copy."""
     # the set-up's u, B and D are unused here: delta, C and A stand in for them
     _, b, _, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, _, _, C_row, _, dl_row, z_row = \
-        _step_program(A_ptr, bias_ptr, A_ptr, Ct_ptr, Ct_ptr, dl_ptr, dl_ptr, z_ptr, dim, L, N,
-                      n_dblocks, dpg, sd_b, sd_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D, BLOCK_N,
+        _step_program(A_ptr, bias_ptr, A_ptr, Ct_ptr, Ct_ptr, dl_ptr, dl_ptr, z_ptr, dim, N,
+                      n_dblocks, dpg, sr_g, sd_b, sd_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D, BLOCK_N,
                       HAS_BIAS, False)
     c += 1  # chunk 0's summary is never needed
     A2 = A * LOG2E
@@ -572,7 +585,7 @@ def _ss_bwd_step_summary_kernel(
         t, mt = _tile_t(t0, t_end, offs_d, dim, UNROLL)
         DL = _delta(dl_row[:, None], t[None, :], sd_l, mt, bias[:, None], HAS_BIAS, SOFTPLUS)[0]
         DY = _dy(o_row[:, None], z_row[:, None], t[None, :], so_l, sz_l, mt, HAS_Z)[0]
-        acc, S = _adjoint_sums(acc, S, A2, DL, DY, C_row, t0, offs_n, mask_n, L, N, BLOCK_D, UNROLL)
+        acc, S = _adjoint_sums(acc, S, A2, DL, DY, C_row, t0, offs_n, BLOCK_N, BLOCK_D, UNROLL)
     base = (b * n_chunks + c) * dim
     tl.store(sumP_ptr + base * N + dn, acc, mask=mask_dn)
     tl.store(sumS_ptr + base + offs_d, S, mask=offs_d < dim)

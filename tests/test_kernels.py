@@ -120,6 +120,8 @@ SMALL = dict(bwd_block_k=2, bwd_tile_t=4, tile_t=4, fwd_chunks=3, step_block_d=2
     ("loss_on_y", (1, 4, 26, 4), 0, dict(SMALL, bwd_chunks=2), dict(loss_on=("y",))),
     ("loss_on_last_state", (1, 4, 26, 4), 0, dict(SMALL, bwd_chunks=2),
      dict(loss_on=("last_state",))),
+    ("two_states", (1, 4, 23, 2), 0, dict(SMALL, bwd_chunks=2), {}),
+    ("six_states", (2, 4, 23, 6), 0, dict(SMALL, bwd_chunks=2), {}),  # B, C rows padded to 8
 ], ids=lambda c: c[0])
 @pytest.mark.parametrize("kernels", ["step/step", "tiled/tiled", "step/tiled", "tiled/step"])
 def test_selective_scan_matches_reference(gen, case, kernels):
