@@ -12,7 +12,8 @@ import triton
 from .selective_scan_kernels import (_ss_bwd_kernel, _ss_bwd_step_kernel,
                                      _ss_bwd_step_summary_kernel, _ss_bwd_summary_kernel,
                                      _ss_chunk_carry_kernel, _ss_fwd_step_kernel,
-                                     _ss_fwd_summary_kernel, _ss_fwd_tiled_kernel)
+                                     _ss_fwd_summary_kernel, _ss_fwd_tiled_kernel,
+                                     _ss_gate_bwd_kernel, _ss_gate_fwd_kernel)
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,7 @@ def _takes_step(choice: str, elements: int, min_elements: int) -> bool:
 
 def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, want_grad):
     """y, the last state and, with want_grad, what the backward needs: (A in fp32, B and C 4-d,
-    the checkpoints, the plan, BLOCK_N)."""
+    the checkpoints, y before the z gate (None without z), the plan, BLOCK_N)."""
     batch, dim, L, N, B4, C4 = _check(u, delta, A, B, C, D, z, delta_bias, initial_state)
     cfg = _config
     block_n = triton.next_power_of_2(N)
@@ -177,11 +178,19 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus,
     y = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
     last = torch.empty(batch, dim, N, **f32)
     ckpt = torch.empty(batch, triton.cdiv(L, cfg.bwd_tile_t), dim, N, **f32) if want_grad else last
-    step = _takes_step(cfg.fwd_kernel, batch * dim * L, cfg.fwd_step_min_elements)
-    launch = _fwd_step if step else _fwd_tiled
-    launch(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, want_grad, block_n,
-           bool(delta_softplus))
-    return y, last, (A32, B4, C4, ckpt, cfg, block_n)
+    ypre = torch.empty_like(y) if want_grad and z is not None else None
+    softplus = bool(delta_softplus)
+    if _takes_step(cfg.fwd_kernel, batch * dim * L, cfg.fwd_step_min_elements):
+        # y before the gate for the backward: storing it beside y slowed the step forward by a
+        # third; a separate gate costs a few percent (docs/benchmarks.md)
+        _fwd_step(cfg, u, delta, A32, B4, C4, D, None if want_grad else z, delta_bias, h0,
+                  ypre if ypre is not None else y, last, ckpt, want_grad, block_n, softplus)
+        if ypre is not None:
+            _gate_forward(ypre, z, y)
+    else:
+        _fwd_tiled(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y,
+                   ypre if ypre is not None else y, last, ckpt, want_grad, block_n, softplus)
+    return y, last, (A32, B4, C4, ckpt, ypre, cfg, block_n)
 
 
 class _SelectiveScan(torch.autograd.Function):
@@ -189,9 +198,9 @@ class _SelectiveScan(torch.autograd.Function):
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus):
         ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not zeros
-        y, last, (A32, B4, C4, ckpt, cfg, block_n) = _forward(
+        y, last, (A32, B4, C4, ckpt, ypre, cfg, block_n) = _forward(
             u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus, True)
-        ctx.save_for_backward(u, delta, A32, B4, C4, D, z, delta_bias, ckpt)
+        ctx.save_for_backward(u, delta, A32, B4, C4, D, z, delta_bias, ckpt, ypre)
         ctx.meta = (cfg, block_n, bool(delta_softplus), B.dim(), A.dtype,
                     initial_state is not None,
                     None if initial_state is None else initial_state.dtype, B.dtype, C.dtype)
@@ -199,24 +208,50 @@ class _SelectiveScan(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, dy, dlast):
-        u, delta, A32, B4, C4, D, z, delta_bias, ckpt = ctx.saved_tensors
+        u, delta, A32, B4, C4, D, z, delta_bias, ckpt, ypre = ctx.saved_tensors
         cfg, block_n, softplus, b_ndim, A_dtype, has_h0, h0_dtype, B_dtype, C_dtype = ctx.meta
         batch, dim, L = u.shape
-        dy = dy if dy is not None else torch.zeros_like(u)
+        dz = None
+        if dy is None:
+            dy = torch.zeros_like(u)
+            dz = torch.zeros_like(z) if z is not None else None
+        elif z is not None:  # the gate's backward first: the scan's then takes no z
+            dy, dz = _gate_backward(dy, z, ypre)
         dlast = None if dlast is None else dlast.float().contiguous()
         du = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
         ddelta = torch.empty(batch, dim, L, device=u.device, dtype=delta.dtype)
-        dz = torch.empty(batch, dim, L, device=u.device, dtype=z.dtype) if z is not None else du
         step = _takes_step(cfg.bwd_kernel, batch * dim * L, cfg.bwd_step_min_elements)
         launch = _bwd_step if step else _bwd_tiled
         dB, dC, dA_part, dD_part, dbias_part, dh0 = launch(
-            cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du, ddelta, dz,
+            cfg, u, delta, A32, B4, C4, D, delta_bias, ckpt, dy, dlast, du, ddelta,
             has_h0, block_n, softplus, b_ndim)
         dA = dA_part.sum(0).to(A_dtype)
         dD = dD_part.sum(0).to(D.dtype) if D is not None else None
         dbias = dbias_part.sum(0).to(delta_bias.dtype) if delta_bias is not None else None
-        return (du, ddelta, dA, dB.to(B_dtype), dC.to(C_dtype), dD,
-                dz if z is not None else None, dbias, dh0.to(h0_dtype) if has_h0 else None, None)
+        return (du, ddelta, dA, dB.to(B_dtype), dC.to(C_dtype), dD, dz, dbias,
+                dh0.to(h0_dtype) if has_h0 else None, None)
+
+
+def _gate_block(L):
+    return min(1024, triton.next_power_of_2(L))
+
+
+def _gate_forward(ypre, z, y):
+    """y = ypre silu(z), elementwise (ypre and y contiguous)."""
+    batch, dim, L = z.shape
+    _ss_gate_fwd_kernel[(batch * dim, triton.cdiv(L, _gate_block(L)))](
+        ypre, z, y, dim, L, *_strides(z), BLOCK=_gate_block(L), num_warps=4)
+
+
+def _gate_backward(dout, z, ypre):
+    """Through out = y silu(z): the gradient reaching y (fp32) and dz (z's dtype), elementwise."""
+    batch, dim, L = z.shape
+    dy = torch.empty(batch, dim, L, device=z.device, dtype=torch.float32)
+    dz = torch.empty(batch, dim, L, device=z.device, dtype=z.dtype)
+    _ss_gate_bwd_kernel[(batch * dim, triton.cdiv(L, _gate_block(L)))](
+        dout, z, ypre, dy, dz, dim, L, *_strides(dout), *_strides(z), BLOCK=_gate_block(L),
+        num_warps=4)
+    return dy, dz
 
 
 def _rows_of_n(X4, row_len):
@@ -233,7 +268,7 @@ def _rows_of_n(X4, row_len):
     return out
 
 
-def _bwd_summaries(cfg, delta, A32, C4, z, delta_bias, dy, chunk_len, n_chunks, block_n, softplus):
+def _bwd_summaries(cfg, delta, A32, C4, delta_bias, dy, chunk_len, n_chunks, block_n, softplus):
     """Per (batch row, chunk after the first, channel): the adjoint p the chunk's own outputs send
     out of its first step, and the chunk's sum of delta."""
     batch, dim, L = delta.shape
@@ -243,16 +278,14 @@ def _bwd_summaries(cfg, delta, A32, C4, z, delta_bias, dy, chunk_len, n_chunks, 
     sumS = torch.empty(batch, n_chunks, dim, **f32)
     if n_chunks > 1:
         _ss_bwd_summary_kernel[(batch * dim, n_chunks - 1)](
-            delta, A32, C4, z if z is not None else dy,
-            delta_bias if delta_bias is not None else dy, dy, sumP, sumS,
+            delta, A32, C4, delta_bias if delta_bias is not None else dy, dy, sumP, sumS,
             dim, L, N, dim // C4.shape[1], chunk_len, n_chunks, *_strides(delta), *C4.stride(),
-            *(_strides(z) if z is not None else (0, 0, 0)), *_strides(dy), BLOCK_N=block_n,
-            BLOCK_T=cfg.bwd_tile_t, HAS_Z=z is not None, HAS_BIAS=delta_bias is not None,
-            SOFTPLUS=softplus, num_warps=cfg.bwd_warps)
+            *_strides(dy), BLOCK_N=block_n, BLOCK_T=cfg.bwd_tile_t,
+            HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, num_warps=cfg.bwd_warps)
     return sumP, sumS
 
 
-def _bwd_step_summaries(cfg, delta, A32, Ct, z, delta_bias, dy, block_d, chunk_len, n_chunks,
+def _bwd_step_summaries(cfg, delta, A32, Ct, delta_bias, dy, block_d, chunk_len, n_chunks,
                         block_n, softplus):
     """_bwd_summaries in the step layout (block_d channels per program, C as _rows_of_n rows)."""
     batch, dim, L = delta.shape
@@ -262,17 +295,16 @@ def _bwd_step_summaries(cfg, delta, A32, Ct, z, delta_bias, dy, block_d, chunk_l
     sumS = torch.empty(batch, n_chunks, dim, **f32)
     n_dblocks = dim // block_d
     _ss_bwd_step_summary_kernel[(batch * n_dblocks, n_chunks - 1)](
-        delta, A32, Ct, z if z is not None else dy, delta_bias if delta_bias is not None else dy,
-        dy, sumP, sumS, dim, L, N, n_dblocks, dim // Ct.shape[1], chunk_len, n_chunks, Ct.stride(1),
-        *_strides(delta), *(_strides(z) if z is not None else (0, 0, 0)), *_strides(dy),
-        BLOCK_D=block_d, BLOCK_N=block_n, UNROLL=math.gcd(cfg.step_unroll, cfg.bwd_tile_t),
-        HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
-        num_warps=cfg.step_warps)
+        delta, A32, Ct, delta_bias if delta_bias is not None else dy, dy, sumP, sumS,
+        dim, L, N, n_dblocks, dim // Ct.shape[1], chunk_len, n_chunks, Ct.stride(1),
+        *_strides(delta), *_strides(dy), BLOCK_D=block_d, BLOCK_N=block_n,
+        UNROLL=math.gcd(cfg.step_unroll, cfg.bwd_tile_t), HAS_BIAS=delta_bias is not None,
+        SOFTPLUS=softplus, num_warps=cfg.step_warps)
     return sumP, sumS
 
 
-def _bwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du, ddelta, dz,
-              has_h0, block_n, softplus, b_ndim):
+def _bwd_step(cfg, u, delta, A32, B4, C4, D, delta_bias, ckpt, dy, dlast, du, ddelta, has_h0,
+              block_n, softplus, b_ndim):
     """Backward with _ss_bwd_step_kernel: chunks of L (power-of-two multiples of the checkpoint
     interval) side by side, their incoming adjoints from a reversed scan over chunk summaries."""
     batch, dim, L = u.shape
@@ -288,7 +320,7 @@ def _bwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du,
     Bt, Ct = _rows_of_n(B4, block_n), _rows_of_n(C4, block_n)
     pin = dlast
     if n_chunks > 1:
-        sumP, sumS = _bwd_step_summaries(cfg, delta, A32, Ct, z, delta_bias, dy, block_d,
+        sumP, sumS = _bwd_step_summaries(cfg, delta, A32, Ct, delta_bias, dy, block_d,
                                          chunk_len, n_chunks, block_n, softplus)
         pin = torch.empty(batch, n_chunks, dim, N, **f32)
         _ss_chunk_carry_kernel[(batch * dim,)](
@@ -305,20 +337,19 @@ def _bwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du,
     scratch = torch.empty(batch * n_dblocks * n_chunks * (ckpt_len // 4) * block_d * N, **f32)
     dummy = du
     _ss_bwd_step_kernel[(batch * n_dblocks, n_chunks)](
-        u, delta, A32, Bt, Ct, D if D is not None else dummy, z if z is not None else dummy,
+        u, delta, A32, Bt, Ct, D if D is not None else dummy,
         delta_bias if delta_bias is not None else dummy, dy, pin if pin is not None else dummy,
-        ckpt, scratch, du, ddelta, dz, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
+        ckpt, scratch, du, ddelta, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
         batch, dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, ckpt_len, ckpt.shape[1], Bt.stride(1),
-        *_strides(u), *_strides(delta), *(_strides(z) if z is not None else (0, 0, 0)),
-        *_strides(dy), BLOCK_D=block_d, BLOCK_N=block_n, HAS_D=D is not None, HAS_Z=z is not None,
-        HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, HAS_PIN=pin is not None,
+        *_strides(u), *_strides(delta), *_strides(dy), BLOCK_D=block_d, BLOCK_N=block_n,
+        HAS_D=D is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, HAS_PIN=pin is not None,
         WANT_DH0=has_h0, num_warps=cfg.step_warps)
     return (_reduce_groups(dB_part, groups, b_ndim), _reduce_groups(dC_part, groups, b_ndim),
             dA_part, dD_part, dbias_part, dh0)
 
 
-def _bwd_tiled(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du, ddelta, dz,
-               has_h0, block_n, softplus, b_ndim):
+def _bwd_tiled(cfg, u, delta, A32, B4, C4, D, delta_bias, ckpt, dy, dlast, du, ddelta, has_h0,
+               block_n, softplus, b_ndim):
     """Backward with _ss_bwd_kernel (bwd_block_k channels per program, tiles of bwd_tile_t steps)."""
     batch, dim, L = u.shape
     N = A32.shape[1]
@@ -337,21 +368,20 @@ def _bwd_tiled(cfg, u, delta, A32, B4, C4, D, z, delta_bias, ckpt, dy, dlast, du
     dD_part = torch.empty(rows, dim, **f32)
     dbias_part = torch.empty(rows, dim, **f32)
     dh0 = torch.empty(batch, dim, N, **f32)
-    sumP, sumS = _bwd_summaries(cfg, delta, A32, C4, z, delta_bias, dy, plan.chunk_len,
+    sumP, sumS = _bwd_summaries(cfg, delta, A32, C4, delta_bias, dy, plan.chunk_len,
                                 plan.n_chunks, block_n, softplus)
     carry = torch.empty(batch * plan.n_dblocks * plan.n_chunks * plan.block_k * block_n, **f32)
     dummy = du
     _ss_bwd_kernel[(batch * plan.n_dblocks, plan.n_chunks)](
-        u, delta, A32, B4, C4, D if D is not None else dummy, z if z is not None else dummy,
+        u, delta, A32, B4, C4, D if D is not None else dummy,
         delta_bias if delta_bias is not None else dummy, dy,
         dlast if dlast is not None else dummy, ckpt, sumP, sumS, carry,
-        du, ddelta, dz, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
+        du, ddelta, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
         batch, dim, L, N, plan.n_dblocks, plan.chunk_len, plan.n_chunks, ckpt.shape[1], dpg,
-        *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(),
-        *(_strides(z) if z is not None else (0, 0, 0)), *_strides(dy), BLOCK_K=plan.block_k,
-        STAGES=cfg.bwd_stages, HAS_D=D is not None, HAS_DLAST=dlast is not None,
-        WANT_DH0=has_h0, ATOMIC_BC=cfg.bwd_atomic_bc, BLOCK_N=block_n, BLOCK_T=cfg.bwd_tile_t,
-        HAS_Z=z is not None, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
+        *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(), *_strides(dy),
+        BLOCK_K=plan.block_k, STAGES=cfg.bwd_stages, HAS_D=D is not None,
+        HAS_DLAST=dlast is not None, WANT_DH0=has_h0, ATOMIC_BC=cfg.bwd_atomic_bc,
+        BLOCK_N=block_n, BLOCK_T=cfg.bwd_tile_t, HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus,
         num_warps=cfg.bwd_warps)
     if cfg.bwd_atomic_bc:
         dB, dC = (X.squeeze(1) if b_ndim == 3 else X for X in (dB_part, dC_part))
@@ -403,8 +433,8 @@ def _fwd_step(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, w
         *args, SUMMARY=False, HAS_START=start is not None, STORE_CKPT=want_grad, **flags)
 
 
-def _fwd_tiled(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, want_grad, block_n,
-           softplus):
+def _fwd_tiled(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, ypre, last, ckpt, want_grad,
+               block_n, softplus):
     """Forward with _ss_fwd_tiled_kernel (one channel per program, tiles of tile_t steps)."""
     batch, dim, L = u.shape
     N = A32.shape[1]
@@ -431,7 +461,7 @@ def _fwd_tiled(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, last, ckpt, 
             *_strides(u), *_strides(delta), *B4.stride(), **flags)
     z_strides = _strides(z) if z is not None else (0, 0, 0)
     _ss_fwd_tiled_kernel[(batch * dim, n_chunks)](
-        u, delta, A32, B4, C4, *opt, y, last, ckpt, sumH, sumS,
+        u, delta, A32, B4, C4, *opt, y, ypre, last, ckpt, sumH, sumS,
         dim, L, N, dpg, chunk_len, n_chunks, cfg.bwd_tile_t, n_ckpt,
         *_strides(u), *_strides(delta), *B4.stride(), *C4.stride(), *z_strides, *_strides(y),
         STAGES=cfg.tile_stages, HAS_D=D is not None, HAS_Z=z is not None,

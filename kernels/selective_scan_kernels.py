@@ -24,7 +24,9 @@ program per (batch row, channel, chunk of L). Where batch x dim alone would leav
 L is cut into chunks: a summary pass gives each chunk's end state from a zero start (an exponential
 of the delta summed after each step, no scan) and its sum of delta, and each chunk's program folds
 the earlier chunks' summaries into its start state. Either forward, when gradients are wanted,
-stores the state at every ckpt_len-th step (the backward's tile starts).
+stores the state at every ckpt_len-th step (the backward's tile starts) and, with z, y before the
+gate (the step forward then runs without z and _ss_gate_fwd_kernel gates after it). The backwards take no z: with z, _ss_gate_bwd_kernel first turns the incoming gradient into
+dz and the gradient reaching y before the gate, elementwise, from that stored y.
 
 Two backwards; both run chunks of L side by side. A summary pass gives, per (batch row, channel,
 chunk), the p that the chunk's own outputs send out of its first step and the chunk's sum of delta
@@ -32,7 +34,7 @@ chunk), the p that the chunk's own outputs send out of its first step and the ch
 step forward's layout, and so does its summary pass (_ss_bwd_step_summary_kernel):
 _ss_chunk_carry_kernel scans the summaries backward into the adjoint arriving at each chunk's end;
 per segment of ckpt_len steps a program recomputes from the forward's checkpoint the states at every
-4-step tile start into its scratch (and, with z, y before the gate and so dz), then walks the tiles
+4-step tile start into its scratch, then walks the tiles
 backward, recomputing each tile's states and stepping the adjoint back through them; dB_t and dC_t
 are summed over its channels at every step. The tiled backward (_ss_bwd_kernel) folds the later chunks'
 summaries itself; a program owns BLOCK_K channels of one batch row and one chunk: tile by tile from
@@ -78,14 +80,42 @@ def _delta(dl_row, t, sd_l, m, bias, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.conste
 
 
 @triton.jit
-def _dy(o_row, z_row, t, so_l, sz_l, m, HAS_Z: tl.constexpr):
-    """Gradient reaching y before the z gate, the incoming gradient, z and sigmoid(z)."""
-    dout = tl.load(o_row + t * so_l, mask=m, other=0.0).to(tl.float32)
-    if HAS_Z:
-        z = tl.load(z_row + t * sz_l, mask=m, other=0.0).to(tl.float32)
-        sz = tl.sigmoid(z)
-        return dout * z * sz, dout, z, sz
-    return dout, dout, dout, dout
+def _dy(o_row, t, so_l, m):
+    """The gradient reaching y before the z gate (with z, _ss_gate_bwd_kernel's dy)."""
+    return tl.load(o_row + t * so_l, mask=m, other=0.0).to(tl.float32)
+
+
+@triton.jit
+def _ss_gate_fwd_kernel(ypre_ptr, z_ptr, y_ptr, dim, L, sz_b, sz_d, sz_l, BLOCK: tl.constexpr):
+    """The z gate after the step forward when gradients are wanted (the backward keeps y before the
+    gate), out = y silu(z), per (batch row, channel, block of L); y and out are contiguous."""
+    row = tl.program_id(0).to(tl.int64)  # b * dim + d
+    t = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    m = t < L
+    z = tl.load(z_ptr + (row // dim) * sz_b + (row % dim) * sz_d + t * sz_l, mask=m,
+                other=0.0).to(tl.float32)
+    y = tl.load(ypre_ptr + row * L + t, mask=m, other=0.0).to(tl.float32)
+    tl.store(y_ptr + row * L + t, (y * z * tl.sigmoid(z)).to(y_ptr.dtype.element_ty), mask=m)
+
+
+@triton.jit
+def _ss_gate_bwd_kernel(dout_ptr, z_ptr, ypre_ptr, dy_ptr, dz_ptr, dim, L,
+                        so_b, so_d, so_l, sz_b, sz_d, sz_l, BLOCK: tl.constexpr):
+    """The z gate's backward, out = y silu(z), before the scan's: per (batch row, channel, block of
+    L), dy = dout silu(z) (fp32) and dz = dout y sigmoid(z) (1 + z (1 - sigmoid(z))), from the y
+    before the gate that the forward stored; dy, dz and y are contiguous (batch, dim, L)."""
+    row = tl.program_id(0).to(tl.int64)  # b * dim + d
+    b = row // dim
+    d = row % dim
+    t = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    m = t < L
+    dout = tl.load(dout_ptr + b * so_b + d * so_d + t * so_l, mask=m, other=0.0).to(tl.float32)
+    z = tl.load(z_ptr + b * sz_b + d * sz_d + t * sz_l, mask=m, other=0.0).to(tl.float32)
+    y = tl.load(ypre_ptr + row * L + t, mask=m, other=0.0).to(tl.float32)
+    sz = tl.sigmoid(z)
+    tl.store(dy_ptr + row * L + t, dout * z * sz, mask=m)
+    tl.store(dz_ptr + row * L + t, (dout * y * sz * (1.0 + z * (1.0 - sz))).to(
+        dz_ptr.dtype.element_ty), mask=m)
 
 
 @triton.jit
@@ -151,7 +181,7 @@ def _ss_fwd_summary_kernel(
 @triton.jit
 def _ss_fwd_tiled_kernel(
         u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, h0_ptr,
-        y_ptr, last_ptr, ckpt_ptr, sumH_ptr, sumS_ptr,
+        y_ptr, ypre_ptr, last_ptr, ckpt_ptr, sumH_ptr, sumS_ptr,
         dim, L, N, dpg, chunk_len, n_chunks, ckpt_len, n_ckpt,
         su_b, su_d, su_l, sd_b, sd_d, sd_l, sB_b, sB_g, sB_n, sB_l, sC_b, sC_g, sC_n, sC_l,
         sz_b, sz_d, sz_l, sy_b, sy_d, sy_l,
@@ -191,6 +221,7 @@ def _ss_fwd_tiled_kernel(
     dl_row = dl_ptr + b * sd_b + d * sd_d
     z_row = z_ptr + b * sz_b + d * sz_d
     y_row = y_ptr + b * sy_b + d * sy_d
+    ypre_row = ypre_ptr + b * sy_b + d * sy_d  # y's strides
     B_rows = B_ptr + b * sB_b + g * sB_g + offs_n[:, None] * sB_n
     C_rows = C_ptr + b * sC_b + g * sC_g + offs_n[:, None] * sC_n
     first = (offs_t == 0)[None, :]
@@ -215,6 +246,8 @@ def _ss_fwd_tiled_kernel(
         _, hs = tl.associative_scan((a, x), axis=1, combine_fn=_first_order)
         y = tl.sum(hs * Ct, axis=0) + Dv * u
         if HAS_Z:
+            if STORE_CKPT:
+                tl.store(ypre_row + t * sy_l, y.to(ypre_ptr.dtype.element_ty), mask=m)
             z = tl.load(z_row + t * sz_l, mask=m, other=0.0).to(tl.float32)
             y = y * z * tl.sigmoid(z)
         tl.store(y_row + t * sy_l, y.to(y_ptr.dtype.element_ty), mask=m)
@@ -431,28 +464,29 @@ def _back_step(p, h_prev, A, A2, dl, du, dyk, u, B_row, C_row, t, offs_n, BLOCK_
 
 @triton.jit
 def _ss_bwd_step_kernel(
-        u_ptr, dl_ptr, A_ptr, Bt_ptr, Ct_ptr, D_ptr, z_ptr, bias_ptr, dout_ptr, pin_ptr,
+        u_ptr, dl_ptr, A_ptr, Bt_ptr, Ct_ptr, D_ptr, bias_ptr, dout_ptr, pin_ptr,
         ckpt_ptr, scratch_ptr,
-        du_ptr, ddl_ptr, dz_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
+        du_ptr, ddl_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
         batch, dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, ckpt_len, n_ckpt, sr_g,
-        su_b, su_d, su_l, sd_b, sd_d, sd_l, sz_b, sz_d, sz_l, so_b, so_d, so_l,
-        BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, HAS_D: tl.constexpr, HAS_Z: tl.constexpr,
+        su_b, su_d, su_l, sd_b, sd_d, sd_l, so_b, so_d, so_l,
+        BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, HAS_D: tl.constexpr,
         HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, HAS_PIN: tl.constexpr,
         WANT_DH0: tl.constexpr):
     """BLOCK_D channels of one batch row over one chunk, from its end, 4 steps per tile: per segment
     of ckpt_len steps (a multiple of 4) the states at its 4-step tile starts are recomputed from the
     forward's checkpoint into this program's scratch, then the tiles are walked backward, each
     tile's states recomputed again and the adjoint stepped back through them."""
+    # no z here (the gate's backward ran first): delta stands in for it
     pid, b, db, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, Dv, B_row, C_row, u_row, dl_row, \
-        z_row = _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, dim, N,
-                              n_dblocks, dpg, sr_g, su_b, su_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D,
-                              BLOCK_N, HAS_BIAS, HAS_D)
+        no_z = _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, dl_ptr, dim, N,
+                             n_dblocks, dpg, sr_g, su_b, su_d, sd_b, sd_d, sd_b, sd_d, BLOCK_D,
+                             BLOCK_N, HAS_BIAS, HAS_D)
     A2 = A * LOG2E
     p = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
     if HAS_PIN:
         p = tl.load(pin_ptr + (b * n_chunks + c) * dim * N + dn, mask=mask_dn, other=0.0)
     o_row = dout_ptr + b * so_b + offs_d * so_d
-    out_row = (b * dim + offs_d) * L  # du, ddelta, dz: contiguous (batch, dim, L)
+    out_row = (b * dim + offs_d) * L  # du, ddelta: contiguous (batch, dim, L)
     part = ((db * batch + b) * N + offs_n) * L  # of the (n_dblocks, batch, N, L) dB/dC partials
     scratch = (scratch_ptr + (pid * n_chunks + c).to(tl.int64) * (ckpt_len // 4) * BLOCK_D * N
                + tl.arange(0, BLOCK_D)[:, None] * N + offs_n[None, :])
@@ -469,17 +503,10 @@ def _ss_bwd_step_kernel(
                     other=0.0)
         for j in range(0, n_tiles):  # the state before every tile of the segment
             tl.store(scratch + j * BLOCK_D * N, h, mask=mask_dn)
-            t, mt, DL, U, _ = _tile_in(dl_row, u_row, s0 + 4 * j, t_end, offs_d, dim, sd_l, su_l,
-                                       bias, 4, HAS_BIAS, SOFTPLUS)
-            h, Y = _steps4(h, A2, DL, DL * U, B_row, C_row, s0 + 4 * j, offs_n, BLOCK_N,
-                           BLOCK_D, HAS_Z)
-            if HAS_Z:  # dz needs y before the gate (C_t . h_t + D u_t), not the adjoint: here
-                # it costs fewer registers than in the walk back
-                _, DOUT, Z, SZ = _dy(o_row[:, None], z_row[:, None], t[None, :], so_l, sz_l, mt,
-                                     HAS_Z)
-                DZ = DOUT * (Y + U * Dv[:, None]) * SZ * (1.0 + Z * (1.0 - SZ))
-                tl.store(dz_ptr + out_row[:, None] + t[None, :], DZ.to(dz_ptr.dtype.element_ty),
-                         mask=mt)
+            DL, U = _tile_in(dl_row, u_row, s0 + 4 * j, t_end, offs_d, dim, sd_l, su_l, bias, 4,
+                             HAS_BIAS, SOFTPLUS)[2:4]
+            h = _steps4(h, A2, DL, DL * U, B_row, C_row, s0 + 4 * j, offs_n, BLOCK_N,
+                        BLOCK_D, False)[0]
         tl.debug_barrier()
         for j in range(0, n_tiles):
             jj = n_tiles - 1 - j
@@ -487,7 +514,7 @@ def _ss_bwd_step_kernel(
             h = tl.load(scratch + jj * BLOCK_D * N, mask=mask_dn, other=0.0)
             t, mt, DL, U, RAW = _tile_in(dl_row, u_row, t0, t_end, offs_d, dim, sd_l, su_l, bias, 4,
                                          HAS_BIAS, SOFTPLUS)
-            DY = _dy(o_row[:, None], z_row[:, None], t[None, :], so_l, sz_l, mt, HAS_Z)[0]
+            DY = _dy(o_row[:, None], t[None, :], so_l, mt)
             d_0, d_1, d_2, d_3 = _cols4(DL, BLOCK_D)
             x_0, x_1, x_2, x_3 = _cols4(DL * U, BLOCK_D)
             y_0, y_1, y_2, y_3 = _cols4(DY, BLOCK_D)
@@ -561,18 +588,18 @@ def _adjoint_sums(acc, S, A2, DL, DY, C_row, t, offs_n, BLOCK_N: tl.constexpr, B
 
 @triton.jit
 def _ss_bwd_step_summary_kernel(
-        dl_ptr, A_ptr, Ct_ptr, z_ptr, bias_ptr, dout_ptr, sumP_ptr, sumS_ptr,
+        dl_ptr, A_ptr, Ct_ptr, bias_ptr, dout_ptr, sumP_ptr, sumS_ptr,
         dim, L, N, n_dblocks, dpg, chunk_len, n_chunks, sr_g,
-        sd_b, sd_d, sd_l, sz_b, sz_d, sz_l, so_b, so_d, so_l,
-        BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, UNROLL: tl.constexpr, HAS_Z: tl.constexpr,
+        sd_b, sd_d, sd_l, so_b, so_d, so_l,
+        BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, UNROLL: tl.constexpr,
         HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
     """_ss_bwd_summary_kernel's sums in the step layout, for the step backward: BLOCK_D channels of
     one batch row over one chunk after the first, UNROLL steps per iteration, C_t read as rows of
     the padded copy."""
-    # the set-up's u, B and D are unused here: delta, C and A stand in for them
-    _, b, _, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, _, _, C_row, _, dl_row, z_row = \
-        _step_program(A_ptr, bias_ptr, A_ptr, Ct_ptr, Ct_ptr, dl_ptr, dl_ptr, z_ptr, dim, N,
-                      n_dblocks, dpg, sr_g, sd_b, sd_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D, BLOCK_N,
+    # the set-up's u, z, B and D are unused here: delta, C and A stand in for them
+    _, b, _, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, _, _, C_row, _, dl_row, _ = \
+        _step_program(A_ptr, bias_ptr, A_ptr, Ct_ptr, Ct_ptr, dl_ptr, dl_ptr, dl_ptr, dim, N,
+                      n_dblocks, dpg, sr_g, sd_b, sd_d, sd_b, sd_d, sd_b, sd_d, BLOCK_D, BLOCK_N,
                       HAS_BIAS, False)
     c += 1  # chunk 0's summary is never needed
     A2 = A * LOG2E
@@ -584,7 +611,7 @@ def _ss_bwd_step_summary_kernel(
     for t0 in range(t_begin, t_end, UNROLL):
         t, mt = _tile_t(t0, t_end, offs_d, dim, UNROLL)
         DL = _delta(dl_row[:, None], t[None, :], sd_l, mt, bias[:, None], HAS_BIAS, SOFTPLUS)[0]
-        DY = _dy(o_row[:, None], z_row[:, None], t[None, :], so_l, sz_l, mt, HAS_Z)[0]
+        DY = _dy(o_row[:, None], t[None, :], so_l, mt)
         acc, S = _adjoint_sums(acc, S, A2, DL, DY, C_row, t0, offs_n, BLOCK_N, BLOCK_D, UNROLL)
     base = (b * n_chunks + c) * dim
     tl.store(sumP_ptr + base * N + dn, acc, mask=mask_dn)
@@ -644,17 +671,15 @@ def _adjoint(A2, dl_next, Ct, dy, p, last_col):
 
 @triton.jit
 def _ss_bwd_summary_kernel(
-        dl_ptr, A_ptr, C_ptr, z_ptr, bias_ptr, dout_ptr, sumP_ptr, sumS_ptr,
+        dl_ptr, A_ptr, C_ptr, bias_ptr, dout_ptr, sumP_ptr, sumS_ptr,
         dim, L, N, dpg, chunk_len, n_chunks,
-        sd_b, sd_d, sd_l, sC_b, sC_g, sC_n, sC_l, sz_b, sz_d, sz_l, so_b, so_d, so_l,
-        BLOCK_N: tl.constexpr, BLOCK_T: tl.constexpr,
-        HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+        sd_b, sd_d, sd_l, sC_b, sC_g, sC_n, sC_l, so_b, so_d, so_l,
+        BLOCK_N: tl.constexpr, BLOCK_T: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
     """Per (batch row, channel, chunk after the first): p at the chunk's first step t0 with nothing
     arriving from after it, sum over t of exp(A (delta_t0 + ... + delta_t)) C_t dy_t (the decays
     never exceed 1, so the product as one exponential is safe), and the chunk's sum of delta."""
     b, d, g, c, offs_n, offs_t, mask_n, A2, bias, dl_row = _summary_program(  # chunk 0: never needed
         A_ptr, bias_ptr, dl_ptr, dim, N, dpg, sd_b, sd_d, 1, BLOCK_N, BLOCK_T, HAS_BIAS)
-    z_row = z_ptr + b * sz_b + d * sz_d
     o_row = dout_ptr + b * so_b + d * so_d
     C_rows = C_ptr + b * sC_b + g * sC_g + offs_n[:, None] * sC_n
     t_begin = c * chunk_len
@@ -665,7 +690,7 @@ def _ss_bwd_summary_kernel(
         t = t0 + offs_t
         m = t < t_end
         dl, _ = _delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)
-        dy, _, _, _ = _dy(o_row, z_row, t, so_l, sz_l, m, HAS_Z)
+        dy = _dy(o_row, t, so_l, m)
         Ct = tl.load(C_rows + t[None, :] * sC_l, mask=mask_n[:, None] & m[None, :],
                      other=0.0).to(tl.float32)
         Si = S + tl.cumsum(dl, axis=0)
@@ -678,14 +703,14 @@ def _ss_bwd_summary_kernel(
 
 @triton.jit
 def _ss_bwd_kernel(
-        u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, z_ptr, bias_ptr, dout_ptr, dlast_ptr,
+        u_ptr, dl_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, dout_ptr, dlast_ptr,
         ckpt_ptr, sumP_ptr, sumS_ptr, carry_ptr,
-        du_ptr, ddl_ptr, dz_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
+        du_ptr, ddl_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
         batch, dim, L, N, n_dblocks, chunk_len, n_chunks, n_ckpt, dpg,
         su_b, su_d, su_l, sd_b, sd_d, sd_l, sB_b, sB_g, sB_n, sB_l, sC_b, sC_g, sC_n, sC_l,
-        sz_b, sz_d, sz_l, so_b, so_d, so_l,
+        so_b, so_d, so_l,
         BLOCK_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_T: tl.constexpr, STAGES: tl.constexpr,
-        HAS_D: tl.constexpr, HAS_Z: tl.constexpr, HAS_BIAS: tl.constexpr,
+        HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr,
         SOFTPLUS: tl.constexpr, HAS_DLAST: tl.constexpr, WANT_DH0: tl.constexpr,
         ATOMIC_BC: tl.constexpr):
     """BLOCK_K channels of one batch row over one chunk, tile by tile from the chunk's end. dB and
@@ -755,9 +780,7 @@ def _ss_bwd_kernel(
             dl, raw = _delta(dl_row, t, sd_l, m, bias, HAS_BIAS, SOFTPLUS)
             dln, _ = _delta(dl_row, t + 1, sd_l, t + 1 < L, bias, HAS_BIAS, SOFTPLUS)
             u = tl.load(u_ptr + b * su_b + d * su_d + t * su_l, mask=m, other=0.0).to(tl.float32)
-            o_row = dout_ptr + b * so_b + d * so_d
-            z_row = z_ptr + b * sz_b + d * sz_d
-            dy, dout, z, sz = _dy(o_row, z_row, t, so_l, sz_l, m, HAS_Z)
+            dy = _dy(dout_ptr + b * so_b + d * so_d, t, so_l, m)
 
             # the tile's states again, from the forward's checkpoint at its first step
             h = tl.load(ckpt_ptr + ((b * n_ckpt + t0 // BLOCK_T) * dim + d) * N + offs_n,
@@ -776,11 +799,7 @@ def _ss_bwd_kernel(
             if SOFTPLUS:
                 ddl = ddl * tl.sigmoid(raw)
             ddl = tl.where(m, ddl, 0.0)
-            out = (b * dim + d) * L + t  # du, ddelta, dz are contiguous (batch, dim, L)
-            if HAS_Z:
-                y = tl.sum(hs * Ct, axis=0) + Dv * u
-                dz = dout * y * sz * (1.0 + z * (1.0 - sz))
-                tl.store(dz_ptr + out, dz.to(dz_ptr.dtype.element_ty), mask=m)
+            out = (b * dim + d) * L + t  # du, ddelta are contiguous (batch, dim, L)
             tl.store(du_ptr + out, du.to(du_ptr.dtype.element_ty), mask=m)
             tl.store(ddl_ptr + out, ddl.to(ddl_ptr.dtype.element_ty), mask=m)
             dB_acc += gs * (dl * u)[None, :]

@@ -82,7 +82,8 @@ def _compare_scan(gen, batch, dim, L, N, groups=0, with_all=True, softplus=True,
                                                    return_last_state=True)
     y, last = ss.selective_scan_triton(**call_in, delta_softplus=softplus, return_last_state=True)
     assert y.dtype == dtype and y.shape == (batch, dim, L) and last.shape == (batch, dim, N)
-    gy = torch.randn(y_ref.shape, generator=gen, dtype=torch.float64)
+    # y's gradient reaches the kernels in y's dtype: the reference gets the same values
+    gy = torch.randn(y_ref.shape, generator=gen, dtype=torch.float64).to(dtype).double()
     gl = torch.randn(last_ref.shape, generator=gen, dtype=torch.float64)
     def loss(y, last, device):
         terms = {"y": (y.double() * gy.to(device)).sum(),
