@@ -25,8 +25,9 @@ L is cut into chunks: a summary pass gives each chunk's end state from a zero st
 of the delta summed after each step, no scan) and its sum of delta, and each chunk's program folds
 the earlier chunks' summaries into its start state. Either forward, when gradients are wanted,
 stores the state at every ckpt_len-th step (the backward's tile starts) and, with z, y before the
-gate (the step forward then runs without z and _ss_gate_fwd_kernel gates after it). The backwards take no z: with z, _ss_gate_bwd_kernel first turns the incoming gradient into
-dz and the gradient reaching y before the gate, elementwise, from that stored y.
+gate (the step forward then runs without z and _ss_gate_fwd_kernel gates after it). The
+backwards take no z: with z, _ss_gate_bwd_kernel first turns the incoming gradient into dz and the
+gradient reaching y before the gate, elementwise, from that stored y.
 
 Two backwards; both run chunks of L side by side. A summary pass gives, per (batch row, channel,
 chunk), the p that the chunk's own outputs send out of its first step and the chunk's sum of delta
