@@ -1,0 +1,30 @@
+import sys, os
+sys.path.insert(0, os.getcwd())
+import torch, triton
+sys.argv = ['x']
+import runpy
+ab = runpy.run_path('benchmarks/kernels_ab.py', run_name='ab')
+from genomamba.bench.kernels import _scan_inputs, check_scan
+from kernels import selective_scan as new
+cur = ab['_load_package']('.alt/var_cur')
+for fwd in ('step',):
+    r = check_scan(forward=fwd)
+    print(fwd, {k: max(v.values()) for k, v in r.items()})
+def ms(fn):
+    return triton.testing.do_bench(fn, warmup=10, rep=100, return_mode="median")
+gen = torch.Generator(device='cuda').manual_seed(3)
+shapes = [(1,512,2**16),(1,512,2**18),(1,512,2**20),(8,256,16384)]
+for z in (False, True):
+    ins = [_scan_inputs(*s, 16, torch.bfloat16, z, gen) for s in shapes]
+    print('z' if z else 'no z', '| ' + ' | '.join('x'.join(map(str, s)) for s in shapes))
+    for rnd in range(2):
+        for name, mod in (('cur', cur), ('bf16rows', new)):
+            mod.set_config(fwd_kernel='step')
+            row = []
+            for inputs in ins:
+                def f():
+                    with torch.no_grad():
+                        return mod.selective_scan_triton(**inputs, delta_softplus=True)
+                row.append(f'{ms(f):.4f}')
+            print(name, '|', ' | '.join(row), flush=True)
+    del ins
