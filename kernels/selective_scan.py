@@ -181,8 +181,8 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus,
     ypre = torch.empty_like(y) if want_grad and z is not None else None
     softplus = bool(delta_softplus)
     if _takes_step(cfg.fwd_kernel, batch * dim * L, cfg.fwd_step_min_elements):
-        # y before the gate for the backward: storing it beside y slowed the step forward by a
-        # third; a separate gate costs a few percent (docs/benchmarks.md)
+        # y before the gate for the backward: stored beside y, it made the step forward spill
+        # (0.71-0.76x); gated after it, the forward is as fast as fused (docs/benchmarks.md)
         _fwd_step(cfg, u, delta, A32, B4, C4, D, None if want_grad else z, delta_bias, h0,
                   ypre if ypre is not None else y, last, ckpt, want_grad, block_n, softplus)
         if ypre is not None:
