@@ -1,12 +1,19 @@
 """Triton kernels against the float64 reference: outputs, carried states and every gradient.
 
 On a machine without CUDA the kernels run in Triton's interpreter (TRITON_INTERPRET=1, small sizes,
-started by test_kernels_interpreted.py); with CUDA they run compiled at medium sizes. Inputs are random and fresh on every run; the seed is in
-each failure message (set GENOMAMBA_TEST_SEED to replay one).
+started by test_kernels_interpreted.py), and what those runs launch is also compiled for an H100
+(compile_for_sm90.py), which checks what the interpreter does not; with CUDA they run compiled at
+medium sizes. Inputs are random and fresh on every run; the seed is in each failure message (set
+GENOMAMBA_TEST_SEED to replay one).
 """
 
+import inspect
+import json
 import os
+import subprocess
+import sys
 import zlib
+from pathlib import Path
 
 import pytest
 import torch
@@ -254,3 +261,59 @@ def test_dispatch_switch(gen, monkeypatch):
             kernels.set_backend("cuda")
     finally:
         kernels.set_backend(previous)
+
+
+def _launch_record(fn, args, kwargs):
+    """[module, kernel, signature, constexprs, num_warps] of one interpreted launch."""
+    params = inspect.signature(fn.fn).parameters
+    values = dict(zip(params, args), **{k: v for k, v in kwargs.items() if k in params})
+    signature, constexprs = {}, {}
+    for name, param in params.items():
+        value = values[name]
+        if "constexpr" in str(param.annotation):
+            signature[name], constexprs[name] = "constexpr", value
+        elif isinstance(value, torch.Tensor):
+            signature[name] = "*" + {torch.float32: "fp32", torch.bfloat16: "bf16"}[value.dtype]
+        elif isinstance(value, int):
+            signature[name] = "i64" if abs(value) >= 2 ** 31 else "i32"
+        else:
+            signature[name] = "fp32"
+    return [fn.fn.__module__, fn.fn.__name__, signature, constexprs, kwargs.get("num_warps", 4)]
+
+
+@pytest.mark.skipif(ON_GPU, reason="on a GPU every launch above was compiled")
+def test_every_launch_compiles_for_sm90(gen, tmp_path, monkeypatch):
+    """The interpreter runs kernels as Python and misses what only Triton's compiler checks (a
+    loop-carried variable that changes type, say): the launches of small scans (both kernel pairs,
+    with and without z and gradients, fp32 and bf16) and convolutions, recorded here, compile for
+    an H100 in a process where Triton compiles."""
+    from triton.runtime.interpreter import InterpretedFunction
+    launches = {}
+    run = InterpretedFunction.run
+
+    def record(self, *args, grid, warmup, **kwargs):
+        launches[json.dumps(_launch_record(self, args, kwargs), sort_keys=True)] = None
+        return run(self, *args, grid=grid, warmup=warmup, **kwargs)
+    monkeypatch.setattr(InterpretedFunction, "run", record)
+    for dtype in (torch.float32, torch.bfloat16):
+        for kernel in ("step", "tiled"):
+            ss.set_config(**SMALL, bwd_chunks=2, fwd_kernel=kernel, bwd_kernel=kernel)
+            for with_all in (False, True):
+                inputs = _leaves(_scan_inputs(gen, 1, 4, 21, 4, 0, with_all), dtype, DEVICE)
+                y, last = ss.selective_scan_triton(**inputs, delta_softplus=True,
+                                                   return_last_state=True)
+                (y.float().sum() + last.sum()).backward()
+                with torch.no_grad():
+                    ss.selective_scan_triton(**inputs, delta_softplus=True)
+        x, weight, bias, init = (torch.randn(*s, generator=gen).to(dtype).requires_grad_()
+                                 for s in ((1, 4, 9), (4, 4), (4,), (1, 4, 3)))
+        out, final = conv.causal_conv1d_triton(x, weight, bias, init, return_final_states=True,
+                                               activation="silu")
+        (out.float().sum() + final.float().sum()).backward()
+    path = tmp_path / "launches.json"
+    path.write_text(json.dumps([json.loads(key) for key in launches]))
+    proc = subprocess.run([sys.executable, str(Path(__file__).parent / "compile_for_sm90.py"),
+                           str(path)], env=dict(os.environ, TRITON_INTERPRET="0"),
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
+    assert len(launches) >= 20  # every kernel of both files, in several specializations
