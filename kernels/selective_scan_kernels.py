@@ -10,11 +10,10 @@ lays out 32 channels in one warp, each thread holds 4 channels x 4 states and 4 
 channel). It reads (BLOCK_D, UNROLL) tiles of delta and u, B_t and C_t as rows of copies in the
 inputs' dtype (half the L1 traffic in bf16, which bounds the output pass) zero-padded to BLOCK_N and
 past L (loaded without masks; all step kernels share them), and writes a (BLOCK_D, UNROLL) tile of
-y. Chunks of L run
-side by side: a summary pass of the same kernel gives each chunk's end state from zero and its sum
-of delta, _ss_chunk_carry_kernel scans those over chunks into start states, and the output pass
-starts each chunk from its own. Two exponentials per (state, step) and about ten instructions, with
-no shuffles but the sum over N: faster than the tiled forward on large inputs.
+y. Chunks of L run side by side: a summary pass of the same kernel gives each chunk's end state from
+zero and its sum of delta, _ss_chunk_carry_kernel scans those over chunks into start states, and
+the output pass starts each chunk from its own. Two exponentials per (state, step) and about ten
+instructions, with no shuffles but the sum over N: faster than the tiled forward on large inputs.
 
 The tiled forward (_ss_fwd_tiled_kernel) and the backward walk L in tiles of BLOCK_T steps; a tile's
 recurrence is a parallel scan along time (``tl.associative_scan`` of the affine maps h -> a h + b,
@@ -87,16 +86,26 @@ def _dy(o_row, t, so_l, m):
 
 
 @triton.jit
+def _gate_program(ypre_ptr, z_ptr, dim, L, sz_b, sz_d, sz_l, BLOCK: tl.constexpr):
+    """A gate kernel's program, one (batch row, channel) and BLOCK steps of it: the batch row, the
+    channel, the offset of its steps in a contiguous (batch, dim, L) array, their mask, z and y
+    before the gate (contiguous)."""
+    row = tl.program_id(0).to(tl.int64)  # b * dim + d
+    b = row // dim
+    d = row % dim
+    t = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
+    m = t < L
+    z = tl.load(z_ptr + b * sz_b + d * sz_d + t * sz_l, mask=m, other=0.0).to(tl.float32)
+    y = tl.load(ypre_ptr + row * L + t, mask=m, other=0.0).to(tl.float32)
+    return b, d, t, row * L + t, m, z, y
+
+
+@triton.jit
 def _ss_gate_fwd_kernel(ypre_ptr, z_ptr, y_ptr, dim, L, sz_b, sz_d, sz_l, BLOCK: tl.constexpr):
     """The z gate after the step forward when gradients are wanted (the backward keeps y before the
     gate), out = y silu(z), per (batch row, channel, block of L); y and out are contiguous."""
-    row = tl.program_id(0).to(tl.int64)  # b * dim + d
-    t = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    m = t < L
-    z = tl.load(z_ptr + (row // dim) * sz_b + (row % dim) * sz_d + t * sz_l, mask=m,
-                other=0.0).to(tl.float32)
-    y = tl.load(ypre_ptr + row * L + t, mask=m, other=0.0).to(tl.float32)
-    tl.store(y_ptr + row * L + t, (y * z * tl.sigmoid(z)).to(y_ptr.dtype.element_ty), mask=m)
+    _, _, _, at, m, z, y = _gate_program(ypre_ptr, z_ptr, dim, L, sz_b, sz_d, sz_l, BLOCK)
+    tl.store(y_ptr + at, (y * z * tl.sigmoid(z)).to(y_ptr.dtype.element_ty), mask=m)
 
 
 @triton.jit
@@ -105,18 +114,12 @@ def _ss_gate_bwd_kernel(dout_ptr, z_ptr, ypre_ptr, dy_ptr, dz_ptr, dim, L,
     """The z gate's backward, out = y silu(z), before the scan's: per (batch row, channel, block of
     L), dy = dout silu(z) (fp32) and dz = dout y sigmoid(z) (1 + z (1 - sigmoid(z))), from the y
     before the gate that the forward stored; dy, dz and y are contiguous (batch, dim, L)."""
-    row = tl.program_id(0).to(tl.int64)  # b * dim + d
-    b = row // dim
-    d = row % dim
-    t = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    m = t < L
+    b, d, t, at, m, z, y = _gate_program(ypre_ptr, z_ptr, dim, L, sz_b, sz_d, sz_l, BLOCK)
     dout = tl.load(dout_ptr + b * so_b + d * so_d + t * so_l, mask=m, other=0.0).to(tl.float32)
-    z = tl.load(z_ptr + b * sz_b + d * sz_d + t * sz_l, mask=m, other=0.0).to(tl.float32)
-    y = tl.load(ypre_ptr + row * L + t, mask=m, other=0.0).to(tl.float32)
     sz = tl.sigmoid(z)
-    tl.store(dy_ptr + row * L + t, dout * z * sz, mask=m)
-    tl.store(dz_ptr + row * L + t, (dout * y * sz * (1.0 + z * (1.0 - sz))).to(
-        dz_ptr.dtype.element_ty), mask=m)
+    tl.store(dy_ptr + at, dout * z * sz, mask=m)
+    tl.store(dz_ptr + at, (dout * y * sz * (1.0 + z * (1.0 - sz))).to(dz_ptr.dtype.element_ty),
+             mask=m)
 
 
 @triton.jit
@@ -369,12 +372,12 @@ def _tile_steps(h, dsum, A2, DL, U, t, mt, t0, B_row, C_row, z_row, y_row, ckpt_
 
 
 @triton.jit
-def _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, dim, N, n_dblocks,
-                  dpg, sr_g, su_b, su_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D: tl.constexpr,
+def _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, dim, N, n_dblocks, dpg,
+                  sr_g, su_b, su_d, sd_b, sd_d, BLOCK_D: tl.constexpr,
                   BLOCK_N: tl.constexpr, HAS_BIAS: tl.constexpr, HAS_D: tl.constexpr):
     """A step kernel's program: its id, batch row, channel block and chunk, their offsets and masks,
     A, delta_bias and D of its channels, and the rows of B and C (_rows_of_n, sr_g elements per
-    batch row and group), u, delta and z that it walks."""
+    batch row and group), u and delta that it walks."""
     pid = tl.program_id(0)
     b = (pid // n_dblocks).to(tl.int64)
     db = pid % n_dblocks
@@ -396,9 +399,8 @@ def _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, 
     C_row = Ct_ptr + (b * (dim // dpg) + g) * sr_g
     u_row = u_ptr + b * su_b + offs_d * su_d
     dl_row = dl_ptr + b * sd_b + offs_d * sd_d
-    z_row = z_ptr + b * sz_b + offs_d * sz_d
     return (pid, b, db, tl.program_id(1), offs_d, offs_n, mask_n, mask_dn, dn, A, bias, Dv, B_row,
-            C_row, u_row, dl_row, z_row)
+            C_row, u_row, dl_row)
 
 
 @triton.jit
@@ -414,10 +416,10 @@ def _ss_fwd_step_kernel(
     the (BLOCK_D, BLOCK_N) state in registers. SUMMARY: from a zero state, store the chunk's end state
     and sum of delta. Otherwise start from the chunk's start state (batch, n_chunks, dim, N), if
     any, and write y (and the state at every ckpt_len-th step)."""
-    pid, b, db, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, Dv, B_row, C_row, u_row, dl_row, \
-        z_row = _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, z_ptr, dim, N,
-                              n_dblocks, dpg, sr_g, su_b, su_d, sd_b, sd_d, sz_b, sz_d, BLOCK_D,
-                              BLOCK_N, HAS_BIAS, HAS_D)
+    pid, b, db, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, Dv, B_row, C_row, u_row, dl_row = \
+        _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, dim, N, n_dblocks, dpg,
+                      sr_g, su_b, su_d, sd_b, sd_d, BLOCK_D, BLOCK_N, HAS_BIAS, HAS_D)
+    z_row = z_ptr + b * sz_b + offs_d * sz_d
     A2 = A * LOG2E
     h = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
     if HAS_START:
@@ -477,11 +479,9 @@ def _ss_bwd_step_kernel(
     of ckpt_len steps (a multiple of 4) the states at its 4-step tile starts are recomputed from the
     forward's checkpoint into this program's scratch, then the tiles are walked backward, each
     tile's states recomputed again and the adjoint stepped back through them."""
-    # no z here (the gate's backward ran first): delta stands in for it
-    pid, b, db, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, Dv, B_row, C_row, u_row, dl_row, \
-        no_z = _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, dl_ptr, dim, N,
-                             n_dblocks, dpg, sr_g, su_b, su_d, sd_b, sd_d, sd_b, sd_d, BLOCK_D,
-                             BLOCK_N, HAS_BIAS, HAS_D)
+    pid, b, db, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, Dv, B_row, C_row, u_row, dl_row = \
+        _step_program(A_ptr, bias_ptr, D_ptr, Bt_ptr, Ct_ptr, u_ptr, dl_ptr, dim, N, n_dblocks, dpg,
+                      sr_g, su_b, su_d, sd_b, sd_d, BLOCK_D, BLOCK_N, HAS_BIAS, HAS_D)
     A2 = A * LOG2E
     p = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
     if HAS_PIN:
@@ -597,11 +597,10 @@ def _ss_bwd_step_summary_kernel(
     """_ss_bwd_summary_kernel's sums in the step layout, for the step backward: BLOCK_D channels of
     one batch row over one chunk after the first, UNROLL steps per iteration, C_t read as rows of
     the padded copy."""
-    # the set-up's u, z, B and D are unused here: delta, C and A stand in for them
-    _, b, _, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, _, _, C_row, _, dl_row, _ = \
-        _step_program(A_ptr, bias_ptr, A_ptr, Ct_ptr, Ct_ptr, dl_ptr, dl_ptr, dl_ptr, dim, N,
-                      n_dblocks, dpg, sr_g, sd_b, sd_d, sd_b, sd_d, sd_b, sd_d, BLOCK_D, BLOCK_N,
-                      HAS_BIAS, False)
+    # the set-up's u, B and D are unused here: delta, C and A stand in for them
+    _, b, _, c, offs_d, offs_n, mask_n, mask_dn, dn, A, bias, _, _, C_row, _, dl_row = \
+        _step_program(A_ptr, bias_ptr, A_ptr, Ct_ptr, Ct_ptr, dl_ptr, dl_ptr, dim, N, n_dblocks,
+                      dpg, sr_g, sd_b, sd_d, sd_b, sd_d, BLOCK_D, BLOCK_N, HAS_BIAS, False)
     c += 1  # chunk 0's summary is never needed
     A2 = A * LOG2E
     o_row = dout_ptr + b * so_b + offs_d * so_d
