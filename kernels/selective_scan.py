@@ -232,15 +232,19 @@ class _SelectiveScan(torch.autograd.Function):
                 dh0.to(h0_dtype) if has_h0 else None, None)
 
 
-def _gate_block(L):
-    return min(1024, triton.next_power_of_2(L))
+def _gate_launch(dim, L, batch):
+    """Grid and tile of the gate kernels: about 4096 elements per tile, up to 64 channels."""
+    block_d = min(64, triton.next_power_of_2(dim))
+    block_l = min(triton.next_power_of_2(L), 4096 // block_d)
+    grid = (triton.cdiv(L, block_l), batch * triton.cdiv(dim, block_d))
+    return grid, dict(BLOCK_D=block_d, BLOCK_L=block_l, num_warps=4)
 
 
 def _gate_forward(ypre, z, y):
     """y = ypre silu(z), elementwise (ypre and y contiguous)."""
     batch, dim, L = z.shape
-    _ss_gate_fwd_kernel[(batch * dim, triton.cdiv(L, _gate_block(L)))](
-        ypre, z, y, dim, L, *_strides(z), BLOCK=_gate_block(L), num_warps=4)
+    grid, meta = _gate_launch(dim, L, batch)
+    _ss_gate_fwd_kernel[grid](ypre, z, y, dim, L, *_strides(z), **meta)
 
 
 def _gate_backward(dout, z, ypre):
@@ -248,9 +252,8 @@ def _gate_backward(dout, z, ypre):
     batch, dim, L = z.shape
     dy = torch.empty(batch, dim, L, device=z.device, dtype=torch.float32)
     dz = torch.empty(batch, dim, L, device=z.device, dtype=z.dtype)
-    _ss_gate_bwd_kernel[(batch * dim, triton.cdiv(L, _gate_block(L)))](
-        dout, z, ypre, dy, dz, dim, L, *_strides(dout), *_strides(z), BLOCK=_gate_block(L),
-        num_warps=4)
+    grid, meta = _gate_launch(dim, L, batch)
+    _ss_gate_bwd_kernel[grid](dout, z, ypre, dy, dz, dim, L, *_strides(dout), *_strides(z), **meta)
     return dy, dz
 
 

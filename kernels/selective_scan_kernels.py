@@ -86,35 +86,43 @@ def _dy(o_row, t, so_l, m):
 
 
 @triton.jit
-def _gate_program(ypre_ptr, z_ptr, dim, L, sz_b, sz_d, sz_l, BLOCK: tl.constexpr):
-    """A gate kernel's program, one (batch row, channel) and BLOCK steps of it: the batch row, the
-    channel, the offset of its steps in a contiguous (batch, dim, L) array, their mask, z and y
-    before the gate (contiguous)."""
-    row = tl.program_id(0).to(tl.int64)  # b * dim + d
-    b = row // dim
-    d = row % dim
-    t = tl.program_id(1) * BLOCK + tl.arange(0, BLOCK)
-    m = t < L
+def _gate_program(ypre_ptr, z_ptr, dim, L, sz_b, sz_d, sz_l,
+                  BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr):
+    """A gate kernel's program, a (BLOCK_D channels, BLOCK_L steps) tile of one batch row (grid:
+    blocks of L, then batch row x channel blocks): the batch row, channel and step offsets, the
+    tile's offsets in a contiguous (batch, dim, L) array, its mask, z and y before the gate
+    (contiguous). Tiles, not rows: z and the incoming gradient may run along channels (the model
+    passes them channels-last), and each load is coalesced along whichever axis has stride 1."""
+    n_dblocks = tl.cdiv(dim, BLOCK_D)
+    b = (tl.program_id(1) // n_dblocks).to(tl.int64)
+    d = (tl.program_id(1) % n_dblocks) * BLOCK_D + tl.arange(0, BLOCK_D)[:, None]
+    t = tl.program_id(0).to(tl.int64) * BLOCK_L + tl.arange(0, BLOCK_L)[None, :]
+    m = (d < dim) & (t < L)
     z = tl.load(z_ptr + b * sz_b + d * sz_d + t * sz_l, mask=m, other=0.0).to(tl.float32)
-    y = tl.load(ypre_ptr + row * L + t, mask=m, other=0.0).to(tl.float32)
-    return b, d, t, row * L + t, m, z, y
+    at = (b * dim + d) * L + t
+    y = tl.load(ypre_ptr + at, mask=m, other=0.0).to(tl.float32)
+    return b, d, t, at, m, z, y
 
 
 @triton.jit
-def _ss_gate_fwd_kernel(ypre_ptr, z_ptr, y_ptr, dim, L, sz_b, sz_d, sz_l, BLOCK: tl.constexpr):
+def _ss_gate_fwd_kernel(ypre_ptr, z_ptr, y_ptr, dim, L, sz_b, sz_d, sz_l,
+                        BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr):
     """The z gate after the step forward when gradients are wanted (the backward keeps y before the
-    gate), out = y silu(z), per (batch row, channel, block of L); y and out are contiguous."""
-    _, _, _, at, m, z, y = _gate_program(ypre_ptr, z_ptr, dim, L, sz_b, sz_d, sz_l, BLOCK)
+    gate), out = y silu(z), per tile of _gate_program; y and out are contiguous."""
+    _, _, _, at, m, z, y = _gate_program(ypre_ptr, z_ptr, dim, L, sz_b, sz_d, sz_l, BLOCK_D,
+                                         BLOCK_L)
     tl.store(y_ptr + at, (y * z * tl.sigmoid(z)).to(y_ptr.dtype.element_ty), mask=m)
 
 
 @triton.jit
 def _ss_gate_bwd_kernel(dout_ptr, z_ptr, ypre_ptr, dy_ptr, dz_ptr, dim, L,
-                        so_b, so_d, so_l, sz_b, sz_d, sz_l, BLOCK: tl.constexpr):
-    """The z gate's backward, out = y silu(z), before the scan's: per (batch row, channel, block of
-    L), dy = dout silu(z) (fp32) and dz = dout y sigmoid(z) (1 + z (1 - sigmoid(z))), from the y
+                        so_b, so_d, so_l, sz_b, sz_d, sz_l,
+                        BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr):
+    """The z gate's backward, out = y silu(z), before the scan's: per tile of _gate_program,
+    dy = dout silu(z) (fp32) and dz = dout y sigmoid(z) (1 + z (1 - sigmoid(z))), from the y
     before the gate that the forward stored; dy, dz and y are contiguous (batch, dim, L)."""
-    b, d, t, at, m, z, y = _gate_program(ypre_ptr, z_ptr, dim, L, sz_b, sz_d, sz_l, BLOCK)
+    b, d, t, at, m, z, y = _gate_program(ypre_ptr, z_ptr, dim, L, sz_b, sz_d, sz_l, BLOCK_D,
+                                         BLOCK_L)
     dout = tl.load(dout_ptr + b * so_b + d * so_d + t * so_l, mask=m, other=0.0).to(tl.float32)
     sz = tl.sigmoid(z)
     tl.store(dy_ptr + at, dout * z * sz, mask=m)

@@ -85,8 +85,8 @@ def _compare_scan(gen, batch, dim, L, N, groups=0, with_all=True, softplus=True,
     ref_in = _leaves(inputs, torch.float64, "cpu")
     tri_in = _leaves(inputs, dtype, DEVICE)
     call_in = dict(tri_in)
-    if noncontiguous:  # same values, strided storage
-        for key in ("u", "delta", "B", "C"):
+    if noncontiguous:  # same values, strided storage (z channels-last, as the model passes it)
+        for key in ("u", "delta", "B", "C", "z"):
             call_in[key] = call_in[key].transpose(-1, -2).contiguous().transpose(-1, -2)
     y_ref, last_ref = reference.selective_scan_ref(**ref_in, delta_softplus=softplus,
                                                    return_last_state=True)
@@ -96,7 +96,10 @@ def _compare_scan(gen, batch, dim, L, N, groups=0, with_all=True, softplus=True,
     gy = torch.randn(y_ref.shape, generator=gen, dtype=torch.float64).to(dtype).double()
     gl = torch.randn(last_ref.shape, generator=gen, dtype=torch.float64)
     def loss(y, last, device):
-        terms = {"y": (y.double() * gy.to(device)).sum(),
+        # strided: through a transpose, so y's gradient arrives channels-last (as in the model)
+        y_term = ((y.double().transpose(-1, -2) * gy.to(device).transpose(-1, -2).contiguous())
+                  if noncontiguous else y.double() * gy.to(device))
+        terms = {"y": y_term.sum(),
                  "last_state": (last.double() * gl.to(device)).sum()}
         return sum(terms[name] for name in loss_on)
     loss(y_ref, last_ref, "cpu").backward()
