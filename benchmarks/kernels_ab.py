@@ -2,12 +2,14 @@
 
     mkdir -p /tmp/old/kernels_old
     for f in $(git ls-tree --name-only REV kernels/); do git show REV:$f > /tmp/old/kernels_old/${f#kernels/}; done
-    python3 benchmarks/kernels_ab.py /tmp/old/kernels_old [--z]
+    python3 benchmarks/kernels_ab.py /tmp/old/kernels_old [--z] [--channels-last]
 
 Prints, per shape (bf16, N 16, D, delta_bias, softplus; z with --z), the forward without gradients,
 the forward with gradients (it stores the backward's checkpoints), the backward alone
 (`torch.autograd.grad`) and forward + backward, old then new (ms, medians of CUDA-event timings)
-and old / new. (Named scan_forward_ab.py before the backward column was added.)
+and old / new. --channels-last passes z and y's gradient as the model does: views of
+(batch, L, dim) tensors, stride 1 along channels (contiguous inputs hid a 5% slowdown of the model's
+training step on 2026-12-04). (Named scan_forward_ab.py before the backward column was added.)
 """
 import importlib.util
 import sys
@@ -38,13 +40,20 @@ def _ms(fn):
     return triton.testing.do_bench(fn, warmup=10, rep=50, return_mode="median")
 
 
-def _timings(mod, inputs):
+def _channels_last(x):
+    """The same values, stride 1 along channels: a (batch, dim, L) view of a (batch, L, dim) tensor."""
+    return x.transpose(1, 2).contiguous().transpose(1, 2)
+
+
+def _timings(mod, inputs, channels_last=False):
     """fwd (no grad), fwd (grad), bwd, fwd + bwd in ms."""
     with torch.no_grad():
         fwd = _ms(lambda: mod.selective_scan_triton(**inputs, delta_softplus=True))
     leaves, wrt = grad_leaves(inputs)
     fwd_grad = _ms(lambda: mod.selective_scan_triton(**leaves, delta_softplus=True))
     dy = torch.randn_like(inputs["u"])
+    if channels_last:
+        dy = _channels_last(dy)
     y = mod.selective_scan_triton(**leaves, delta_softplus=True)
     bwd = _ms(lambda: torch.autograd.grad(y, wrt, dy, retain_graph=True))
 
@@ -57,13 +66,16 @@ def _timings(mod, inputs):
 def main(argv):
     old = _load_package(argv[0])
     with_z = "--z" in argv[1:]
+    channels_last = "--channels-last" in argv[1:]
     gen = torch.Generator(device="cuda").manual_seed(1)
-    print(f"{'with' if with_z else 'no'} z")
+    print(f"{'with' if with_z else 'no'} z" + (", z and dy channels-last" if channels_last else ""))
     print("batch x dim x L | fwd old | new | x | fwd (grad) old | new | x | bwd old | new | x | "
           "fwd+bwd old | new | x")
     for shape in SHAPES:
         inputs = _scan_inputs(*shape, 16, torch.bfloat16, with_z, gen)
-        pairs = zip(_timings(old, inputs), _timings(new, inputs))
+        if channels_last and with_z:
+            inputs["z"] = _channels_last(inputs["z"])
+        pairs = zip(_timings(old, inputs, channels_last), _timings(new, inputs, channels_last))
         print("x".join(map(str, shape)), "|",
               " | ".join(f"{a:.4f} | {b:.4f} | {a / b:.2f}" for a, b in pairs), flush=True)
         del inputs
