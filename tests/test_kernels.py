@@ -87,7 +87,8 @@ def _compare_scan(gen, batch, dim, L, N, groups=0, with_all=True, softplus=True,
     call_in = dict(tri_in)
     if noncontiguous:  # same values, strided storage (z channels-last, as the model passes it)
         for key in ("u", "delta", "B", "C", "z"):
-            call_in[key] = call_in[key].transpose(-1, -2).contiguous().transpose(-1, -2)
+            if call_in[key] is not None:
+                call_in[key] = call_in[key].transpose(-1, -2).contiguous().transpose(-1, -2)
     y_ref, last_ref = reference.selective_scan_ref(**ref_in, delta_softplus=softplus,
                                                    return_last_state=True)
     y, last = ss.selective_scan_triton(**call_in, delta_softplus=softplus, return_last_state=True)
