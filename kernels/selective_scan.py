@@ -179,17 +179,18 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, delta_softplus,
     last = torch.empty(batch, dim, N, **f32)
     ckpt = torch.empty(batch, triton.cdiv(L, cfg.bwd_tile_t), dim, N, **f32) if want_grad else last
     ypre = torch.empty_like(y) if want_grad and z is not None else None
+    y_before_gate = ypre if ypre is not None else y  # where the scan writes before any gate
     softplus = bool(delta_softplus)
     if _takes_step(cfg.fwd_kernel, batch * dim * L, cfg.fwd_step_min_elements):
         # y before the gate for the backward: stored beside y, it made the step forward spill
         # (0.71-0.76x); gated after it, the forward is as fast as fused (docs/benchmarks.md)
         _fwd_step(cfg, u, delta, A32, B4, C4, D, None if want_grad else z, delta_bias, h0,
-                  ypre if ypre is not None else y, last, ckpt, want_grad, block_n, softplus)
+                  y_before_gate, last, ckpt, want_grad, block_n, softplus)
         if ypre is not None:
             _gate_forward(ypre, z, y)
     else:
-        _fwd_tiled(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y,
-                   ypre if ypre is not None else y, last, ckpt, want_grad, block_n, softplus)
+        _fwd_tiled(cfg, u, delta, A32, B4, C4, D, z, delta_bias, h0, y, y_before_gate, last, ckpt,
+                   want_grad, block_n, softplus)
     return y, last, (A32, B4, C4, ckpt, ypre, cfg, block_n)
 
 
@@ -232,7 +233,7 @@ class _SelectiveScan(torch.autograd.Function):
                 dh0.to(h0_dtype) if has_h0 else None, None)
 
 
-def _gate_launch(dim, L, batch):
+def _gate_launch(batch, dim, L):
     """Grid and tile of the gate kernels: about 4096 elements per tile, up to 64 channels."""
     block_d = min(64, triton.next_power_of_2(dim))
     block_l = min(triton.next_power_of_2(L), 4096 // block_d)
@@ -243,7 +244,7 @@ def _gate_launch(dim, L, batch):
 def _gate_forward(ypre, z, y):
     """y = ypre silu(z), elementwise (ypre and y contiguous)."""
     batch, dim, L = z.shape
-    grid, meta = _gate_launch(dim, L, batch)
+    grid, meta = _gate_launch(batch, dim, L)
     _ss_gate_fwd_kernel[grid](ypre, z, y, dim, L, *_strides(z), **meta)
 
 
@@ -252,7 +253,7 @@ def _gate_backward(dout, z, ypre):
     batch, dim, L = z.shape
     dy = torch.empty(batch, dim, L, device=z.device, dtype=torch.float32)
     dz = torch.empty(batch, dim, L, device=z.device, dtype=z.dtype)
-    grid, meta = _gate_launch(dim, L, batch)
+    grid, meta = _gate_launch(batch, dim, L)
     _ss_gate_bwd_kernel[grid](dout, z, ypre, dy, dz, dim, L, *_strides(dout), *_strides(z), **meta)
     return dy, dz
 
