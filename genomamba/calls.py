@@ -11,6 +11,8 @@ Rows:
                the length-weighted mean of its rows' probabilities, its confidence the length-weighted
                mean of their confidences, its length their total. A file without scored bases gets a
                ``*`` row of length 0, uniform probabilities, confidence 0, call ``unclassified``.
+  p_<species>  the model's probability of each species; they sum to 1, or to less where the model
+               also has a "no species" class (the neural and k-mer models, ``genomamba.negatives``)
   call         the most probable species, or ``unclassified`` when confidence < the model's threshold
                or confidence is 0 (nothing scored, or rejected as out of distribution).
 """

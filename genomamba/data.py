@@ -9,6 +9,8 @@ are opened only there so that the model path imports no zarr.
 Batches are a pure function of (seed, stream, step): resuming at step k gives the same batches as an
 uninterrupted run, with nothing to save but k. Species are drawn uniformly (class-balanced), then a
 sample of that species, a record with probability proportional to its number of windows, and a start.
+With ``negatives`` > 0 each window is, with that probability, replaced by a synthetic sequence of no
+species made from it (``genomamba.negatives``) and labelled ``n_classes``: the "no species" class.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 
 from .alphabet import reverse_complement
 from .errors import ConfigError
+from .negatives import random_negative
 
 TRAIN_STREAM, EVAL_STREAM = 0, 1
 
@@ -106,8 +109,10 @@ def data_digest(sources: list[LabelledSource]) -> str:
 
 class WindowSampler:
     def __init__(self, sources: list[LabelledSource], n_classes: int, window: int, batch_size: int,
-                 seed: int, rc_augment: bool = True, require_all_classes: bool = True):
+                 seed: int, rc_augment: bool = True, require_all_classes: bool = True,
+                 negatives: float = 0.0):
         self.window, self.batch_size, self.seed, self.rc_augment = window, batch_size, seed, rc_augment
+        self.negatives = negatives
         self.by_class = [[] for _ in range(n_classes)]
         for s in sources:
             lengths = np.asarray(s.source.lengths, dtype=np.int64)
@@ -130,10 +135,15 @@ class WindowSampler:
         return tokens
 
     def batch(self, step: int, stream: int = TRAIN_STREAM):
-        """(tokens uint8 (batch, window), labels int64 (batch,)) for this step; the same every time."""
+        """(tokens uint8 (batch, window), labels int64 (batch,)) for this step; the same every time.
+        Label ``n_classes`` marks a synthetic negative (only with ``negatives`` > 0)."""
         rng = np.random.default_rng([self.seed, stream, step])
         labels = rng.integers(len(self.by_class), size=self.batch_size)
-        return np.stack([self._draw(rng, int(c)) for c in labels]), labels.astype(np.int64)
+        windows = [self._draw(rng, int(c)) for c in labels]
+        if self.negatives:
+            for i in np.flatnonzero(rng.random(self.batch_size) < self.negatives):
+                windows[i], labels[i] = random_negative(rng, windows[i]), len(self.by_class)
+        return np.stack(windows), labels.astype(np.int64)
 
     def fixed_windows(self, per_class: int, stream: int = EVAL_STREAM):
         """``per_class`` windows of every class that has samples (no augmentation): an evaluation set."""

@@ -10,13 +10,18 @@ segments are accumulated into one optimizer step per batch.
 
 Everything the run depends on is (model, optimizer, step): batches are a function of the step
 (``WindowSampler``), so a run saved at step k and resumed ends with the same weights as one that
-never stopped (bitwise on CPU).
+never stopped (bitwise on CPU). ``run(should_stop=...)`` ends early at a step boundary, which is how
+a long run is split into time-boxed segments (``genomamba train --max-minutes``).
+
+Sequence-length warm-up (``window_warmup`` steps, HyenaDNA's recipe): each stage starts on windows of
+one chunk and doubles them in equal steps until they reach ``window``.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import time
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -30,6 +35,15 @@ from .errors import ConfigError
 from .models import SpeciesModel
 
 
+class TrainingPaused(Exception):
+    """Training stopped at its time limit; its checkpoint holds everything needed to continue."""
+
+    def __init__(self, step: int, total: int, checkpoint_dir):
+        self.step, self.total, self.checkpoint_dir = step, total, checkpoint_dir
+        super().__init__(f"stopped at step {step} of {total}; the checkpoint in {checkpoint_dir} "
+                         "continues the same run when the same command is given again")
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     steps: int = 300            # classification steps
@@ -41,14 +55,15 @@ class TrainConfig:
     lr: float = 3e-3
     weight_decay: float = 0.01
     warmup: int = 20
+    window_warmup: int = 0      # steps over which windows grow from chunk_size to window (each stage)
     grad_clip: float = 1.0
 
     def __post_init__(self):
         for name in ("batch_size", "window", "chunk_size", "tbptt_chunks"):
             if getattr(self, name) < 1:
                 raise ConfigError(f"{name} must be at least 1, not {getattr(self, name)}")
-        if self.steps < 0 or self.pretrain_steps < 0:
-            raise ConfigError("steps and pretrain_steps must not be negative")
+        if self.steps < 0 or self.pretrain_steps < 0 or self.window_warmup < 0:
+            raise ConfigError("steps, pretrain_steps and window_warmup must not be negative")
 
     @property
     def total_steps(self) -> int:
@@ -73,6 +88,7 @@ class Trainer:
         self.log = log
         self.step = 0
         self.history: list[dict] = []
+        self.tokens_seen, self.train_seconds = 0, 0.0   # throughput of the training steps (all segments)
         self.optimizer_stage = self.stage(0)
         self.optimizer = self._new_optimizer()
 
@@ -90,6 +106,15 @@ class Trainer:
             return self.cfg.lr * (offset + 1) / self.cfg.warmup
         progress = (offset - self.cfg.warmup) / max(1, length - self.cfg.warmup)
         return self.cfg.lr * (0.1 + 0.45 * (1 + math.cos(math.pi * min(progress, 1.0))))
+
+    def window_at(self, step: int) -> int:
+        """The training window at ``step``: one chunk doubling to ``window`` over ``window_warmup``
+        steps of each stage (the full window without warm-up, and always for the Transformer)."""
+        offset = step if step < self.cfg.pretrain_steps else step - self.cfg.pretrain_steps
+        if not self.cfg.window_warmup or offset >= self.cfg.window_warmup or not self.model.streams:
+            return self.cfg.window
+        doublings = max(0, math.ceil(math.log2(self.cfg.window / self.cfg.chunk_size)))
+        return min(self.cfg.window, self.cfg.chunk_size << (doublings * offset // self.cfg.window_warmup))
 
     def _segments(self, length: int):
         chunk = self.cfg.chunk_size if self.model.streams else length
@@ -141,8 +166,9 @@ class Trainer:
             self.optimizer_stage = self.stage(self.step)
             self.optimizer = self._new_optimizer()
         self.model.train()
+        started = time.perf_counter()
         tokens, labels = self.sampler.batch(self.step, TRAIN_STREAM)
-        tokens = torch.as_tensor(tokens, dtype=torch.long, device=self.device)
+        tokens = torch.as_tensor(tokens[:, :self.window_at(self.step)], dtype=torch.long, device=self.device)
         labels = torch.as_tensor(labels, device=self.device)
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(self.step)
@@ -152,25 +178,42 @@ class Trainer:
         else:
             loss = self.classification_loss(tokens, labels)
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-        self.optimizer.step()
+        self.optimizer.step()   # loss.item() above has waited for the GPU: the step time is complete
+        self.train_seconds += time.perf_counter() - started
+        self.tokens_seen += tokens.numel() * (2 if self.model.cfg.rc_equivariant else 1)
         self.history.append({"step": self.step, "stage": self.optimizer_stage, "loss": loss})
         self.step += 1
         return loss
 
-    def run(self, until: int | None = None, log_every: int = 50, on_step=None) -> None:
-        """Train up to step ``until`` (default: the end); ``on_step(trainer)`` runs after each step."""
+    def throughput(self) -> dict:
+        """Training tokens per second over all steps so far, and the peak GPU memory (CUDA only)."""
+        stats = {"tokens": self.tokens_seen, "seconds": round(self.train_seconds, 2),
+                 "tokens_per_second": round(self.tokens_seen / self.train_seconds) if self.train_seconds else None}
+        if self.device.type == "cuda":
+            stats["peak_gpu_memory_bytes"] = torch.cuda.max_memory_allocated(self.device)
+        return stats
+
+    def run(self, until: int | None = None, log_every: int = 50, on_step=None, should_stop=None) -> bool:
+        """Train up to step ``until`` (default: the end); ``on_step(trainer)`` runs after each step.
+        ``should_stop()``, asked after each step, ends the run early. True when ``until`` was reached."""
         end = self.cfg.total_steps if until is None else min(until, self.cfg.total_steps)
         while self.step < end:
             loss = self.train_step()
             if log_every and (self.step % log_every == 0 or self.step == end):
-                self.log(f"step {self.step}/{self.cfg.total_steps} {self.optimizer_stage} loss {loss:.4f}")
+                rate = self.throughput()["tokens_per_second"] or 0
+                self.log(f"step {self.step}/{self.cfg.total_steps} {self.optimizer_stage} loss {loss:.4f} "
+                         f"window {self.window_at(self.step - 1)} ({rate / 1e6:.2f} M tokens/s)")
             if on_step is not None:
                 on_step(self)
+            if should_stop is not None and self.step < end and should_stop():
+                return False
+        return True
 
     # -- resumable checkpoints -------------------------------------------------------------------
     def trainer_state(self) -> dict:
         return {"step": self.step, "optimizer_stage": self.optimizer_stage,
-                "train_config": asdict(self.cfg), "history": self.history}
+                "train_config": asdict(self.cfg), "history": self.history,
+                "tokens_seen": self.tokens_seen, "train_seconds": self.train_seconds}
 
     def save(self, directory, *, config: dict, species: list, metadata: dict) -> None:
         checkpoint.save(directory, config=config, tensors=self.model.state_dict(), species=species,
@@ -184,6 +227,7 @@ class Trainer:
         self.model.load_state_dict({k: v for k, v in ckpt.tensors.items() if not k.startswith("ood.")})
         self.step, self.optimizer_stage = saved["step"], saved["optimizer_stage"]
         self.history = saved.get("history", [])
+        self.tokens_seen, self.train_seconds = saved.get("tokens_seen", 0), saved.get("train_seconds", 0.0)
         self.optimizer = self._new_optimizer()
         checkpoint.load_optimizer(self.optimizer, ckpt.optimizer, saved["param_groups"])
         if "rng.torch" in ckpt.optimizer:

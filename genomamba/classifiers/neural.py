@@ -5,10 +5,13 @@ Params (``models.<name>.params`` in config.yaml; unknown keys are a ConfigError)
   model     d_model 32, n_layers 2; Mamba: d_state 8, d_conv 4, expand 2, dt_rank 0 (= d_model/16);
             Transformer: n_heads 2, mlp_ratio 2, max_context 0 (= window)
   data      window 512 (bases per training window), batch_size 16, rc_augment true (each window is
-            reverse-complemented with probability 1/2), eval_windows 32 (per species, for the
-            reference statistics, validation metrics and the threshold)
+            reverse-complemented with probability 1/2), negatives 0.125 (the share of training
+            windows replaced by synthetic sequences of no species, genomamba/negatives.py, learnt as
+            one more class; 0 = none), eval_windows 32 (per species, for the reference statistics,
+            validation metrics and the threshold)
   training  steps 300, pretrain_steps 0 (next-base steps before fine-tuning; Mamba only), lr 3e-3,
-            weight_decay 0.01, warmup 20, chunk_size 512 (training chunk), tbptt_chunks 1
+            weight_decay 0.01, warmup 20, window_warmup 0 (steps over which the window doubles from
+            chunk_size up to window, in each stage), chunk_size 512 (training chunk), tbptt_chunks 1
             (chunks per backpropagation segment), rc_equivariant false (RC-invariant pooling, see
             genomamba/models/streaming.py), log_every 50
   run       threads 1 (intra-op CPU threads while fitting and, process-wide, after ``load``; 0 =
@@ -20,7 +23,10 @@ Params (``models.<name>.params`` in config.yaml; unknown keys are a ConfigError)
             checkpoint_every 0 (steps; 0 = only at the end when checkpoint_dir is set)
   threshold threshold_quantile 0.05, ood_windows [1, 4, 16], ood_quantile 0.99, ood_margin 1.0
 
-Probabilities. softmax(head(summary)), the summary being the record's mean final hidden state.
+Probabilities. softmax(head(summary)), the summary being the record's mean final hidden state. With
+``negatives`` the head has one more output, "no species"; the species' probabilities are reported as
+they are (they then sum to 1 minus that class's), so a sequence that looks like none of them gets a
+low confidence and is ``unclassified`` by the threshold.
 
 Out-of-distribution check (``WindowDistance``; the maths in ``genomamba.classifiers.ood``). Max
 probability alone is overconfident far from the training data (human DNA is still "most like" some
@@ -75,15 +81,15 @@ from ..alphabet import reverse_complement
 from ..data import WindowSampler, data_digest, split_sources
 from ..errors import ConfigError
 from ..models import ModelConfig, SpeciesModel, build_model, rechunk
-from ..train import TrainConfig, Trainer, autocast_for
+from ..train import TrainConfig, Trainer, TrainingPaused, autocast_for
 from .base import Classifier
 from .ood import TiedGaussian, fit_radius, radius
 
 DEFAULTS = {
     "d_model": 32, "n_layers": 2, "d_state": 8, "d_conv": 4, "expand": 2, "dt_rank": 0,
     "n_heads": 2, "mlp_ratio": 2, "max_context": 0,
-    "window": 512, "batch_size": 16, "rc_augment": True, "eval_windows": 32,
-    "steps": 300, "pretrain_steps": 0, "lr": 3e-3, "weight_decay": 0.01, "warmup": 20,
+    "window": 512, "batch_size": 16, "rc_augment": True, "negatives": 0.125, "eval_windows": 32,
+    "steps": 300, "pretrain_steps": 0, "lr": 3e-3, "weight_decay": 0.01, "warmup": 20, "window_warmup": 0,
     "chunk_size": 512, "tbptt_chunks": 1, "rc_equivariant": False, "log_every": 50,
     "threads": 1, "device": "auto", "kernel_backend": "auto", "score_chunk": 0,
     "checkpoint_dir": "", "checkpoint_every": 0, "threshold_quantile": 0.05,
@@ -92,7 +98,7 @@ DEFAULTS = {
 MODEL_KEYS = {"mamba": ("d_model", "n_layers", "d_state", "d_conv", "expand", "dt_rank", "rc_equivariant"),
               "transformer": ("d_model", "n_layers", "n_heads", "mlp_ratio", "rc_equivariant")}
 TRAIN_KEYS = ("steps", "pretrain_steps", "batch_size", "window", "chunk_size", "tbptt_chunks", "lr",
-              "weight_decay", "warmup")
+              "weight_decay", "warmup", "window_warmup")
 
 
 def resolve_params(params: dict | None) -> dict:
@@ -125,6 +131,8 @@ def resolve_params(params: dict | None) -> dict:
         raise ConfigError("ood_windows needs at least one whole window (a value >= 1)")
     if not 0 < resolved["ood_quantile"] < 1 or resolved["ood_margin"] <= 0:
         raise ConfigError("ood_quantile must be in (0, 1) and ood_margin > 0")
+    if not 0 <= resolved["negatives"] < 1:
+        raise ConfigError("negatives must be in [0, 1)")
     return resolved
 
 
@@ -228,36 +236,43 @@ class NeuralClassifier(Classifier):
         return ModelConfig(arch=cls.arch, n_classes=n_classes, **values)
 
     @classmethod
-    def fit(cls, split, params: dict, seed: int, log=print) -> "NeuralClassifier":
+    def fit(cls, split, params: dict, seed: int, log=print, deadline: float | None = None) -> "NeuralClassifier":
+        """Train on the split's training samples, calibrate on its validation samples. With a
+        ``deadline`` (``time.monotonic()`` seconds) training stops at the first step boundary past it,
+        saves its checkpoint and raises ``TrainingPaused``; the same call again continues."""
         p = resolve_params(params)
         species = list(split.species)
         if len(species) < 2:
             raise ConfigError(f"need at least two training species, found {species}")
         train = split_sources(split, "train", species)
         validation = split_sources(split, "validation", species)
-        return cls.fit_sources(species, train, validation, p, seed, log)
+        return cls.fit_sources(species, train, validation, p, seed, log, deadline)
 
     @classmethod
-    def fit_sources(cls, species, train, validation, params: dict, seed: int, log=print):
+    def fit_sources(cls, species, train, validation, params: dict, seed: int, log=print,
+                    deadline: float | None = None):
         """``fit`` on opened sources (``genomamba.data.LabelledSource``), for tests and benchmarks."""
         p = resolve_params(params)
+        if deadline is not None and not p["checkpoint_dir"]:
+            raise ConfigError("a time limit needs params.checkpoint_dir, where the run is saved to continue")
         threads = torch.get_num_threads()
         if p["threads"]:
             torch.set_num_threads(p["threads"])
         try:
-            return cls._fit(species, train, validation, p, seed, log)
+            return cls._fit(species, train, validation, p, seed, log, deadline)
         finally:
             torch.set_num_threads(threads)
 
     @classmethod
-    def _fit(cls, species, train, validation, p: dict, seed: int, log):
+    def _fit(cls, species, train, validation, p: dict, seed: int, log, deadline):
         started = time.time()
         device = resolve_device(p["device"])
         kernels.set_backend(p["kernel_backend"])
-        cfg = cls.model_config(p, len(species))
+        cfg = cls.model_config(p, len(species) + (1 if p["negatives"] else 0))
         train_cfg = TrainConfig(**{k: p[k] for k in TRAIN_KEYS})
         model = build_model(cfg, seed).to(device)
-        sampler = WindowSampler(train, len(species), p["window"], p["batch_size"], seed, p["rc_augment"])
+        sampler = WindowSampler(train, len(species), p["window"], p["batch_size"], seed, p["rc_augment"],
+                                negatives=p["negatives"])
         trainer = Trainer(model, sampler, train_cfg, device, log)
         digests = {"train": data_digest(train), "validation": data_digest(validation)}
         run_config = {"kind": cls.kind, "species": species, "model": cfg.to_dict(), "params": p, "seed": seed}
@@ -275,7 +290,11 @@ class NeuralClassifier(Classifier):
                 t.save(ckpt_dir, config={**run_config, "threshold": None}, species=species,
                        metadata={"digests": digests, "steps": t.step})
 
-        trainer.run(log_every=p["log_every"], on_step=save_progress)
+        past_deadline = None if deadline is None else (lambda: time.monotonic() > deadline)
+        if not trainer.run(log_every=p["log_every"], on_step=save_progress, should_stop=past_deadline):
+            trainer.save(ckpt_dir, config={**run_config, "threshold": None}, species=species,
+                         metadata={"digests": digests, "steps": trainer.step})
+            raise TrainingPaused(trainer.step, train_cfg.total_steps, ckpt_dir)
 
         # the OOD Gaussian on training windows; its radius, the threshold and metrics on validation
         distance, (val_probs, confidence, val_labels), calibrated_on = cls._calibrate_ood(
@@ -297,6 +316,8 @@ class NeuralClassifier(Classifier):
         clf.threshold = threshold
         clf.metadata = {"digests": digests, "steps": trainer.step, "seed": seed, "metrics": metrics,
                         "seconds": round(time.time() - started, 1), "device": str(device),
+                        "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                        "training_throughput": trainer.throughput(),
                         "history": [{"step": h["step"], "stage": h["stage"], "loss": round(h["loss"], 5)}
                                     for h in trainer.history]}
         log(f"{cls.kind}: validation window accuracy {metrics['window_accuracy']:.3f}, "
@@ -343,12 +364,13 @@ class NeuralClassifier(Classifier):
             + f"; radius(n) = {p['ood_margin']} * sqrt({distance.radius_fit[0]:.4f} + "
               f"{distance.radius_fit[1]:.4f}/min(n, {max(sizes)}))")
         pooled, distance_of_mean, n_windows, labels = first
-        probs = cls._softmax(model, pooled, device)
+        probs = cls._softmax(model, pooled, device)[:, :n_classes]
         confidence = np.where(distance.inside(distance_of_mean, n_windows), probs.max(1), 0.0)
         return distance, (probs, confidence, labels), calibrated_on
 
     @staticmethod
     def _softmax(model, embeddings: torch.Tensor, device) -> np.ndarray:
+        """Probabilities of every output of the head: the species, then "no species" if trained."""
         with torch.no_grad():
             logits = model.head(embeddings.to(device).float()).float().cpu()
         return torch.softmax(logits, -1).numpy().astype(np.float64)
@@ -375,7 +397,7 @@ class NeuralClassifier(Classifier):
                 pooled = (pooled + reverse) / 2
         if count == 0:
             return np.full(len(self.species), 1 / len(self.species)), 0.0
-        probs = self._softmax(self.model, pooled.float(), self.device)[0]
+        probs = self._softmax(self.model, pooled.float(), self.device)[0, :len(self.species)]
         n_windows = count / self.params["window"] * (2 if kept is not None else 1)
         inside = self.distance.inside(float(self.distance.gaussian.distance(pooled.cpu())[0]), n_windows)
         return probs, float(probs.max()) if inside else 0.0
@@ -392,17 +414,53 @@ class NeuralClassifier(Classifier):
 
     @classmethod
     def load(cls, model_dir) -> "NeuralClassifier":
+        """Read what ``save`` wrote. A missing or damaged file, or files that do not fit together
+        (weights and config.json's model, labels.json and the model's outputs), is an InputError
+        naming the file and what is wrong."""
+        from ..errors import InputError
+        from ..modelfiles import entry
+
+        model_dir = Path(model_dir)
+        config_path, labels_path = model_dir / "config.json", model_dir / "labels.json"
+        weights_path = model_dir / "model.safetensors"
         ckpt = checkpoint.load(model_dir)
-        if ckpt.config.get("kind") != cls.kind:
-            raise ConfigError(f"{model_dir}: a {ckpt.config.get('kind')!r} model, not {cls.kind!r}")
-        if "ood" not in ckpt.config or "ood.precision" not in ckpt.tensors:
-            raise ConfigError(f"{model_dir}: saved without the out-of-distribution model (an older "
-                              "version of genomamba); train it again")
-        params = resolve_params(ckpt.config["params"])
+        config = ckpt.config
+        if config.get("kind") != cls.kind:
+            raise InputError(f"a {config.get('kind')!r} model, not {cls.kind!r}", config_path)
+        if "ood" not in config:
+            raise InputError("no 'ood': saved without the out-of-distribution model (an older version "
+                             "of genomamba); train it again", config_path)
+        try:
+            params = resolve_params(entry(config, "params", config_path, "an object"))
+        except ConfigError as exc:
+            raise InputError(f"params: {exc}", config_path) from None
+        try:
+            model_cfg = ModelConfig.from_dict(entry(config, "model", config_path, "an object"))
+        except (ConfigError, TypeError) as exc:
+            raise InputError(f"model: {exc}", config_path) from None
+        threshold = entry(config, "threshold", config_path)
+        species = entry(config, "species", config_path, "a list of distinct names")
+        if ckpt.species != species:
+            raise InputError(f"species {ckpt.species} differ from those of config.json, {species}", labels_path)
+        outputs = len(species) + (1 if config["params"].get("negatives") else 0)  # + "no species"
+        if model_cfg.n_classes != outputs:
+            raise InputError(f"{len(species)} species, but the model of config.json has {model_cfg.n_classes} "
+                             f"outputs (expected {outputs})", labels_path)
+        model = SpeciesModel(model_cfg)
+        checkpoint.load_weights(model, {k: v for k, v in ckpt.tensors.items() if not k.startswith("ood.")},
+                                weights_path)
+        d, means, precision = model_cfg.d_model, ckpt.tensors.get("ood.means"), ckpt.tensors.get("ood.precision")
+        if means is None or precision is None or means.ndim != 2 or means.shape[1] != d \
+                or tuple(precision.shape) != (d, d):
+            found = [None if t is None else tuple(t.shape) for t in (means, precision)]
+            raise InputError(f"ood.means and ood.precision must be of shapes (classes, {d}) and ({d}, {d}) "
+                             f"(d_model {d} in config.json), found {found[0]} and {found[1]}", weights_path)
+        try:
+            distance = WindowDistance.from_saved(ckpt.tensors, config["ood"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"'ood' is not a saved out-of-distribution model ({type(exc).__name__}: {exc})",
+                             config_path) from None
         device = resolve_device(params["device"] if params["device"] != "cuda" else "auto")
         if params["threads"] and device.type == "cpu":
             torch.set_num_threads(params["threads"])
-        model = SpeciesModel(ModelConfig.from_dict(ckpt.config["model"]))
-        model.load_state_dict({k: v for k, v in ckpt.tensors.items() if not k.startswith("ood.")})
-        return cls(model.to(device).eval(), ckpt.species, ckpt.config["threshold"], params,
-                   WindowDistance.from_saved(ckpt.tensors, ckpt.config["ood"]), ckpt.metadata, device)
+        return cls(model.to(device).eval(), species, threshold, params, distance, ckpt.metadata, device)

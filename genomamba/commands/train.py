@@ -8,8 +8,10 @@ import time
 from pathlib import Path
 
 from ..errors import ConfigError
+from ..outputs import add_force_argument, check_output
 
 HELP = "train a classifier (mamba, transformer, kmer, sourmash) on a split"
+PAUSED = 3  # exit status of a run stopped by --max-minutes, to be continued
 
 
 def add_arguments(parser):
@@ -20,7 +22,13 @@ def add_arguments(parser):
     parser.add_argument("--params", default="{}",
                         help="parameters as a JSON object, or @FILE.json (keys: see the kind's module)")
     parser.add_argument("--seed", type=int, default=0, help="seed for every random choice (default 0)")
-    parser.add_argument("-o", "--output", required=True, type=Path, help="model directory to write")
+    parser.add_argument("-o", "--output", required=True, type=Path,
+                        help="model directory to write (a genomamba model directory already there is replaced)")
+    add_force_argument(parser)
+    parser.add_argument("--max-minutes", type=float, default=None, metavar="M",
+                        help="neural kinds: stop training after M minutes at a step boundary, save the "
+                             "run to params.checkpoint_dir and exit with status 3; the same command "
+                             "again continues the same run (same batches, optimizer and schedule)")
 
 
 def parse_params(text: str) -> dict:
@@ -49,12 +57,29 @@ def run(args) -> int:
     from ..atomic import atomic_path
     from ..classifiers import classifier_class
     from ..split import Split
+    from ..train import TrainingPaused
 
     params = parse_params(args.params)
     split = Split.read(args.split)
+    params_file = [args.params[1:]] if args.params.startswith("@") else []
+    check_output(args.output, "model", [args.split, *params_file, *(row.store for row in split.rows)],
+                 args.force)
     log(f"train {args.kind}: {split!r}, seed {args.seed}, params {json.dumps(params, sort_keys=True)}")
     started = time.perf_counter()
-    classifier = classifier_class(args.kind).fit(split, params, args.seed, log=log)
+    fit = classifier_class(args.kind).fit
+    if args.max_minutes is not None:
+        if args.kind not in ("mamba", "transformer"):
+            raise ConfigError("--max-minutes applies to the neural kinds (mamba, transformer)")
+        if args.max_minutes <= 0:
+            raise ConfigError(f"--max-minutes must be > 0, got {args.max_minutes}")
+        try:
+            classifier = fit(split, params, args.seed, log=log,
+                             deadline=time.monotonic() + 60 * args.max_minutes)
+        except TrainingPaused as paused:
+            log(f"train {args.kind}: {paused}")
+            return PAUSED
+    else:
+        classifier = fit(split, params, args.seed, log=log)
     with atomic_path(args.output) as tmp:
         classifier.save(tmp)
     log(f"train {args.kind}: wrote {args.output} (threshold {classifier.threshold:.4f}, "
