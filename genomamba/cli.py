@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from .errors import ConfigError, InputError
 
@@ -44,16 +46,48 @@ def build_parser(argv=None) -> argparse.ArgumentParser:
     return parser
 
 
+class Interrupted(KeyboardInterrupt):
+    """SIGINT or SIGTERM arrived: raised in the main thread so that every ``with`` block unwinds and
+    genomamba.atomic removes its temporary outputs."""
+
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
+
+
+def _interrupt(signum, frame):
+    for s in INTERRUPTS:  # a second signal must not cut the clean-up short
+        signal.signal(s, signal.SIG_IGN)
+    raise Interrupted(signum)
+
+
+def _interrupted_message(args, signum: int) -> str:
+    output = getattr(args, "output", None)
+    where = f" at {output}" if output else ""
+    return (f"genomamba {args.command}: interrupted ({signal.Signals(signum).name}); "
+            f"nothing half-written left{where}")
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
+    handlers = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, _interrupt) for s in INTERRUPTS} if handlers else {}
     try:
         return _command_module(args.command).run(args) or 0
     except (InputError, ConfigError) as exc:
         print(f"genomamba {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(_interrupted_message(args, signum), file=sys.stderr)
+        return 128 + signum
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 if __name__ == "__main__":

@@ -223,6 +223,9 @@ def _fits(batch, dim, L, N, elt):
 
 def main(argv=None) -> int:
     args = _parse_args(argv or [])
+    if args.json:
+        from genomamba.outputs import check_output
+        check_output(args.json, "file")
     if not torch.cuda.is_available():
         print("genomamba bench kernels: needs a CUDA GPU (the kernels' CPU path is the reference)")
         return 1
@@ -305,7 +308,8 @@ def main(argv=None) -> int:
     if args.conv:
         rows += _bench_conv(shapes, lengths, dtype, elt, bw, args.rep)
     if args.json:
-        with open(args.json, "w") as fh:
+        from genomamba.atomic import atomic_open
+        with atomic_open(args.json) as fh:
             json.dump(rows, fh, indent=1)
     return 0
 

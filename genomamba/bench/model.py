@@ -194,6 +194,9 @@ def transformer_rows(cfg, device, max_length, repeats):
 
 def main(argv=None) -> int:
     args = parse(list(sys.argv[1:] if argv is None else argv))
+    if args.tsv:
+        from genomamba.outputs import check_output
+        check_output(args.tsv, "file")
     device = torch.device("cuda" if args.device == "auto" and torch.cuda.is_available() else
                           "cpu" if args.device == "auto" else args.device)
     full = not args.quick

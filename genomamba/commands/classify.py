@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..inputs import DEFAULT_CHUNK_SIZE
+from ..outputs import add_force_argument, check_output
 
 HELP = "call the species of every record and file"
 
@@ -22,6 +23,7 @@ def add_arguments(parser):
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
                         help="FASTA/GenBank/EMBL/SAM/BAM/CRAM files or zarr stores")
     parser.add_argument("-o", "--output", required=True, type=Path, help="calls table (TSV) to write")
+    add_force_argument(parser)
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
                         help=f"tokens per streamed chunk (default {DEFAULT_CHUNK_SIZE})")
     parser.add_argument("--fragment-length", type=int, default=None, metavar="L",
@@ -86,6 +88,7 @@ def run(args) -> int:
     missing = [p for p in args.inputs if not p.exists()]
     if missing:
         raise InputError("no such file or directory", missing[0])
+    check_output(args.output, "file", [*args.inputs, args.model, args.regions, args.reference], args.force)
     regions = Split.read(args.regions) if args.regions else None
     model = load_model(args.model, args.device)
     reader_options = dict(chunk_size=args.chunk_size, min_length=args.min_length,

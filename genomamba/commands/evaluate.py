@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from ..outputs import add_force_argument, check_output
+
 HELP = "score calls against the truth"
 
 
@@ -18,12 +20,14 @@ def add_arguments(parser):
                         help="the records are reads: also score them by read length (<1, 1-2, 2-5, 5-10, "
                              ">=10 kb and >= 2 kb)")
     parser.add_argument("-o", "--output", required=True, type=Path, help="metrics JSON to write")
+    add_force_argument(parser)
 
 
 def run(args) -> int:
     from ..evaluate import evaluate, read_model_config, write_metrics
     from ..split import Split
 
+    check_output(args.output, "file", [args.split, *args.calls, args.model_dir], args.force)
     name = args.model_name or args.output.name.removesuffix(".json")
     metrics = evaluate(Split.read(args.split), args.calls, model=name, splits=args.splits,
                        by_read_length=args.read_length_bins)

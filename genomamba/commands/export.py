@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..alphabet import BASES
+from ..outputs import add_force_argument, check_output
 
 HELP = "write a store's records back as FASTA"
 WIDTH = 60
@@ -16,6 +17,7 @@ def add_arguments(parser):
     parser.add_argument("-o", "--output", required=True, metavar="OUT.fa[.gz]",
                         help="FASTA to write; gzip-compressed when the name ends in .gz")
     parser.add_argument("--width", type=int, default=WIDTH, help=f"bases per line (default {WIDTH})")
+    add_force_argument(parser)
 
 
 def wrap(letters: np.ndarray, column: int, width: int):
@@ -69,6 +71,7 @@ def run(args) -> int:
 
     if args.width < 1:
         raise InputError("--width must be positive")
+    check_output(args.output, "file", [args.store], args.force)
     store = SequenceStore.open(args.store)
     with atomic_path(args.output) as tmp:
         if str(args.output).endswith(".gz"):

@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+from ..outputs import check_output
+
 HELP = "draw the paper figures from results"
 
 
@@ -19,6 +21,7 @@ def add_arguments(parser):
 def run(args) -> int:
     from ..figures import draw_all
 
+    check_output(args.output, "folder", [*args.metrics, *args.bench_tsv, *args.training_log])
     results = draw_all(args.output, args.metrics, args.bench_tsv, args.training_log,
                        log=lambda msg: print(msg, file=sys.stderr))
     for name, res in results.items():

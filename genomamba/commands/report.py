@@ -2,6 +2,8 @@
 
 from pathlib import Path
 
+from ..outputs import add_force_argument, check_output
+
 HELP = "write the self-contained HTML report"
 
 
@@ -18,12 +20,15 @@ def add_arguments(parser):
                         help="folder of {sample}.zarr stores, or a split.tsv whose store column names them")
     parser.add_argument("--primary", help="the primary model (default: the first metrics file's)")
     parser.add_argument("-o", "--output", required=True, type=Path, help="the HTML file to write")
+    add_force_argument(parser)
 
 
 def run(args) -> int:
     from ..report import write_report
     from ..split import Split
 
+    check_output(args.output, "file", [args.split, *args.metrics, *args.calls, *args.read_metrics,
+                                       args.config, args.provenance], args.force)
     write_report(args.output, split=Split.read(args.split), metrics_paths=args.metrics,
                  calls_paths=args.calls, config=args.config, provenance=args.provenance,
                  primary=args.primary, read_metrics_paths=args.read_metrics)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import sys
 
+from ..outputs import add_force_argument, check_output
+
 HELP = "simulate seeded long reads (log-normal lengths, both strands, errors) from an assembly into a BAM"
 
 
@@ -15,7 +17,8 @@ def add_arguments(parser):
                      "coordinates of the source slice). Sample, species and strain go into the @RG header line.")
     parser.add_argument("input", metavar="ASSEMBLY",
                         help="FASTA (any compression), GenBank, EMBL, SAM/BAM or a genomamba store")
-    parser.add_argument("-o", "--output", required=True, metavar="READS.bam", help="BAM to write (replaced)")
+    parser.add_argument("-o", "--output", required=True, metavar="READS.bam",
+                        help="BAM to write (a file already there is replaced)")
     parser.add_argument("--seed", type=int, required=True, help="seeds every random choice")
     amount = parser.add_mutually_exclusive_group(required=True)
     amount.add_argument("--count", type=int, help="number of reads")
@@ -33,6 +36,7 @@ def add_arguments(parser):
     parser.add_argument("--sample", help="sample name for @RG SM (default: the input's file name)")
     parser.add_argument("--species", help="species of the source, kept in the header")
     parser.add_argument("--strain", help="strain of the source, kept in the header")
+    add_force_argument(parser)
 
 
 def run(args) -> int:
@@ -41,6 +45,7 @@ def run(args) -> int:
 
     if args.count is not None and args.count < 1 or args.coverage is not None and not args.coverage > 0:
         raise InputError("--count must be >= 1 and --coverage > 0")
+    check_output(args.output, "file", [args.input], args.force)
     totals = simulate_to_bam(
         args.input, args.output, seed=args.seed, count=args.count, coverage=args.coverage,
         lengths=LengthModel(args.median_length, args.length_sigma, args.min_length, args.max_length),

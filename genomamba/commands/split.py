@@ -4,6 +4,7 @@ genomic region blocks (rules: genomamba/split.py)."""
 import sys
 from pathlib import Path
 
+from ..outputs import add_force_argument, check_output
 from ..split import MODES
 
 HELP = "assign samples (or region blocks) to train/validation/test"
@@ -30,6 +31,7 @@ def add_arguments(parser):
     parser.add_argument("--no-check-stores", action="store_true",
                         help="do not require the stores to exist yet")
     parser.add_argument("-o", "--output", required=True, type=Path, help="split.tsv to write")
+    add_force_argument(parser)
 
 
 def store_records(samples, stores_dir: Path, sheet: Path) -> dict[str, list[tuple[str, int]]]:
@@ -54,6 +56,8 @@ def run(args) -> int:
     from ..workflow import read_samples
 
     samples = read_samples(args.samples)
+    check_output(args.output, "file", [args.samples, *(args.stores_dir / f"{s.sample}.zarr" for s in samples)],
+                 args.force)
     if args.mode == "region_blocks":
         split = make_region_split(samples, store_records(samples, args.stores_dir, args.samples),
                                   seed=args.seed, block_length=args.block_length, margin=args.margin,

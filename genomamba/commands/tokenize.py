@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import sys
+
+from ..outputs import add_force_argument, check_output
 
 HELP = "FASTA/GenBank/EMBL/SAM/BAM/CRAM into a chunked zarr store"
 
@@ -14,7 +17,9 @@ def add_arguments(parser):
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="FASTA (plain, gzip, bgzip, xz, bz2), GenBank, EMBL, SAM, BAM or CRAM; "
                              "format and compression are detected from the content")
-    parser.add_argument("-o", "--output", required=True, metavar="STORE.zarr", help="store to create (replaced if present)")
+    parser.add_argument("-o", "--output", required=True, metavar="STORE.zarr",
+                        help="store to write (a genomamba store already there is replaced)")
+    add_force_argument(parser)
     parser.add_argument("--species", help="species label stored in the attributes")
     parser.add_argument("--strain", help="strain (or isolate/region) label stored in the attributes")
     parser.add_argument("--min-length", type=int, default=0, metavar="N", help="skip records shorter than N bases")
@@ -34,6 +39,9 @@ def run(args) -> int:
 
     if args.min_length < 0 or args.min_mapq < 0:
         raise InputError("--min-length and --min-mapq must not be negative")
+    # a directory is no sequence file: the reader refuses it, so the output may not overlap files only
+    files = [p for p in [*args.inputs, args.reference] if p is not None and not os.path.isdir(p)]
+    check_output(args.output, "store", files, args.force)
     attrs = tokenize_files(args.inputs, args.output, species=args.species, strain=args.strain,
                            min_length=args.min_length, min_mapq=args.min_mapq, reference=args.reference,
                            include_secondary=args.include_secondary, progress=args.progress)

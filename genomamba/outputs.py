@@ -1,0 +1,145 @@
+"""Where a command may write: one policy for every output path.
+
+An output is of one kind: ``file`` (a table, FASTA, BAM, HTML ...), ``store`` (a genomamba zarr
+store), ``model`` (a model or checkpoint directory) or ``folder`` (a folder the command writes files
+into, e.g. the figures). What may already be at the path:
+
+- nothing, or the same kind (a regular file where a file goes, a genomamba store where a store goes,
+  a model directory where a model goes): replaced, so reruns work;
+- a file, store or model directory of another kind: replaced only with ``--force``;
+- any other directory: never replaced, ``--force`` or not (genomamba did not write it);
+- anything else (a FIFO, a device): never replaced.
+
+An output may not be an input, lie inside one or contain one. A store or model directory is
+recognised as genomamba's by its marker: the store's group attribute ``format`` in ``zarr.json``;
+a model's ``config.json`` with a ``kind`` beside its weights (``model.safetensors``,
+``weights.safetensors`` or ``references.sig.json``; see genomamba/checkpoint.py and
+genomamba/classifiers/).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+from .errors import InputError
+
+STORE_FORMAT = "genomamba-sequence-store"  # genomamba.store.FORMAT (not imported: that loads zarr)
+MODEL_WEIGHTS = ("model.safetensors", "weights.safetensors", "references.sig.json")
+KINDS = ("file", "store", "model", "folder")
+NAMES = {"file": "file", "store": "genomamba sequence store", "model": "genomamba model directory",
+         "folder": "folder"}
+
+_forced: set[Path] = set()  # outputs whose replacement --force allowed (consulted by genomamba.atomic)
+
+
+def _json_object(path: Path) -> dict:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def is_store(path) -> bool:
+    """A directory holding a genomamba sequence store (zarr v3 group marked with our format)."""
+    attributes = _json_object(Path(path) / "zarr.json").get("attributes")
+    return isinstance(attributes, dict) and attributes.get("format") == STORE_FORMAT
+
+
+def is_model(path) -> bool:
+    """A model or checkpoint directory written by genomamba: config.json with a kind, and weights."""
+    path = Path(path)
+    kind = _json_object(path / "config.json").get("kind")
+    return isinstance(kind, str) and any((path / name).is_file() for name in MODEL_WEIGHTS)
+
+
+def found_kind(path) -> str | None:
+    """What is at ``path``: None (nothing), ``file`` (a regular file, or a symlink to one or to
+    nothing: replacing it replaces only the link), ``store``, ``model``, ``directory`` (any other
+    directory) or ``other``."""
+    path = Path(path)
+    if not os.path.lexists(path):
+        return None
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return "file"
+    except OSError:
+        return "other"
+    if stat.S_ISREG(mode):
+        return "file"
+    if stat.S_ISDIR(mode):
+        return "store" if is_store(path) else "model" if is_model(path) else "directory"
+    return "other"
+
+
+def refusal(path, kind: str, force: bool = False) -> str | None:
+    """Why an output of ``kind`` may not replace what is at ``path``, or None when it may."""
+    found = found_kind(path)
+    if found is None or found == kind:
+        return None
+    if kind == "folder":
+        return None if found in ("store", "model", "directory") else "exists and is not a folder"
+    if found == "other":
+        return "exists and is not a regular file or directory; not replaced"
+    if found == "directory":
+        if kind == "file":
+            return "is a directory; give a file name (a directory is never replaced by a file)"
+        return (f"is a directory that genomamba did not write (not a {NAMES['store']} or "
+                f"{NAMES['model']}); it is never replaced, not even with --force")
+    if force:
+        return None
+    return f"is a {NAMES[found]}, not a {NAMES[kind]}; pass --force to replace it"
+
+
+def _overlap(output: Path, source: Path) -> str | None:
+    out, src = output.resolve(), source.resolve()
+    if out == src or (output.exists() and source.exists() and os.path.samefile(output, source)):
+        return f"is also an input ({source}); choose another output"
+    if src in out.parents:
+        return f"is inside the input {source}; choose another output"
+    if out in src.parents:
+        return f"contains the input {source}; choose another output"
+    return None
+
+
+def check_output(path, kind: str, inputs=(), force: bool = False) -> Path:
+    """Refuse (InputError naming ``path``) an output that overlaps an input, whose folder cannot
+    hold it, or that may not replace what is there (see the module docstring). With ``force``,
+    genomamba.atomic may later replace a file, store or model directory of another kind there."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown output kind {kind!r}")
+    path = Path(path)
+    for source in inputs:
+        if source is not None:
+            reason = _overlap(path, Path(source))
+            if reason:
+                raise InputError(reason, path)
+    reason = refusal(path, kind, force)
+    if reason:
+        raise InputError(reason, path)
+    parent = path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if not parent.is_dir():
+        raise InputError(f"cannot write here: {parent} is not a folder", path)
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise InputError(f"cannot write here: no permission to write into {parent}", path)
+    if force:
+        _forced.add(path.resolve())
+    return path
+
+
+def forced(path) -> bool:
+    """Whether a command passed --force for ``path`` (check_output with force=True)."""
+    return Path(path).resolve() in _forced
+
+
+def add_force_argument(parser) -> None:
+    parser.add_argument("--force", action="store_true",
+                        help="replace an existing output of another kind (a file where a store or model "
+                             "directory goes, or genomamba's store or model directory where a file goes); "
+                             "a directory genomamba did not write is never replaced")
