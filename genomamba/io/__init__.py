@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 
 from . import compression
-from .compression import Decompressed, file_sha256, sniff_compression
+from .compression import Decompressed, DecompressionError, file_sha256, sniff_compression
 from ..errors import InputError
 
 __all__ = ["read_records", "detect_format", "Source", "FORMATS"]
@@ -58,14 +58,21 @@ class Source:
         self._data = None
         if sniff_compression(path) == "cram":
             self.format, self._head = "cram", b""
-        else:
-            self._data = Decompressed(path)
+            return
+        self._data = Decompressed(path)
+        try:
             self._head = self._data.read(min(_HEAD_BYTES, compression.BLOCK_SIZE))
             self.format = _sniff_text(self._head, path)
-            self.compression = self._data.compression
-            if self.format in ("sam", "bam"):  # pysam reads these from the path itself
-                self._data.close()
-                self._data = None
+        except DecompressionError as exc:
+            self._data.close()
+            raise _placed(exc, path) from None
+        except BaseException:
+            self._data.close()
+            raise
+        self.compression = self._data.compression
+        if self.format in ("sam", "bam"):  # pysam reads these from the path itself
+            self._data.close()
+            self._data = None
 
     @property
     def raw_bytes_read(self) -> int:
@@ -97,6 +104,18 @@ class Source:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _placed(exc: DecompressionError, path) -> InputError:
+    """A failure within the first block, before the format is known: the format of the text that did
+    decompress decides whether a line (and, for FASTA, a record) can be named."""
+    if exc.failure is None or not exc.failure.head:
+        return exc
+    try:
+        fmt = _sniff_text(exc.failure.head, path)
+    except InputError:
+        return exc
+    return exc.in_text(fasta=fmt == "fasta") if fmt in ("fasta", "genbank", "embl", "sam") else exc
 
 
 def detect_format(path) -> str:

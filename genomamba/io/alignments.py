@@ -15,11 +15,16 @@ SECONDARY, SUPPLEMENTARY = 0x100, 0x800
 class Read:
     """One read: a single (tokens, all-False mask) chunk (case and qualities carry no information here)."""
 
-    __slots__ = ("path", "name", "index", "_tokens")
-    line = None
+    __slots__ = ("path", "name", "index", "_tokens", "_header_lines")
 
-    def __init__(self, path, name, index, tokens):
+    def __init__(self, path, name, index, tokens, header_lines=None):
         self.path, self.name, self.index, self._tokens = path, name, index, tokens
+        self._header_lines = header_lines
+
+    @property
+    def line(self) -> int | None:
+        """The read's line in a SAM file (None for BAM and CRAM)."""
+        return None if self._header_lines is None else self._header_lines + self.index + 1
 
     def chunks(self):
         yield self._tokens, no_mask(len(self._tokens))
@@ -57,12 +62,15 @@ def _read_name(read, flag, counters):
 def read_alignments(path, fmt: str, *, min_length=0, min_mapq=0, reference=None, include_secondary=False):
     """Yield primary reads (and secondary/supplementary ones if asked) passing the length and MAPQ filters.
 
-    With ``min_mapq`` > 0 unmapped reads are dropped too (their MAPQ is 0 by definition).
+    With ``min_mapq`` > 0 unmapped reads are dropped too (their MAPQ is 0 by definition). What pysam
+    raises while reading (OSError, ValueError) becomes an InputError naming the record number, the
+    read before it and, for SAM, the line.
     """
     skip = 0 if include_secondary else SECONDARY | SUPPLEMENTARY
     counters: dict[str, int] = {}
     with _open(path, fmt, reference) as bam:
-        index = -1
+        header_lines = _header_lines(bam) if fmt == "sam" else None
+        index, read = -1, None
         try:
             for index, read in enumerate(bam.head(2**31 - 1, multiple_iterators=False)):  # sequential, no index
                 flag = read.flag
@@ -75,11 +83,26 @@ def read_alignments(path, fmt: str, *, min_length=0, min_mapq=0, reference=None,
                     continue
                 name = _read_name(read, flag, counters)
                 if not seq:
-                    raise InputError("read has no sequence ('*')", path, name)
+                    raise InputError("read has no sequence ('*')", path, name, _line(header_lines, index))
                 raw = seq.encode("ascii")
                 tokens, _, bad = encode(raw, keep_case=False)
                 if bad >= 0:
-                    raise InputError(describe_invalid(raw[bad]), path, name)
-                yield Read(path, name, index, reverse_complement(tokens) if flag & REVERSE else tokens)
-        except (OSError, ValueError) as exc:
-            raise InputError(f"cannot read {fmt.upper()} record {index + 2}: {exc}", path) from None
+                    raise InputError(describe_invalid(raw[bad]), path, name, _line(header_lines, index))
+                yield Read(path, name, index, reverse_complement(tokens) if flag & REVERSE else tokens,
+                           header_lines)
+        except (OSError, ValueError) as exc:  # ValueError includes UnicodeDecodeError
+            after = f" (after read {read.query_name!r})" if read is not None else ""
+            raise InputError(f"cannot read {fmt.upper()} record {index + 2}{after}: malformed, corrupt or "
+                             f"truncated data ({exc})", path, line=_line(header_lines, index + 1)) from None
+
+
+def _header_lines(bam) -> int | None:
+    try:
+        return len(str(bam.header).splitlines())
+    except (OSError, ValueError):
+        return None
+
+
+def _line(header_lines, index):
+    """The line of SAM record ``index`` (0-based, after the header lines); None for BAM and CRAM."""
+    return None if header_lines is None else header_lines + index + 1

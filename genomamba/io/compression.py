@@ -2,6 +2,12 @@
 
 Plain, gzip (and bgzip, which is multi-member gzip), xz and bz2 are read; the raw bytes are hashed
 (sha256) on the way, so a source's checksum costs no second pass.
+
+Every error of the decompressors (zlib's, ISA-L's, lzma's, bz2's, EOF before the end-of-stream
+marker) is caught at ``Decompressed.read``, once per large block, and becomes a
+``DecompressionError`` (an InputError). Only then is the file decompressed a second time in small
+steps to find where it fails: the compressed byte range and the offset in the decompressed text,
+which the text readers turn into a line and a record.
 """
 
 from __future__ import annotations
@@ -18,10 +24,16 @@ from ..errors import InputError
 
 try:  # ISA-L inflates gzip about twice as fast as zlib; optional
     from isal import igzip as gzip_module
+    from isal.igzip_lib import IsalError
 except ImportError:  # pragma: no cover - depends on the environment
     gzip_module = gzip
+    IsalError = zlib.error
 
 BLOCK_SIZE = 8 << 20
+
+# What the decompressors raise on damaged input: BadGzipFile and bz2's "Invalid data stream" are
+# OSErrors, EOFError is a stream that ends before its end-of-stream marker.
+STREAM_ERRORS = (OSError, EOFError, zlib.error, IsalError, lzma.LZMAError, ValueError)
 
 MAGIC = {
     b"\x1f\x8b": "gzip",
@@ -34,7 +46,11 @@ MAGIC = {
 
 def sniff_compression(path) -> str:
     """'gzip', 'xz', 'bz2', 'cram', 'zstd' or 'plain', from the first bytes of the file."""
-    head = _open_raw(path).read(8)
+    with _open_raw(path) as fh:
+        try:
+            head = fh.read(8)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
     for magic, kind in MAGIC.items():
         if head.startswith(magic):
             return kind
@@ -80,6 +96,117 @@ class _HashingReader(io.RawIOBase):
         super().close()
 
 
+class Failure:
+    """Where decompression fails: the 4 KiB of compressed data being read then (``start``, ``end``
+    exclusive) and what came out before it: ``text_offset`` bytes (to within 64) holding ``lines``
+    line breaks, the first 64 KiB of them (``head``) and the last FASTA header line, if any."""
+
+    def __init__(self):
+        self.start = self.end = self.text_offset = self.lines = 0
+        self.head, self.last_header = b"", None
+        self._previous, self._unfinished = b"\n", False
+
+    def add(self, block: bytes):
+        """Account for ``block``, the next decompressed bytes that came out."""
+        if len(self.head) < _FAILURE_HEAD:
+            self.head += block[:_FAILURE_HEAD - len(self.head)]
+        self.text_offset += len(block)
+        self.lines += block.count(b"\n")
+        if self._unfinished:  # a header line cut by the previous block's end
+            newline = block.find(b"\n")
+            self.last_header += block if newline < 0 else block[:newline]
+            self._unfinished = newline < 0
+        start = (self._previous + block).rfind(b"\n>")  # its '>' is block[start]
+        if start >= 0:
+            newline = block.find(b"\n", start)
+            self.last_header = block[start:] if newline < 0 else block[start:newline]
+            self._unfinished = newline < 0
+        self._previous = block[-1:]
+
+    def fasta_record(self) -> str | None:
+        """The name in the last FASTA header before the failure."""
+        words = self.last_header[1:].split() if self.last_header else []
+        return words[0].decode("utf-8", "replace") if words else None
+
+
+_FAILURE_HEAD = 1 << 16
+
+
+class DecompressionError(InputError):
+    """Damaged compressed data; ``failure`` (a Failure, or None) says where, for the text readers
+    to name the line and record."""
+
+    def __init__(self, message, path, failure=None, record=None, line=None):
+        super().__init__(message, path, record, line)
+        self.failure = failure
+
+    def in_text(self, fasta: bool = False) -> "DecompressionError":
+        """The same error naming the line of the decompressed text where it fails and, for a FASTA
+        file (``fasta``), the record."""
+        if self.failure is None:
+            return self
+        record = self.failure.fasta_record() if fasta else None
+        return DecompressionError(self.message, self.path, self.failure, record, self.failure.lines + 1)
+
+
+def _opener(compression):
+    return {"gzip": lambda f: gzip_module.GzipFile(fileobj=f, mode="rb"),
+            "xz": lzma.LZMAFile, "bz2": bz2.BZ2File}.get(compression)
+
+
+class _SmallReads(io.RawIOBase):
+    """Raw reads of at most ``step`` bytes, counted, so that a failure is placed to within a step."""
+
+    def __init__(self, raw, step):
+        super().__init__()
+        self.raw, self.step, self.start, self.end = raw, step, 0, 0
+
+    def readable(self):
+        return True
+
+    def readinto(self, buffer):
+        n = self.raw.readinto(memoryview(buffer)[:self.step])
+        if n:
+            self.start, self.end = self.end, self.end + n
+        return n
+
+
+_COARSE, _FINE, _RAW_STEP = 1 << 16, 64, 4096
+
+
+def _decompress_until_failure(path, compression, until=None) -> Failure | None:
+    """Decompress ``path`` from raw reads of 4 KiB, in reads of 64 KiB (up to ``until`` bytes, which
+    an earlier call read the same way without failing, then of 64 bytes); a Failure or None."""
+    failure = Failure()
+    with _open_raw(path) as fh:
+        raw = _SmallReads(fh, _RAW_STEP)
+        with _opener(compression)(raw) as stream:
+            try:
+                while until is None or failure.text_offset < until:
+                    size = _COARSE if until is None else min(_COARSE, until - failure.text_offset)
+                    if not (block := stream.read(size)):
+                        return None
+                    failure.add(block)
+                while block := stream.read(_FINE):
+                    failure.add(block)
+            except STREAM_ERRORS:
+                failure.start, failure.end = raw.start, raw.end
+                return failure
+    return None
+
+
+def locate_failure(path, compression) -> Failure | None:
+    """Where decompression of ``path`` fails, or None if it does not. Error path only: two passes
+    over the file, the second in 64-byte reads through the 64 KiB read that failed in the first."""
+    try:
+        coarse = _decompress_until_failure(path, compression)
+        if coarse is None:
+            return None
+        return _decompress_until_failure(path, compression, until=coarse.text_offset) or coarse
+    except (InputError, *STREAM_ERRORS):  # the file changed or became unreadable meanwhile
+        return None
+
+
 class Decompressed:
     """The decompressed bytes of a file, read in large blocks; ``sha256`` once read to the end."""
 
@@ -90,8 +217,7 @@ class Decompressed:
             raise InputError("zstd-compressed input is not supported; use gzip, bgzip, xz or bz2", path)
         self.size = os.path.getsize(path)
         self._hashing = _HashingReader(_open_raw(path))
-        opener = {"gzip": lambda f: gzip_module.GzipFile(fileobj=f, mode="rb"),
-                  "xz": lzma.LZMAFile, "bz2": bz2.BZ2File}.get(self.compression)
+        opener = _opener(self.compression)
         self._stream = opener(self._hashing) if opener else self._hashing
 
     @property
@@ -99,14 +225,26 @@ class Decompressed:
         return self._hashing.bytes_read
 
     def read(self, size: int | None = None) -> bytes:
-        """Up to ``size`` decompressed bytes (b'' at the end); corrupt or truncated data is an InputError."""
+        """Up to ``size`` decompressed bytes (b'' at the end); corrupt or truncated data is a
+        DecompressionError (an InputError) saying where."""
         try:
             return self._stream.read(size or BLOCK_SIZE)
-        except EOFError:
-            raise InputError(f"truncated {self.compression} file: it ends before the end-of-stream marker",
-                             self.path) from None
-        except (OSError, zlib.error, lzma.LZMAError, ValueError) as exc:
-            raise InputError(f"corrupt {self.compression} data: {exc}", self.path) from None
+        except STREAM_ERRORS as exc:
+            raise self._error(exc) from None
+
+    def _error(self, exc) -> InputError:
+        if self.compression == "plain":
+            return InputError(f"cannot read: {getattr(exc, 'strerror', None) or exc}", self.path)
+        kind = self.compression
+        if isinstance(exc, EOFError):
+            message = f"truncated {kind} file: it ends before the end-of-stream marker"
+        else:
+            message = f"corrupt {kind} data ({exc})"
+        failure = locate_failure(self.path, kind)
+        if failure is None:
+            return DecompressionError(message, self.path)
+        return DecompressionError(f"{message}, detected in compressed bytes {failure.start}-{failure.end - 1} "
+                                  f"of {self.size}", self.path, failure)
 
     def blocks(self, size: int | None = None):
         while block := self.read(size):
@@ -139,13 +277,11 @@ def file_sha256(path) -> str:
 
 
 def line_at(path, offset: int) -> int:
-    """1-based line number of the decompressed byte at ``offset`` (used only to word errors)."""
+    """1-based line number of the decompressed byte at ``offset`` (used only to word errors; it
+    decompresses no further than ``offset``, so a failure after it does not get in the way)."""
     lines, seen = 1, 0
     with Decompressed(path) as data:
-        for block in data.blocks():
-            take = min(len(block), offset - seen)
-            lines += block.count(b"\n", 0, take)
-            seen += take
-            if seen >= offset:
-                break
+        while seen < offset and (block := data.read(min(BLOCK_SIZE, offset - seen))):
+            lines += block.count(b"\n")
+            seen += len(block)
     return lines

@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 
 from .codes import describe_invalid, encode, no_mask
-from .compression import Decompressed, line_at
+from .compression import Decompressed, DecompressionError, line_at
 from ..errors import InputError
 
 
@@ -114,7 +114,9 @@ class FastaReader:
         while not eof:
             try:
                 block = next(blocks, b"")
-            except InputError as exc:  # corrupt or truncated: say which record it hit
+            except DecompressionError as exc:  # corrupt or truncated: say which line and record
+                raise exc.in_text(fasta=True) from None
+            except InputError as exc:
                 raise InputError(exc.message, self.path, self._record_name) from None
             eof = not block
             buf = carry + block if carry else block
@@ -143,3 +145,4 @@ class FastaReader:
                 pos = newline + 1
                 at_line_start = True
             base += len(buf) - len(carry)
+
