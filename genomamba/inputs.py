@@ -5,6 +5,10 @@ uint8 token arrays (0..4) of at most ``chunk_size`` tokens and must be consumed 
 record is asked for (file readers stream). ``fragments(record, length)`` cuts a record into
 consecutive pieces named ``name:start-end`` (0-based, half-open); a last piece shorter than
 ``length`` is kept only if it is at least ``length / 2`` long.
+
+The input rules that every command reading sequences applies (tokenize, classify, simulate-reads)
+live here: ``check_options`` (reader options in range), ``checked_records`` (record names unique,
+at least one record per input) and ``check_distinct_inputs`` (no input given twice).
 """
 
 from __future__ import annotations
@@ -57,6 +61,46 @@ def rechunk(chunks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
         yield pending[0] if len(pending) == 1 else np.concatenate(pending)
 
 
+def check_options(*, min_length: int = 0, min_mapq: int = 0) -> None:
+    """Reader options out of range are an InputError naming the command-line option."""
+    for option, value in (("--min-length", min_length), ("--min-mapq", min_mapq)):
+        if value < 0:
+            raise InputError(f"{option} must not be negative, got {value}")
+
+
+def check_distinct_inputs(paths) -> None:
+    """The same input given twice is an InputError: its records would be read, and named, twice."""
+    seen: dict[Path, str] = {}
+    for path in paths:
+        key = Path(path).resolve()
+        if key in seen:
+            raise InputError(f"input given more than once (also as {seen[key]})", path)
+        seen[key] = str(path)
+
+
+def checked_records(path, records, *, first_seen: dict | None = None, min_length: int = 0,
+                    min_mapq: int = 0):
+    """``records`` (anything with ``.name`` and, optionally, ``.line``) of the input ``path``, passed
+    on one by one: a record name seen before is an InputError, and so is an input with no records
+    (after the ``min_length`` and ``min_mapq`` filters, which the readers apply). Names are checked
+    against ``first_seen`` (name -> path of the input it came from; updated), so one dict shared
+    between inputs makes names unique across them; by default they are unique within ``path``."""
+    first_seen = {} if first_seen is None else first_seen
+    source = str(path)
+    n = 0
+    for record in records:
+        name = record.name
+        if name in first_seen:
+            where = "" if first_seen[name] == source else f" (first seen in {first_seen[name]})"
+            raise InputError(f"duplicate record name{where}", path, name, getattr(record, "line", None))
+        first_seen[name] = source
+        n += 1
+        yield record
+    if n == 0:
+        raise InputError("no records" + (f" of at least {min_length} bases" if min_length else "")
+                         + (" passing the filters" if min_mapq else ""), path)
+
+
 def _store_records(path: Path, chunk_size: int, min_length: int) -> Iterator[InputRecord]:
     from .store import SequenceStore
 
@@ -71,7 +115,9 @@ def _store_records(path: Path, chunk_size: int, min_length: int) -> Iterator[Inp
 def _file_records(path: Path, chunk_size: int, reader_options: dict) -> Iterator[InputRecord]:
     from .io import read_records
 
-    for record in read_records(path, **reader_options):
+    records = checked_records(path, read_records(path, **reader_options),
+                              min_length=reader_options["min_length"], min_mapq=reader_options["min_mapq"])
+    for record in records:
         yield InputRecord(str(path), record.name,
                           lambda r=record: rechunk(tokens_only(r.chunks()), chunk_size))
 
@@ -79,12 +125,14 @@ def _file_records(path: Path, chunk_size: int, reader_options: dict) -> Iterator
 def iter_records(path, *, chunk_size: int = DEFAULT_CHUNK_SIZE, min_length: int = 0,
                  min_mapq: int = 0, reference=None) -> Iterator[InputRecord]:
     """Records of a store directory or a sequence file (reader options go to ``read_records``;
-    stores apply ``min_length`` only)."""
+    stores apply ``min_length`` only), with the rules of ``checked_records``: names unique within
+    the input, at least one record."""
+    check_options(min_length=min_length, min_mapq=min_mapq)
     path = Path(path)
     if not path.exists():
         raise InputError("no such file or directory", path)
     if is_store(path):
-        yield from _store_records(path, chunk_size, min_length)
+        yield from checked_records(path, _store_records(path, chunk_size, min_length), min_length=min_length)
     elif path.is_dir():
         raise InputError("a directory that is not a zarr sequence store (no zarr.json)", path)
     else:

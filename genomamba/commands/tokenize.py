@@ -34,11 +34,10 @@ def add_arguments(parser):
 
 
 def run(args) -> int:
-    from ..errors import InputError
+    from ..inputs import check_options
     from ..io.tokenize import tokenize_files
 
-    if args.min_length < 0 or args.min_mapq < 0:
-        raise InputError("--min-length and --min-mapq must not be negative")
+    check_options(min_length=args.min_length, min_mapq=args.min_mapq)
     # a directory is no sequence file: the reader refuses it, so the output may not overlap files only
     files = [p for p in [*args.inputs, args.reference] if p is not None and not os.path.isdir(p)]
     check_output(args.output, "store", files, args.force)

@@ -8,6 +8,7 @@ import sys
 from . import Source
 from ..atomic import atomic_path
 from ..errors import InputError
+from ..inputs import check_options, checked_records
 from ..store import StoreWriter
 
 
@@ -29,6 +30,7 @@ def tokenize_files(inputs, output, *, species=None, strain=None, min_length=0, m
     """
     if not inputs:
         raise InputError("no input files")
+    check_options(min_length=min_length, min_mapq=min_mapq)
     bar = _progress(progress)
     first_seen: dict[str, str] = {}
     sources = []
@@ -39,13 +41,10 @@ def tokenize_files(inputs, output, *, species=None, strain=None, min_length=0, m
                 with Source(path, min_length=min_length, min_mapq=min_mapq, reference=reference,
                             include_secondary=include_secondary) as source:
                     n_records = n_bases = 0
-                    for record in source.records():
-                        name = record.name
-                        if name in first_seen:
-                            where = "" if first_seen[name] == str(path) else f" (first seen in {first_seen[name]})"
-                            raise InputError(f"duplicate record name{where}", path, name, record.line)
-                        first_seen[name] = str(path)
-                        writer.begin(name)
+                    # the input rules shared with classify and simulate-reads: unique names, some records
+                    for record in checked_records(path, source.records(), first_seen=first_seen,
+                                                  min_length=min_length, min_mapq=min_mapq):
+                        writer.begin(record.name)
                         for tokens, mask in record.chunks():
                             writer.append(tokens, mask)
                         length = writer.end()
@@ -53,9 +52,6 @@ def tokenize_files(inputs, output, *, species=None, strain=None, min_length=0, m
                         n_bases += length
                         if bar is not None:
                             bar.update(length)
-                    if n_records == 0:
-                        raise InputError("no records" + (f" of at least {min_length} bases" if min_length else "")
-                                         + (" passing the filters" if min_mapq else ""), path)
                     sources.append({"path": str(path), "name": os.path.basename(str(path)),
                                     "format": source.format, "sha256": source.sha256(),
                                     "records": n_records, "bases": n_bases})
