@@ -17,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
-REAL_DEFAULT = ["/work/shared/data/apes/Hsap.fa.gz",
-                "/work/shared/data/genomes/Escherichia_coli/DH1.fa.gz",
-                "/work/shared/data/genomes/Klebsiella_pneumoniae/HS11286.fna.xz"]
+# the development genomes, in shared/data beside the repository (absent ones are skipped)
+SHARED_DATA = Path(__file__).resolve().parents[3] / "shared" / "data"
+REAL_DEFAULT = [str(SHARED_DATA / "apes" / "Hsap.fa.gz"),
+                str(SHARED_DATA / "genomes" / "Escherichia_coli" / "DH1.fa.gz"),
+                str(SHARED_DATA / "genomes" / "Klebsiella_pneumoniae" / "HS11286.fna.xz")]
 
 
 def parse_args(argv):
@@ -82,6 +84,12 @@ def write_bam(path, fasta, n_reads: int, length: int = 1000, seed: int = 0):
             a.query_qualities = quals
             out.write(a)
     return n_reads * length
+
+
+def gzip_to(src, dst, level: int = 6):
+    """``gzip -<level> -c src > dst``, with an argument list (no shell, so any path is safe)."""
+    with open(dst, "wb") as out:
+        subprocess.run(["gzip", f"-{level}", "-c", "--", str(src)], stdout=out, check=True)
 
 
 def timed(fn, repeats):
@@ -154,7 +162,7 @@ def compression_rows(real, tmp, repeats):
                 for block in data.blocks():
                     fh.write(block)
         gz = tmp / "real.fa.gz"
-        subprocess.run(f"gzip -6 -c {plain} > {gz}", shell=True, check=True)
+        gzip_to(plain, gz)
         store = tmp / "real.zarr"
         seconds = tokenize_time([plain], store, repeats)
         bases = sum(sum(len(t) for t, _ in r.chunks()) for r in read_records(plain))
@@ -225,8 +233,9 @@ def main(argv=None) -> int:
                      "16-chunk cache": window_read_ms(store)}
 
         gz = tmp / "in.fa.gz"
-        subprocess.run(f"gzip -6 -c {fasta} > {gz}", shell=True, check=True)
-        t_gzip_dc = timed(lambda: subprocess.run(f"gzip -dc {gz} > /dev/null", shell=True, check=True), args.repeats)
+        gzip_to(fasta, gz)
+        t_gzip_dc = timed(lambda: subprocess.run(["gzip", "-dc", "--", str(gz)], stdout=subprocess.DEVNULL, check=True),
+                          args.repeats)
         t_gz = tokenize_time([gz], store, args.repeats)
         rows.append(("gzip -6 FASTA", bases, t_gz))
         rows.append(("`gzip -dc` alone (same file)", bases, t_gzip_dc))
