@@ -15,10 +15,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
-from safetensors.torch import load_file, save_file
+from safetensors.torch import save_file
 
 from .atomic import atomic_path
 from .errors import InputError
+from .modelfiles import entry, read_json, read_tensors
 
 FILES = ("config.json", "model.safetensors", "labels.json", "training.json")
 
@@ -71,28 +72,32 @@ def save(directory, *, config: dict, tensors: dict, species: list, metadata: dic
                 json.dumps({**(trainer or {}), "param_groups": groups}, indent=2, sort_keys=True) + "\n")
 
 
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        raise InputError("missing from the checkpoint", path) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(f"not valid JSON: {exc.msg}", path, line=exc.lineno) from None
-
-
 def load(directory) -> Checkpoint:
+    """Read a checkpoint directory; a missing, empty, truncated or malformed file is an InputError
+    naming it (``genomamba.modelfiles``)."""
     directory = Path(directory)
-    if not (directory / "model.safetensors").is_file():
-        raise InputError("not a checkpoint (no model.safetensors)", directory)
-    config = _read_json(directory / "config.json")
-    species = _read_json(directory / "labels.json")["species"]
-    metadata = _read_json(directory / "training.json")
-    tensors = load_file(str(directory / "model.safetensors"))
+    config = read_json(directory / "config.json")
+    labels = read_json(directory / "labels.json")
+    species = entry(labels, "species", directory / "labels.json", "a list of distinct names")
+    metadata = read_json(directory / "training.json")
+    tensors = read_tensors(directory / "model.safetensors", "pt")
     ckpt = Checkpoint(config, tensors, species, metadata)
     if (directory / "optimizer.safetensors").is_file():
-        ckpt.optimizer = load_file(str(directory / "optimizer.safetensors"))
-        ckpt.trainer = _read_json(directory / "trainer.json")
+        ckpt.optimizer = read_tensors(directory / "optimizer.safetensors", "pt")
+        ckpt.trainer = read_json(directory / "trainer.json")
     return ckpt
+
+
+def load_weights(module: torch.nn.Module, tensors: dict, path) -> None:
+    """``module.load_state_dict(tensors)``; tensors that do not fit the module (names, shapes) are an
+    InputError naming ``path`` (the weights file) and the first misfit."""
+    try:
+        module.load_state_dict(tensors)
+    except RuntimeError as exc:
+        problems = [line.strip() for line in str(exc).splitlines()[1:] if line.strip()] or [str(exc)]
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        raise InputError(f"the weights do not fit the model described in config.json: "
+                         f"{problems[0][:300]}{more}", path) from None
 
 
 def is_resumable(directory) -> bool:

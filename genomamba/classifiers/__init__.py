@@ -1,16 +1,20 @@
-"""Species classifiers behind one interface: the Mamba model, a Transformer, k-mers, sourmash.
+"""Species classifiers behind one interface: the Mamba model, a Transformer, k-mers, sourmash, and
+a cascade of trained ones (combined).
 
 A trained classifier is a directory whose ``config.json`` names its ``kind``; ``load(dir)`` returns
-the right class. ``KINDS`` maps kind names to the modules that implement them.
+the right class. ``KINDS`` maps kind names to the modules that implement them; each module has
+``CLASSIFIER`` and ``resolve_params(params)`` (the params with defaults filled in; unknown keys and bad
+values are ConfigErrors), which the workflow calls on the config before any job runs.
 """
 
 from __future__ import annotations
 
 import importlib
-import json
+import re
 from pathlib import Path
 
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
+from ..modelfiles import read_json
 from .base import Classifier
 
 KINDS = {
@@ -18,23 +22,57 @@ KINDS = {
     "sourmash": "genomamba.classifiers.sketch",
     "mamba": "genomamba.classifiers.mamba",
     "transformer": "genomamba.classifiers.transformer",
+    "combined": "genomamba.classifiers.combined",
 }
 
 
-def classifier_class(kind: str) -> type[Classifier]:
+def _module(kind: str):
     if kind not in KINDS:
         raise ConfigError(f"unknown classifier kind {kind!r}; known: {', '.join(KINDS)}")
-    return importlib.import_module(KINDS[kind]).CLASSIFIER
+    return importlib.import_module(KINDS[kind])
+
+
+def classifier_class(kind: str) -> type[Classifier]:
+    return _module(kind).CLASSIFIER
+
+
+def resolve_params(kind: str, params: dict | None) -> dict:
+    """A ``kind``'s params with its defaults filled in, checked by the classifier's own resolver."""
+    return _module(kind).resolve_params(params or {})
 
 
 def load(model_dir) -> Classifier:
-    """Load a trained classifier from its directory."""
+    """Load a trained classifier from its directory. A missing directory, or a missing or damaged
+    file in it, is an InputError naming the file and what is wrong with it."""
     model_dir = Path(model_dir)
+    if not model_dir.is_dir():
+        raise InputError("model directory not found", model_dir)
     config_path = model_dir / "config.json"
-    if not config_path.is_file():
-        raise ConfigError(f"{model_dir}: not a model directory (no config.json)")
-    kind = json.loads(config_path.read_text())["kind"]
+    kind = read_json(config_path).get("kind")
+    if kind not in KINDS:
+        raise InputError(f"kind {kind!r} is not one of {', '.join(KINDS)}", config_path)
     return classifier_class(kind).load(model_dir)
 
 
-__all__ = ["Classifier", "KINDS", "classifier_class", "load"]
+DEVICE = re.compile(r"auto|cpu|cuda(?::(?P<index>\d+))?")
+
+
+def check_device(name: str, what: str = "device") -> str:
+    """``name`` if it is auto, cpu, cuda or cuda:N and this machine has that device, else a
+    ConfigError saying why (``what``: how the user gave it, for the message)."""
+    match = DEVICE.fullmatch(name)
+    if match is None:
+        raise ConfigError(f"{what} {name!r} is not one of auto, cpu, cuda, cuda:N")
+    if name.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"{what} {name!r}: CUDA is not available on this machine")
+        count = torch.cuda.device_count()
+        if match["index"] is not None and int(match["index"]) >= count:
+            raise ConfigError(f"{what} {name!r}: this machine has {count} CUDA device(s), "
+                              f"cuda:0 to cuda:{count - 1}")
+    return name
+
+
+__all__ = ["Classifier", "KINDS", "check_device", "classifier_class", "load", "resolve_params"]

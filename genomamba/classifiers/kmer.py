@@ -44,7 +44,8 @@ import numpy as np
 
 from ..calls import calibrate_threshold
 from ..data import open_rows
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
+from ..modelfiles import entry, read_json, read_tensors
 from .base import Classifier
 from .ood import fit_radius, radius
 
@@ -63,6 +64,14 @@ DEFAULTS = {
     "target_accuracy": 0.95,
     "min_threshold": 0.5,
 }
+
+
+def resolve_params(params: dict) -> dict:
+    """``params`` over DEFAULTS; unknown keys, wrong types and impossible values are ConfigErrors."""
+    params = merged_params(params, DEFAULTS)
+    check_k(params["k"])
+    check_window_params(params)
+    return params
 
 
 # ---- canonical k-mer counting -----------------------------------------------------------------
@@ -90,12 +99,16 @@ def kmer_codes(tokens: np.ndarray, k: int) -> np.ndarray:
     return code[(n_count[k:] - n_count[:-k]) == 0]
 
 
+def check_k(k) -> None:
+    if not (isinstance(k, int) and MIN_K <= k <= MAX_K):
+        raise ConfigError(f"k must be an integer in {MIN_K}..{MAX_K}, got {k!r}")
+
+
 class KmerCounter:
     """Counts canonical k-mers over a stream of token chunks, independent of how it is chunked."""
 
     def __init__(self, k: int):
-        if not (isinstance(k, int) and MIN_K <= k <= MAX_K):
-            raise ConfigError(f"k must be an integer in {MIN_K}..{MAX_K}, got {k!r}")
+        check_k(k)
         self.k = k
         self.column, self.n_features = canonical_index(k)
 
@@ -265,8 +278,7 @@ class KmerClassifier(Classifier):
     def fit(cls, split, params, seed, log=print):
         from sklearn.linear_model import LogisticRegression
 
-        params = merged_params(params, DEFAULTS)
-        check_window_params(params)
+        params = resolve_params(params)
         species = check_species(split)
         counter = KmerCounter(params["k"])
         rng = np.random.default_rng(seed)
@@ -336,13 +348,31 @@ class KmerClassifier(Classifier):
 
     @classmethod
     def load(cls, model_dir):
-        from safetensors.numpy import load_file
-
+        """Read what ``save`` wrote; a missing, damaged or inconsistent file is an InputError naming it."""
         model_dir = Path(model_dir)
-        config = json.loads((model_dir / "config.json").read_text())
-        arrays = load_file(str(model_dir / "weights.safetensors"))
-        return cls(config["species"], config["threshold"], merged_params(config["params"], DEFAULTS),
-                   *(arrays[name] for name in cls.ARRAYS), config["radius_fit"])
+        config_path, weights_path = model_dir / "config.json", model_dir / "weights.safetensors"
+        config = read_json(config_path)
+        species = entry(config, "species", config_path, "a list of distinct names")
+        threshold = entry(config, "threshold", config_path)
+        try:
+            params = resolve_params(entry(config, "params", config_path, "an object"))
+        except ConfigError as exc:
+            raise InputError(f"params: {exc}", config_path) from None
+        radius_fit = entry(config, "radius_fit", config_path, "a list of numbers")
+        if len(radius_fit) != 2:
+            raise InputError(f"'radius_fit' must be two numbers (A, B), not {radius_fit}", config_path)
+        arrays = read_tensors(weights_path, "numpy")
+        features = canonical_index(params["k"])[1]
+        rows = 1 if len(species) == 2 else len(species)  # scikit-learn keeps one row for two classes
+        shapes = {"coef": (rows, features), "intercept": (rows,), "mean": (features,),
+                  "scale": (features,), "centroids": (len(species), features)}
+        for name in cls.ARRAYS:
+            if name not in arrays:
+                raise InputError(f"no array {name!r}", weights_path)
+            if arrays[name].shape != shapes[name]:
+                raise InputError(f"array {name!r} has shape {arrays[name].shape}, but the {len(species)} "
+                                 f"species and k={params['k']} of config.json need {shapes[name]}", weights_path)
+        return cls(species, threshold, params, *(arrays[name] for name in cls.ARRAYS), radius_fit)
 
 
 CLASSIFIER = KmerClassifier

@@ -29,7 +29,8 @@ import numpy as np
 from ..alphabet import decode
 from ..calls import calibrate_threshold
 from ..data import sample_sources
-from ..errors import ConfigError
+from ..errors import ConfigError, InputError
+from ..modelfiles import DAMAGED, entry, read_bytes, read_json
 from .base import Classifier
 from .kmer import calibration_rows, check_species, labelled_windows, merged_params
 
@@ -43,6 +44,14 @@ DEFAULTS = {
     "min_containment": 0.05,
     "chunk_size": 1 << 20,
 }
+
+
+def resolve_params(params: dict) -> dict:
+    """``params`` over DEFAULTS; unknown keys, wrong types and impossible values are ConfigErrors."""
+    params = merged_params(params, DEFAULTS)
+    if min(params["ksize"], params["scaled"], params["window_length"], params["chunk_size"]) < 1:
+        raise ConfigError("parameters: ksize, scaled, window_length and chunk_size must be >= 1")
+    return params
 
 
 def sketch(chunks: Iterable[np.ndarray], ksize: int, scaled: int):
@@ -97,9 +106,7 @@ class SourmashClassifier(Classifier):
 
     @classmethod
     def fit(cls, split, params, seed, log=print):
-        params = merged_params(params, DEFAULTS)
-        if min(params["ksize"], params["scaled"], params["window_length"], params["chunk_size"]) < 1:
-            raise ConfigError("parameters: ksize, scaled, window_length and chunk_size must be >= 1")
+        params = resolve_params(params)
         species = check_species(split)
         rows, references = [], []
         for row, source in sample_sources(split, "train"):
@@ -138,16 +145,39 @@ class SourmashClassifier(Classifier):
 
     @classmethod
     def load(cls, model_dir):
+        """Read what ``save`` wrote; a missing, damaged or inconsistent file is an InputError naming it."""
+        from sourmash.exceptions import SourmashError
+
         model_dir = Path(model_dir)
-        config = json.loads((model_dir / "config.json").read_text())
+        config_path, signatures_path = model_dir / "config.json", model_dir / SIGNATURES
+        config = read_json(config_path)
+        species = entry(config, "species", config_path, "a list of distinct names")
+        threshold = entry(config, "threshold", config_path)
+        try:
+            params = resolve_params(entry(config, "params", config_path, "an object"))
+        except ConfigError as exc:
+            raise InputError(f"params: {exc}", config_path) from None
+        reference_species = entry(config, "reference_species", config_path, "a list of names")
+        reference_samples = entry(config, "reference_samples", config_path, "a list of distinct names")
+        unknown = sorted(set(reference_species) - set(species))
+        if unknown or len(reference_samples) != len(reference_species):
+            raise InputError(f"'reference_species' must be {len(reference_samples)} of its 'species' (one per "
+                             f"reference sample), found {reference_species}", config_path)
         _, load = _signature_json()
-        signatures = list(load((model_dir / SIGNATURES).read_bytes(), do_raise=True))
-        if len(signatures) != len(config["reference_species"]):
-            raise ValueError(f"{model_dir / SIGNATURES}: {len(signatures)} signatures, expected "
-                             f"{len(config['reference_species'])}")
-        return cls(config["species"], config["threshold"], merged_params(config["params"], DEFAULTS),
-                   [s.minhash for s in signatures], config["reference_species"],
-                   config["reference_samples"])
+        try:
+            signatures = list(load(read_bytes(signatures_path), do_raise=True))
+        except (ValueError, SourmashError) as exc:
+            raise InputError(f"not a readable sourmash signature file: {exc} ({DAMAGED})", signatures_path) from None
+        if len(signatures) != len(reference_samples):
+            raise InputError(f"{len(signatures)} signatures, but config.json names {len(reference_samples)} "
+                             f"reference samples ({DAMAGED})", signatures_path)
+        for signature in signatures:
+            if (signature.minhash.ksize, signature.minhash.scaled) != (params["ksize"], params["scaled"]):
+                raise InputError(f"signature {signature.name!r} has ksize {signature.minhash.ksize}, scaled "
+                                 f"{signature.minhash.scaled}; config.json's params say {params['ksize']}, "
+                                 f"{params['scaled']}", signatures_path)
+        return cls(species, threshold, params, [s.minhash for s in signatures], reference_species,
+                   reference_samples)
 
 
 CLASSIFIER = SourmashClassifier

@@ -7,12 +7,24 @@ so nothing links bases in different windows. Params as in ``genomamba.classifier
 (``pretrain_steps`` is not available: the encoder is bidirectional).
 """
 
+from ..errors import ConfigError
+from . import mamba
 from .neural import NeuralClassifier
 
 
 class TransformerClassifier(NeuralClassifier):
     kind = "transformer"
     arch = "transformer"
+
+
+def resolve_params(params: dict) -> dict:
+    """The params of ``genomamba.classifiers.neural`` checked as for Mamba (``mamba.resolve_params``)
+    but for a Transformer, and without ``pretrain_steps``."""
+    params = mamba.resolve_params(params, TransformerClassifier)
+    if params["pretrain_steps"]:
+        raise ConfigError("pretrain_steps is for mamba only: the transformer's encoder is bidirectional, "
+                          "it has no next-base head")
+    return params
 
 
 CLASSIFIER = TransformerClassifier

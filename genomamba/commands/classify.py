@@ -45,7 +45,7 @@ def add_arguments(parser):
 
 
 def load_model(model_dir: Path, device: str):
-    """The classifier in ``model_dir``; unreadable model files are an InputError naming the dir.
+    """The classifier in ``model_dir``; a missing or damaged model file is an InputError naming it.
     A device other than ``auto`` is passed to the classifier's ``to(device)`` where it has one
     (the neural models; with ``auto`` they keep the device their ``load`` chose)."""
     from ..classifiers import load
@@ -78,18 +78,18 @@ def records_to_call(path: Path, reader_options: dict, regions, args):
 
 def run(args) -> int:
     from ..calls import CallsWriter
-    from ..inputs import Counted, check_distinct_inputs, check_options, fragments
+    from ..classifiers import check_device
+    from ..inputs import Counted, fragments
     from ..split import Split
 
     if args.chunk_size <= 0:
         raise InputError(f"--chunk-size must be > 0, got {args.chunk_size}")
     if args.fragment_length is not None and args.fragment_length <= 0:
         raise InputError(f"--fragment-length must be > 0, got {args.fragment_length}")
-    check_options(min_length=args.min_length, min_mapq=args.min_mapq)
+    check_device(args.device, "--device")
     missing = [p for p in args.inputs if not p.exists()]
     if missing:
         raise InputError("no such file or directory", missing[0])
-    check_distinct_inputs(args.inputs)  # each file's rows are told apart by its path alone
     check_output(args.output, "file", [*args.inputs, args.model, args.regions, args.reference], args.force)
     regions = Split.read(args.regions) if args.regions else None
     model = load_model(args.model, args.device)
