@@ -79,7 +79,7 @@ def records_to_call(path: Path, reader_options: dict, regions, args):
 def run(args) -> int:
     from ..calls import CallsWriter
     from ..classifiers import check_device
-    from ..inputs import Counted, fragments
+    from ..inputs import Counted, check_distinct_inputs, check_options, fragments
     from ..split import Split
 
     if args.chunk_size <= 0:
@@ -87,9 +87,11 @@ def run(args) -> int:
     if args.fragment_length is not None and args.fragment_length <= 0:
         raise InputError(f"--fragment-length must be > 0, got {args.fragment_length}")
     check_device(args.device, "--device")
+    check_options(min_length=args.min_length, min_mapq=args.min_mapq)
     missing = [p for p in args.inputs if not p.exists()]
     if missing:
         raise InputError("no such file or directory", missing[0])
+    check_distinct_inputs(args.inputs)  # each file's rows are told apart by its path alone
     check_output(args.output, "file", [*args.inputs, args.model, args.regions, args.reference], args.force)
     regions = Split.read(args.regions) if args.regions else None
     model = load_model(args.model, args.device)
