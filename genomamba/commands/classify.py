@@ -86,8 +86,8 @@ def run(args) -> int:
         raise InputError(f"--chunk-size must be > 0, got {args.chunk_size}")
     if args.fragment_length is not None and args.fragment_length <= 0:
         raise InputError(f"--fragment-length must be > 0, got {args.fragment_length}")
-    check_device(args.device, "--device")
     check_options(min_length=args.min_length, min_mapq=args.min_mapq)
+    check_device(args.device, "--device")
     missing = [p for p in args.inputs if not p.exists()]
     if missing:
         raise InputError("no such file or directory", missing[0])
