@@ -68,7 +68,8 @@ def read_alignments(path, fmt: str, *, min_length=0, min_mapq=0, reference=None,
     """
     skip = 0 if include_secondary else SECONDARY | SUPPLEMENTARY
     counters: dict[str, int] = {}
-    with _open(path, fmt, reference) as bam:
+    bam = _open(path, fmt, reference)
+    try:
         header_lines = _header_lines(bam) if fmt == "sam" else None
         index, read = -1, None
         try:
@@ -94,6 +95,11 @@ def read_alignments(path, fmt: str, *, min_length=0, min_mapq=0, reference=None,
             after = f" (after read {read.query_name!r})" if read is not None else ""
             raise InputError(f"cannot read {fmt.upper()} record {index + 2}{after}: malformed, corrupt or "
                              f"truncated data ({exc})", path, line=_line(header_lines, index + 1)) from None
+    finally:
+        try:
+            bam.close()
+        except OSError:  # htslib fails to close a file it failed to read; it is read-only, nothing is lost
+            pass
 
 
 def _header_lines(bam) -> int | None:

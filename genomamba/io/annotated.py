@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import io
+import warnings
 
-from Bio import SeqIO
+from Bio import BiopythonParserWarning, SeqIO
 
 from .codes import describe_invalid, encode, no_mask
 from .compression import DecompressionError
@@ -29,14 +30,18 @@ def read_annotated(data, head: bytes, fmt: str, min_length: int = 0):
     """Records of a GenBank ('genbank') or EMBL ('embl') stream whose first bytes are ``head``.
 
     Whatever Biopython's parser raises (ValueError, AssertionError, UnicodeError, ...) is caught
-    where a record is asked of it and becomes an InputError naming the line it had reached."""
+    where a record is asked of it and becomes an InputError naming the line it had reached. Its
+    warnings (layout quirks it works around: indentation, missing coordinates) are not shown; the
+    sequence it returns is still checked base by base like every other input."""
     text = _CountedLines(io.BufferedReader(_Prepended(head, data)), encoding="utf-8", errors="replace")
     text.start_tag = _START_TAG[fmt]
     parser = SeqIO.parse(text, fmt)
     index, name = -1, None
     while True:
         try:
-            rec = next(parser, None)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", BiopythonParserWarning)
+                rec = next(parser, None)
         except DecompressionError as exc:
             raise exc.in_text() from None
         except InputError:

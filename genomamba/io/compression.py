@@ -97,9 +97,10 @@ class _HashingReader(io.RawIOBase):
 
 
 class Failure:
-    """Where decompression fails: the 4 KiB of compressed data being read then (``start``, ``end``
-    exclusive) and what came out before it: ``text_offset`` bytes (to within 64) holding ``lines``
-    line breaks, the first 64 KiB of them (``head``) and the last FASTA header line, if any."""
+    """Where decompression fails: the compressed bytes being read then (``start``, ``end``
+    exclusive; 64 of them, or 4 KiB if the failure is in the first 64 KiB read) and what came out
+    before: ``text_offset`` bytes holding ``lines`` line breaks, the first 64 KiB of them
+    (``head``) and the last FASTA header line, if any."""
 
     def __init__(self):
         self.start = self.end = self.text_offset = self.lines = 0
@@ -171,15 +172,17 @@ class _SmallReads(io.RawIOBase):
         return n
 
 
-_COARSE, _FINE, _RAW_STEP = 1 << 16, 64, 4096
+_COARSE, _FINE = 1 << 16, 64  # decompressed bytes per read; compressed bytes per raw read: 4 KiB, then 64
 
 
 def _decompress_until_failure(path, compression, until=None) -> Failure | None:
-    """Decompress ``path`` from raw reads of 4 KiB, in reads of 64 KiB (up to ``until`` bytes, which
-    an earlier call read the same way without failing, then of 64 bytes); a Failure or None."""
+    """Decompress ``path`` from raw reads of 4 KiB, in reads of 64 KiB; with ``until`` (what an
+    earlier call that failed had read without failing), from there on 64 bytes at a time from raw
+    reads of 64 bytes (ISA-L inflates a whole raw read at once, so its size bounds the precision).
+    A Failure, or None if the file decompresses to its end."""
     failure = Failure()
     with _open_raw(path) as fh:
-        raw = _SmallReads(fh, _RAW_STEP)
+        raw = _SmallReads(fh, 4096)
         with _opener(compression)(raw) as stream:
             try:
                 while until is None or failure.text_offset < until:
@@ -187,6 +190,7 @@ def _decompress_until_failure(path, compression, until=None) -> Failure | None:
                     if not (block := stream.read(size)):
                         return None
                     failure.add(block)
+                raw.step = _FINE
                 while block := stream.read(_FINE):
                     failure.add(block)
             except STREAM_ERRORS:
@@ -197,7 +201,8 @@ def _decompress_until_failure(path, compression, until=None) -> Failure | None:
 
 def locate_failure(path, compression) -> Failure | None:
     """Where decompression of ``path`` fails, or None if it does not. Error path only: two passes
-    over the file, the second in 64-byte reads through the 64 KiB read that failed in the first."""
+    over the file, the second the same as the first up to the 64 KiB read that failed there, then
+    in small steps."""
     try:
         coarse = _decompress_until_failure(path, compression)
         if coarse is None:
