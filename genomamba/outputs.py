@@ -13,8 +13,8 @@ into, e.g. the figures). What may already be at the path:
 An output may not be an input, lie inside one or contain one. A store or model directory is
 recognised as genomamba's by its marker: the store's group attribute ``format`` in ``zarr.json``;
 a model's ``config.json`` with a ``kind`` beside its weights (``model.safetensors``,
-``weights.safetensors`` or ``references.sig.json``; see genomamba/checkpoint.py and
-genomamba/classifiers/).
+``weights.safetensors`` or ``references.sig.json``, or a combined model's ``members`` folder; see
+genomamba/checkpoint.py and genomamba/classifiers/).
 """
 
 from __future__ import annotations
@@ -28,9 +28,10 @@ from .errors import InputError
 
 STORE_FORMAT = "genomamba-sequence-store"  # genomamba.store.FORMAT (not imported: that loads zarr)
 MODEL_WEIGHTS = ("model.safetensors", "weights.safetensors", "references.sig.json")
+MODEL_MEMBERS = "members"  # a combined model's member model directories (genomamba/classifiers/combined.py)
 KINDS = ("file", "store", "model", "folder")
 NAMES = {"file": "file", "store": "genomamba sequence store", "model": "genomamba model directory",
-         "folder": "folder"}
+         "folder": "folder", "directory": "directory"}  # directory: what genomamba.atomic found it wrote
 
 _forced: set[Path] = set()  # outputs whose replacement --force allowed (consulted by genomamba.atomic)
 
@@ -50,10 +51,12 @@ def is_store(path) -> bool:
 
 
 def is_model(path) -> bool:
-    """A model or checkpoint directory written by genomamba: config.json with a kind, and weights."""
+    """A model or checkpoint directory written by genomamba: config.json with a kind, and weights (or
+    a combined model's members)."""
     path = Path(path)
     kind = _json_object(path / "config.json").get("kind")
-    return isinstance(kind, str) and any((path / name).is_file() for name in MODEL_WEIGHTS)
+    return isinstance(kind, str) and (any((path / name).is_file() for name in MODEL_WEIGHTS)
+                                      or (path / MODEL_MEMBERS).is_dir())
 
 
 def found_kind(path) -> str | None:
@@ -79,7 +82,7 @@ def found_kind(path) -> str | None:
 def refusal(path, kind: str, force: bool = False) -> str | None:
     """Why an output of ``kind`` may not replace what is at ``path``, or None when it may."""
     found = found_kind(path)
-    if found is None or found == kind:
+    if found is None:
         return None
     if kind == "folder":
         return None if found in ("store", "model", "directory") else "exists and is not a folder"
@@ -90,7 +93,7 @@ def refusal(path, kind: str, force: bool = False) -> str | None:
             return "is a directory; give a file name (a directory is never replaced by a file)"
         return (f"is a directory that genomamba did not write (not a {NAMES['store']} or "
                 f"{NAMES['model']}); it is never replaced, not even with --force")
-    if force:
+    if found == kind or force:
         return None
     return f"is a {NAMES[found]}, not a {NAMES[kind]}; pass --force to replace it"
 
