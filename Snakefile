@@ -2,7 +2,9 @@
 
 Every rule calls one `genomamba` subcommand; the logic (sample sheet, checks, target lists) lives in
 genomamba/workflow.py. Run `snakemake --cores 2` (default target `all`: everything, figures included) or
-`snakemake figures` for the figures alone; `snakemake --report` then bundles the outputs.
+`snakemake figures` for the figures alone; `snakemake --report` then bundles the outputs. The config,
+the sample sheet and every enabled model's params are checked when this file is parsed, before any
+job runs (genomamba/workflow.py check_config).
 """
 
 import sys

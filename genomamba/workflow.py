@@ -5,11 +5,18 @@ other columns), one row per input file; blank lines and lines starting with `#` 
 names become file names, so they are restricted to letters, digits, `.`, `_` and `-`. A relative
 `path` is taken relative to the working directory; if it is not there, relative to the workflow's
 own directory (so the embedded defaults are found from any `snakemake --directory`).
+
+``check_config`` runs when the Snakefile is parsed, so that a config or sheet that would fail a job
+stops the run before the first one: the sheet's rows and files, the same genome under two samples,
+at least two training species, every enabled model's params (its classifier's own
+``resolve_params``); training species that will never be evaluated are a warning.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
 import shlex
 import sys
@@ -19,7 +26,7 @@ from pathlib import Path
 
 from .atomic import atomic_open
 from .errors import ConfigError, InputError
-from .split import SPLITS, Split, check_fractions
+from .split import SPLITS, Split, check_fractions, strain_counts
 
 SAMPLE_COLUMNS = ("sample", "species", "strain", "path")
 NEURAL_KINDS = ("mamba", "transformer")
@@ -96,12 +103,18 @@ def resolve_path(path: str, base_dirs=()) -> str:
 
 
 def training_species(config: dict, samples: list[Sample]) -> list[str]:
-    """The config's training species (default: every species in the sheet), checked against the sheet."""
+    """The config's training species (default: every species in the sheet), checked against the sheet;
+    a classifier needs at least two."""
     present = {s.species for s in samples}
     wanted = config.get("species") or sorted(present)
     absent = [s for s in wanted if s not in present]
     if absent:
         raise ConfigError(f"config 'species' lists {', '.join(map(repr, absent))}, which no sample has")
+    if len(wanted) < 2:
+        source = "config 'species' lists" if config.get("species") else \
+            f"config 'species' is empty and the sample sheet {config.get('samples', '')} has"
+        raise ConfigError(f"a classifier needs at least two training species; {source} only "
+                          f"{', '.join(map(repr, wanted))}")
     return sorted(wanted)
 
 
@@ -201,13 +214,79 @@ def sample_frame(path):
     return pd.DataFrame([fields for _, fields in rows], columns=header, dtype=str)
 
 
-def check_config(config: dict, sheet, base_dirs=()) -> dict[str, Sample]:
-    """What a JSON schema cannot check: the sheet's rows and files, fractions summing to 1, the
-    species and the primary model. Returns sample name -> Sample, in sheet order."""
+def check_model_params(config: dict) -> None:
+    """Every enabled model's params, checked by its kind's ``resolve_params`` (what `genomamba train`
+    will do), so that a mistyped key stops the run before the first job."""
+    from .classifiers import resolve_params
+
+    for name in enabled_models(config):
+        spec = config["models"][name]
+        try:
+            resolve_params(spec["kind"], spec.get("params"))
+        except ConfigError as exc:
+            raise ConfigError(f"models.{name}.params ({spec['kind']}): {exc}") from None
+
+
+def file_sha256(path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def check_distinct_genomes(samples: list[Sample], sheet) -> None:
+    """No two samples of the same file content (sha256): one genome under two samples could be trained
+    on and evaluated on, or carry two labels. Only files of equal size are hashed."""
+    by_size = {}
+    for sample in samples:
+        by_size.setdefault(os.path.getsize(sample.path), []).append(sample)
+    for same_size in by_size.values():
+        if len(same_size) < 2:
+            continue
+        first_of = {}
+        for sample in same_size:
+            first = first_of.setdefault(file_sha256(sample.path), sample)
+            if first is not sample:
+                raise InputError(f"samples {first.sample!r} (line {first.line}) and {sample.sample!r} are the "
+                                 f"same genome: {first.path} and {sample.path} have the same sha256",
+                                 sheet, record=sample.sample, line=sample.line)
+
+
+def unevaluated_species(config: dict, samples: list[Sample], training: list[str]) -> list[str]:
+    """One warning per training species that no evaluated split (config evaluate.splits) gets a strain
+    of, by the split rule of genomamba/split.py (a single strain is train only): it is trained on but
+    never evaluated on a held-out strain. Region-block splits put every sample in every split."""
+    if config["split"].get("mode", "strain") != "strain":
+        return []
+    fractions = check_fractions([config["split"][s] for s in SPLITS])
+    evaluated = config.get("evaluate", {}).get("splits", ["test"])
+    warnings = []
+    for name in training:
+        strains = sorted({s.strain for s in samples if s.species == name})
+        counts = strain_counts(len(strains), fractions)
+        if not any(counts[split] for split in evaluated):
+            placed = " and ".join(split for split, n in counts.items() if n)
+            warnings.append(f"{name}: {len(strains)} strain(s) ({', '.join(strains)}), which the split puts in "
+                            f"{placed} only, so it is never evaluated on a held-out strain (evaluate.splits: "
+                            f"{', '.join(evaluated)}); add strains to evaluate it")
+    return warnings
+
+
+def warn(message: str) -> None:
+    print(f"genomamba workflow: warning: {message}", file=sys.stderr)
+
+
+def check_config(config: dict, sheet, base_dirs=(), warn=warn) -> dict[str, Sample]:
+    """What a JSON schema cannot check (the module docstring); ``warn`` gets each warning. Returns
+    sample name -> Sample, in sheet order."""
     samples = read_samples(sheet, base_dirs=base_dirs, check_paths=True)
     check_fractions([config["split"][s] for s in SPLITS])
-    training_species(config, samples)
-    enabled_models(config)
+    training = training_species(config, samples)
+    check_model_params(config)
+    check_distinct_genomes(samples, sheet)
+    for message in unevaluated_species(config, samples, training):
+        warn(message)
     return {s.sample: s for s in samples}
 
 

@@ -120,7 +120,9 @@ def test_sample_sheet_schema_and_paths_in_dry_run(tmp_path):
     assert code != 0
     assert f"{sheet}, line 3, record 'gone'" in out and "no/such/file.fa" in out, out
 
-    sheet = write_sheet(tmp_path, [("G27", "Helicobacter pylori", "G27", str(GENOME))])
+    other = REPO / "resources" / "genomes" / "Staphylococcus_aureus" / "COL.fa.gz"
+    sheet = write_sheet(tmp_path, [("G27", "Helicobacter pylori", "G27", str(GENOME)),
+                                   ("COL", "Staphylococcus aureus", "COL", str(other))])
     code, out = dry_run_with(tmp_path, {"samples": str(sheet), "species": []})
     assert code == 0, out
 
