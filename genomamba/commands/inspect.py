@@ -1,4 +1,9 @@
-"""`genomamba inspect STORE.zarr [--json]`: records, lengths, GC, N and masked fractions, attributes."""
+"""`genomamba inspect STORE.zarr [--json] [--verify]`: records, lengths, GC, N and masked fractions,
+attributes; with ``--verify`` every chunk is read and checked against its checksum.
+
+Opening a store checks its attributes, tables and that its chunk files are there (a damaged store
+is an error, exit 2); ``--verify`` also decodes every chunk and lists each damaged one, then fails
+(exit 2) if there were any."""
 
 from __future__ import annotations
 
@@ -13,6 +18,8 @@ HELP = "summarise a store: records, lengths, GC and N fraction"
 def add_arguments(parser):
     parser.add_argument("store", metavar="STORE.zarr")
     parser.add_argument("--json", action="store_true", help="print one JSON object instead of tables")
+    parser.add_argument("--verify", action="store_true",
+                        help="read every chunk and check it against its checksum (exit 2 if any is damaged)")
 
 
 def _fractions(counts: np.ndarray, masked: np.ndarray):
@@ -46,22 +53,55 @@ def _fmt(x):
     return "NA" if x is None else f"{x:.4f}"
 
 
+def verification(store) -> dict:
+    """What ``--verify`` reports: the checksum algorithm (None for a format 1 store), the number of
+    chunks read and one message per damaged chunk."""
+    from ..store import CHECKSUM
+
+    return {"checksums": CHECKSUM if store.verified else None, "chunks": store.n_chunks,
+            "problems": [str(problem) for problem in store.verify()]}
+
+
 def run(args) -> int:
+    from ..errors import InputError
     from ..store import SequenceStore
 
-    summary = summarise(SequenceStore.open(args.store))
+    store = SequenceStore.open(args.store, check_files=not args.verify)
+    summary = summarise(store)
+    if args.verify:
+        summary["verify"] = verification(store)
     out = sys.stdout
     if args.json:
         json.dump(summary, out, indent=1)
         out.write("\n")
-        return 0
-    attrs = summary["attributes"]
-    for key in ("species", "strain", "format_version", "tokenizer_version", "n_records", "total_length"):
-        out.write(f"{key}\t{attrs.get(key)}\n")
-    for source in attrs.get("sources", []):
-        out.write(f"source\t{source['path']}\t{source['format']}\tsha256:{source['sha256']}\n")
-    out.write("\nrecord\tlength\tgc\tn_fraction\tmasked_fraction\n")
-    for row in summary["records"] + [{"name": "*total*", **summary["total"]}]:
-        out.write(f"{row['name']}\t{row['length']}\t{_fmt(row['gc'])}\t{_fmt(row['n_fraction'])}\t"
-                  f"{_fmt(row['masked_fraction'])}\n")
+    else:
+        attrs = summary["attributes"]
+        for key in ("species", "strain", "format_version", "tokenizer_version", "n_records", "total_length"):
+            out.write(f"{key}\t{attrs.get(key)}\n")
+        for source in attrs.get("sources", []):
+            out.write(f"source\t{source['path']}\t{source['format']}\tsha256:{source['sha256']}\n")
+        out.write("\nrecord\tlength\tgc\tn_fraction\tmasked_fraction\n")
+        for row in summary["records"] + [{"name": "*total*", **summary["total"]}]:
+            out.write(f"{row['name']}\t{row['length']}\t{_fmt(row['gc'])}\t{_fmt(row['n_fraction'])}\t"
+                      f"{_fmt(row['masked_fraction'])}\n")
+        if args.verify:
+            _write_verification(summary["verify"], store.format_version, out)
+        else:
+            out.write(f"\nchunks\t{store.n_chunks} (not read: --verify reads and checks every one)\n")
+    problems = summary.get("verify", {}).get("problems")
+    if problems:
+        raise InputError(f"{len(problems)} damaged chunk{'s' * (len(problems) > 1)} (listed on stdout); "
+                         "re-tokenize the store's inputs", args.store)
     return 0
+
+
+def _write_verification(report: dict, format_version: int, out):
+    out.write("\n")
+    for problem in report["problems"]:
+        out.write(f"damaged\t{problem}\n")
+    if report["checksums"] is None:
+        state = f"no checksums (format {format_version}): chunks decoded, contents unverified"
+    else:
+        state = f"{report['checksums']} checksums"
+    verdict = f"{len(report['problems'])} damaged" if report["problems"] else "all intact"
+    out.write(f"verify\t{report['chunks']} chunks read, {verdict}; {state}\n")
