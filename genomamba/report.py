@@ -130,15 +130,23 @@ def software_versions() -> list[tuple[str, str]]:
 
 
 def _store_attrs(path: Path) -> dict:
-    """A store's attributes via genomamba.store when it can open it, else from zarr directly."""
-    try:
-        from .store import SequenceStore
+    """A store's attributes via genomamba.store (checked); a zarr group that is no sequence store,
+    from zarr directly. A damaged sequence store raises its InputError."""
+    from .errors import InputError
+    from .store import FORMAT, SequenceStore
 
+    try:
         return dict(SequenceStore.open(path).attrs)
-    except Exception:  # no store module yet, or not a full sequence store: the group attributes
+    except InputError as error:
         import zarr
 
-        return dict(zarr.open_group(str(path), mode="r").attrs)
+        try:
+            attrs = dict(zarr.open_group(str(path), mode="r").attrs)
+        except Exception:
+            raise error from None
+        if attrs.get("format") == FORMAT:
+            raise
+        return attrs
 
 
 def store_paths(provenance, truth: dict) -> dict[str, Path]:

@@ -309,3 +309,11 @@ def test_random_damage_is_an_input_error_or_changes_nothing(small, tmp_path_fact
     except (InputError, ConfigError):
         return
     assert got == expected
+
+
+def test_report_notes_a_damaged_store_instead_of_reading_it_unchecked(store):
+    from genomamba.report import provenance_rows
+
+    (store / "tokens/c/0").unlink()
+    [row] = provenance_rows({"s": store})
+    assert row["note"].startswith("cannot open store: InputError: ") and "tokens chunk 0" in row["note"]
