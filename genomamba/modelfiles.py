@@ -58,24 +58,28 @@ def read_tensors(path, framework: str) -> dict:
         raise InputError(f"not a readable safetensors file: {exc} ({DAMAGED})", path) from None
 
 
+def _number(value) -> bool:
+    return isinstance(value, Real) and not isinstance(value, bool)
+
+
+def _names(value) -> bool:
+    return isinstance(value, list) and bool(value) and all(isinstance(v, str) and v for v in value)
+
+
+WANTED = {
+    "a number": _number,
+    "an object": lambda value: isinstance(value, dict),
+    "a list of numbers": lambda value: isinstance(value, list) and all(map(_number, value)),
+    "a list of names": _names,  # strings, not empty
+    "a list of distinct names": lambda value: _names(value) and len(set(value)) == len(value),
+}
+
+
 def entry(config: dict, key: str, path, wanted: str = "a number"):
-    """``config[key]`` (``path``: the file it is from), which must be ``wanted``: "a number", "an
-    object", "a list of numbers", "a list of names" (strings, not empty) or "a list of distinct names"."""
+    """``config[key]`` (``path``: the file it is from), which must be what ``wanted`` (a key of WANTED)
+    says."""
     if key not in config:
         raise InputError(f"no {key!r}", path)
-    value = config[key]
-
-    def number(v):
-        return isinstance(v, Real) and not isinstance(v, bool)
-
-    def names(v):
-        return isinstance(v, list) and v and all(isinstance(x, str) and x for x in v)
-
-    ok = {"a number": lambda: number(value),
-          "an object": lambda: isinstance(value, dict),
-          "a list of numbers": lambda: isinstance(value, list) and all(map(number, value)),
-          "a list of names": lambda: names(value),
-          "a list of distinct names": lambda: names(value) and len(set(value)) == len(value)}[wanted]()
-    if not ok:
-        raise InputError(f"{key!r} must be {wanted}, not {json.dumps(value)[:80]}", path)
-    return value
+    if not WANTED[wanted](config[key]):
+        raise InputError(f"{key!r} must be {wanted}, not {json.dumps(config[key])[:80]}", path)
+    return config[key]
