@@ -22,7 +22,9 @@ configfile: gw.resolve_path("config/config.yaml", [workflow.basedir])
 validate(config, "workflow/schemas/config.schema.yaml")
 SAMPLE_SHEET = gw.resolve_path(config["samples"], [workflow.basedir])
 validate(gw.sample_frame(SAMPLE_SHEET), "workflow/schemas/samples.schema.yaml")
-SAMPLES = gw.check_config(config, SAMPLE_SHEET, base_dirs=[workflow.basedir])
+# warnings once, from the main process (jobs of `run:` rules parse this file again in a subprocess)
+SAMPLES = gw.check_config(config, SAMPLE_SHEET, base_dirs=[workflow.basedir],
+                          warn=gw.warn if workflow.is_main_process else lambda message: None)
 MODELS = gw.enabled_models(config)
 GENOMAMBA = gw.genomamba_command(workflow.basedir)
 
