@@ -55,7 +55,7 @@ def test_calls_table_rows_columns_and_assembly_rows(setup, tmp_path):
     assert len(read_calls(out, model.species)) == 10  # the evaluator reads it
 
 
-def test_stores_give_the_same_calls_as_files_and_chunking_does_not_matter(setup, tmp_path):
+def test_stores_give_the_same_calls_as_files_and_chunking_does_not_matter(setup, tmp_path, capsys):
     directory, split, _ = setup
     store = next(r.store for r in split.rows if r.sample == "RF122")
     assert classify(directory / "model", [TEST_FILES[1]], tmp_path / "file.tsv") == 0
@@ -63,11 +63,12 @@ def test_stores_give_the_same_calls_as_files_and_chunking_does_not_matter(setup,
     from_file, from_store = rows_of(tmp_path / "file.tsv"), rows_of(tmp_path / "store.tsv")
     for a, b in zip(from_file, from_store, strict=True):
         assert {k: v for k, v in a.items() if k != "file"} == {k: v for k, v in b.items() if k != "file"}
-    # --min-length skips short records in stores as in files
-    assert classify(directory / "model", [store, TEST_FILES[0]], tmp_path / "long.tsv",
-                    "--min-length", "40001") == 0
-    assert [(r["record"], r["length"], r["call"]) for r in rows_of(tmp_path / "long.tsv")] == \
-        [("*", "0", "unclassified")] * 2
+    # --min-length skips short records in stores as in files; an input left with none is refused
+    # (the input rules tokenize applies too)
+    for source in (store, TEST_FILES[0]):
+        assert classify(directory / "model", [source], tmp_path / "long.tsv", "--min-length", "40001") == 2
+        assert f"{source}: no records of at least 40001 bases" in capsys.readouterr().err
+    assert not (tmp_path / "long.tsv").exists()
 
 
 def test_fragment_mode(setup, tmp_path):
