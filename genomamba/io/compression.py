@@ -5,9 +5,9 @@ Plain, gzip (and bgzip, which is multi-member gzip), xz and bz2 are read; the ra
 
 Every error of the decompressors (zlib's, ISA-L's, lzma's, bz2's, EOF before the end-of-stream
 marker) is caught at ``Decompressed.read``, once per large block, and becomes a
-``DecompressionError`` (an InputError). Only then is the file decompressed a second time in small
-steps to find where it fails: the compressed byte range and the offset in the decompressed text,
-which the text readers turn into a line and a record.
+``DecompressionError`` (an InputError). Only then is the file decompressed again, in small steps
+near the failure, to find the compressed bytes being read when it fails and what came out before
+them (line breaks, the last FASTA header), from which the text readers name the line and record.
 """
 
 from __future__ import annotations
@@ -97,8 +97,8 @@ class _HashingReader(io.RawIOBase):
 
 
 class Failure:
-    """Where decompression fails: the compressed bytes being read then (``start``, ``end``
-    exclusive; 64 of them, or 4 KiB if the failure is in the first 64 KiB read) and what came out
+    """Where decompression fails: the raw read of compressed bytes it failed in (``start``,
+    ``end`` exclusive; 64 bytes, or 4 KiB where only the first pass placed it) and what came out
     before: ``text_offset`` bytes holding ``lines`` line breaks, the first 64 KiB of them
     (``head``) and the last FASTA header line, if any."""
 
@@ -257,8 +257,11 @@ class Decompressed:
 
     def hexdigest(self) -> str:
         """sha256 of the whole raw file (reads what is left unread, so call it at the end)."""
-        while self._hashing.read(BLOCK_SIZE):
-            pass
+        try:
+            while self._hashing.read(BLOCK_SIZE):
+                pass
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", self.path) from None
         return self._hashing.sha256.hexdigest()
 
     def close(self):
@@ -276,8 +279,11 @@ def file_sha256(path) -> str:
     """sha256 of a file's raw bytes."""
     digest = hashlib.sha256()
     with _open_raw(path) as fh:
-        while block := fh.read(BLOCK_SIZE):
-            digest.update(block)
+        try:
+            while block := fh.read(BLOCK_SIZE):
+                digest.update(block)
+        except OSError as exc:
+            raise InputError(f"cannot read: {exc.strerror or exc}", path) from None
     return digest.hexdigest()
 
 
