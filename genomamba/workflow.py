@@ -9,7 +9,8 @@ own directory (so the embedded defaults are found from any `snakemake --director
 ``check_config`` runs when the Snakefile is parsed, so that a config or sheet that would fail a job
 stops the run before the first one: the sheet's rows and files, the same genome under two samples,
 at least two training species, every enabled model's params (its classifier's own
-``resolve_params``); training species that will never be evaluated are a warning.
+``resolve_params``), a combined model's members (other enabled models); training species that will
+never be evaluated are a warning.
 """
 
 from __future__ import annotations
@@ -126,6 +127,41 @@ def enabled_models(config: dict) -> list[str]:
         raise ConfigError(f"primary_model {primary!r} is not an enabled entry of 'models' "
                           f"(enabled: {', '.join(models) or 'none'})")
     return models
+
+
+def members_of(config: dict, model: str) -> list[str]:
+    """The models a ``combined`` model is built from (its params.members: names of the config's
+    models), in cascade order; none for the other kinds."""
+    spec = config["models"][model]
+    return list((spec.get("params") or {}).get("members", [])) if spec["kind"] == "combined" else []
+
+
+def member_dirs(config: dict, model: str) -> list[str]:
+    """The directories of a combined model's members (inputs of its train job)."""
+    return [f"results/models/{m}" for m in members_of(config, model)]
+
+
+def train_params(config: dict, model: str) -> str:
+    """A model's params as `genomamba train --params` takes them (JSON): a combined model's member
+    names become their directories."""
+    params = dict(config["models"][model].get("params") or {})
+    if config["models"][model]["kind"] == "combined":
+        params["members"] = member_dirs(config, model)
+    return json.dumps(params, sort_keys=True)
+
+
+def check_members(config: dict) -> None:
+    """A combined model's members are other enabled models of the config, none of them combined."""
+    enabled = enabled_models(config)
+    for name in enabled:
+        for member in members_of(config, name):
+            if member not in enabled:
+                raise ConfigError(f"models.{name}.params.members: {member!r} is not an enabled entry of "
+                                  f"'models' (enabled: {', '.join(enabled)}); enable it, or set "
+                                  f"models.{name}.enabled: false")
+            if config["models"][member]["kind"] == "combined":
+                raise ConfigError(f"models.{name}.params.members: {member!r} is a combined model itself; "
+                                  "name the models it combines")
 
 
 def calls_path(config: dict, model: str, sample: str) -> str:
@@ -284,6 +320,7 @@ def check_config(config: dict, sheet, base_dirs=(), warn=warn) -> dict[str, Samp
     check_fractions([config["split"][s] for s in SPLITS])
     training = training_species(config, samples)
     check_model_params(config)
+    check_members(config)
     check_distinct_genomes(samples, sheet)
     for message in unevaluated_species(config, samples, training):
         warn(message)

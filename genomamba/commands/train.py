@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..outputs import add_force_argument, check_output
 
-HELP = "train a classifier (mamba, transformer, kmer, sourmash) on a split"
+HELP = "train a classifier (mamba, transformer, kmer, sourmash) on a split, or combine trained ones"
 PAUSED = 3  # exit status of a run stopped by --max-minutes, to be continued
 
 
@@ -55,15 +55,16 @@ def log(message: str) -> None:
 
 def run(args) -> int:
     from ..atomic import atomic_path
-    from ..classifiers import classifier_class
+    from ..classifiers import classifier_class, resolve_params
     from ..split import Split
     from ..train import TrainingPaused
 
     params = parse_params(args.params)
     split = Split.read(args.split)
     params_file = [args.params[1:]] if args.params.startswith("@") else []
-    check_output(args.output, "model", [args.split, *params_file, *(row.store for row in split.rows)],
-                 args.force)
+    members = resolve_params(args.kind, params)["members"] if args.kind == "combined" else []
+    check_output(args.output, "model",
+                 [args.split, *params_file, *(row.store for row in split.rows), *members], args.force)
     log(f"train {args.kind}: {split!r}, seed {args.seed}, params {json.dumps(params, sort_keys=True)}")
     started = time.perf_counter()
     fit = classifier_class(args.kind).fit

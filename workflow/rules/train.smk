@@ -1,15 +1,16 @@
-import json
-
+# A combined model (genomamba/classifiers/combined.py) is built from other models of the config: their
+# directories are its inputs, and its params name them by directory.
 
 rule train:
     input:
         split="results/split.tsv",
         stores=expand("results/stores/{sample}.zarr", sample=SAMPLES),
+        members=lambda wc: gw.member_dirs(config, wc.model),
     output:
         directory("results/models/{model}"),
     params:
         kind=lambda wc: config["models"][wc.model]["kind"],
-        params=lambda wc: json.dumps(config["models"][wc.model]["params"], sort_keys=True),
+        params=lambda wc: gw.train_params(config, wc.model),
         seed=config["seed"],
     log:
         "logs/train/{model}.log",
