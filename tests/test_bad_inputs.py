@@ -19,6 +19,7 @@ import bz2
 import gzip
 import io
 import lzma
+import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -32,6 +33,8 @@ from Bio.Seq import Seq
 from Bio.SeqRecord import SeqRecord
 
 from genomamba.cli import main
+from genomamba.errors import InputError
+from genomamba.io import read_records
 
 DATA = Path(__file__).parent / "data"
 ECOLI = (DATA / "ecoli_DH1_slice.fa").read_bytes()  # one record, 30 kb, 70 bases a line
@@ -277,3 +280,21 @@ def test_a_real_process_prints_one_message_and_no_traceback(case_id, tmp_path, r
     assert "Traceback" not in done.stderr
     assert done.stderr.count("error:") == 1 and all(text in done.stderr for text in case.stderr)
     assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize("compress", [gz, lzma.compress], ids=["gzip", "xz"])
+@pytest.mark.parametrize("fraction", [0.3, 0.5])
+def test_a_damaged_stream_is_placed_near_the_damage(tmp_path, compress, fraction):
+    """The compressed byte range in the message starts at most a few KiB after the damaged bytes
+    (decoders notice damage at or after it) and is a 64-byte read, not the whole file."""
+    data = compress(ECOLI * 3)
+    at = int(len(data) * fraction)
+    path = tmp_path / "x.fa.damaged"
+    path.write_bytes(flipped(data, at, at + 8))
+    with pytest.raises(InputError) as info:
+        for record in read_records(path):
+            for _ in record.chunks():
+                pass
+    start, end = map(int, re.search(r"compressed bytes (\d+)-(\d+) of", str(info.value)).groups())
+    assert end >= at and start <= at + 8192 and end - start < 64
+    assert str(path) in str(info.value) and "line " in str(info.value)
