@@ -21,7 +21,8 @@ MODELS = {
                                         "ood_lengths": [500, 1000]}},
 }  # one model keeps the job count (and time) down; every kind's training on blocks: test_region_split.py
 # config/config.yaml's models are merged in (a --configfile adds to it): switch them off
-OFF = {"mamba": {"kind": "mamba", "enabled": False}, "sourmash": {"kind": "sourmash", "enabled": False}}
+OFF = {"mamba": {"kind": "mamba", "enabled": False}, "sourmash": {"kind": "sourmash", "enabled": False},
+       "combined": {"kind": "combined", "enabled": False}}
 
 
 def write_config(work: Path) -> list[str]:
