@@ -46,7 +46,7 @@ def read_annotated(data, head: bytes, fmt: str, min_length: int = 0):
             raise exc.in_text() from None
         except InputError:
             raise
-        except Exception as exc:  # noqa: BLE001 - the parser's boundary: any failure is a malformed file
+        except Exception as exc:  # the parser's boundary: any failure is a malformed file
             after = f" (in the record after {name!r})" if name else ""
             raise InputError(f"malformed {fmt} file{after}: {_parser_message(exc)}", data.path,
                              line=text.lines or None) from None
@@ -58,7 +58,7 @@ def read_annotated(data, head: bytes, fmt: str, min_length: int = 0):
             raise InputError(f"{fmt} record with no name", data.path, line=text.record_line)
         try:
             seq = bytes(rec.seq)
-        except Exception:  # noqa: BLE001 - Biopython's UndefinedSequenceError: no ORIGIN/SQ
+        except Exception:  # Biopython's UndefinedSequenceError: no ORIGIN/SQ
             seq = b""
         tokens, _, bad = encode(seq, keep_case=False)
         if bad >= 0:
