@@ -136,6 +136,12 @@ def resolve_params(params: dict | None) -> dict:
     return resolved
 
 
+def head_outputs(species, params: dict) -> int:
+    """The head's outputs: one per species, and one for "no species" when trained with negatives
+    (a model saved before negatives existed has no such param, and no such output)."""
+    return len(species) + (1 if params.get("negatives") else 0)
+
+
 def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -268,7 +274,7 @@ class NeuralClassifier(Classifier):
         started = time.time()
         device = resolve_device(p["device"])
         kernels.set_backend(p["kernel_backend"])
-        cfg = cls.model_config(p, len(species) + (1 if p["negatives"] else 0))
+        cfg = cls.model_config(p, head_outputs(species, p))
         train_cfg = TrainConfig(**{k: p[k] for k in TRAIN_KEYS})
         model = build_model(cfg, seed).to(device)
         sampler = WindowSampler(train, len(species), p["window"], p["batch_size"], seed, p["rc_augment"],
@@ -442,7 +448,7 @@ class NeuralClassifier(Classifier):
         species = entry(config, "species", config_path, "a list of distinct names")
         if ckpt.species != species:
             raise InputError(f"species {ckpt.species} differ from those of config.json, {species}", labels_path)
-        outputs = len(species) + (1 if config["params"].get("negatives") else 0)  # + "no species"
+        outputs = head_outputs(species, config["params"])
         if model_cfg.n_classes != outputs:
             raise InputError(f"{len(species)} species, but the model of config.json has {model_cfg.n_classes} "
                              f"outputs (expected {outputs})", labels_path)
