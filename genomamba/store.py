@@ -168,8 +168,8 @@ class SequenceStore:
                              "missing; re-tokenize its inputs", path)
         self._arrays = {name: self._array(name) for name in ("tokens", "mask")}
         self.chunk_size = int(self._arrays["tokens"].chunks[0])
-        self.offsets = self._table("offsets")
-        self.lengths = self._table("lengths")
+        self.offsets = self._table("offsets").copy()  # writable, as zarr gave them
+        self.lengths = self._table("lengths").copy()
         raw = self._table("names").tobytes()
         try:
             self.names = raw.decode("utf-8").split("\n") if raw else []
