@@ -57,10 +57,10 @@ def parse(argv=None):
     p.add_argument("--cores", type=int, default=2)
     p.add_argument("--configfile", nargs="*", default=[], type=Path, help="config overlays for snakemake")
     p.add_argument("--min-delay", type=float, default=5.0, help="seconds after a start (default 5)")
-    p.add_argument("--max-delay", type=float, default=60.0, help="seconds after a start (default 60)")
+    p.add_argument("--max-delay", type=float, default=90.0, help="seconds after a start (default 90)")
     p.add_argument("--signals", nargs="+", default=list(SIGNALS), choices=list(SIGNALS))
-    p.add_argument("--grace", type=float, default=180.0,
-                   help="seconds a SIGTERMed group may take to end before it gets SIGKILL (default 180)")
+    p.add_argument("--grace", type=float, default=60.0,
+                   help="seconds a SIGTERMed group may take to end before it gets SIGKILL (default 60)")
     p.add_argument("--reuse-reference", action="store_true",
                    help="keep WORKDIR/reference if it holds a completed run")
     return p.parse_args(argv)
@@ -99,25 +99,34 @@ def start(args, run: Path, log: Path) -> subprocess.Popen:
 def running_jobs(log: Path) -> list[str]:
     """Rules of the jobs started and not finished, from Snakemake's log of one attempt."""
     text = log.read_text(errors="replace")
-    started = {jobid: rule for rule, jobid in re.findall(r"^(?:local)?rule (\w+):\n(?:    .*\n)*?    jobid: (\d+)",
+    started = {jobid: rule for rule, jobid in re.findall(r"^(?:local)?(?:rule|checkpoint) (\w+):\n(?:    .*\n)*?    jobid: (\d+)",
                                                          text, re.M)}
     finished = set(re.findall(r"^Finished jobid: (\d+)", text, re.M))
     return sorted(rule for jobid, rule in started.items() if jobid not in finished)
 
 
-def stop(proc: subprocess.Popen, signum: int, grace: float) -> bool:
-    """Send ``signum`` to the process group; wait until it is gone. True if it needed a SIGKILL."""
+def command_line(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")[:300]
+    except OSError:
+        return "?"
+
+
+def stop(proc: subprocess.Popen, signum: int, grace: float) -> list[str]:
+    """Send ``signum`` to the process group and wait until it is gone; after ``grace`` seconds the
+    group gets SIGKILL. Returns the command lines of the processes that outlived the grace."""
     pgid = proc.pid
     os.killpg(pgid, signum)
-    deadline = time.monotonic() + (grace if signum != signal.SIGKILL else 60)
-    escalated = False
+    deadline = time.monotonic() + grace
+    outlived = []
     while True:
         proc.poll()
-        if proc.returncode is not None and not group_members(pgid):
-            return escalated
-        if time.monotonic() > deadline and not escalated:
+        members = group_members(pgid)
+        if proc.returncode is not None and not members:
+            return outlived
+        if time.monotonic() > deadline and not outlived:
+            outlived = [command_line(pid) for pid in members] or ["?"]
             os.killpg(pgid, signal.SIGKILL)
-            escalated = True
         time.sleep(0.2)
 
 
@@ -208,14 +217,14 @@ def main(argv=None) -> int:
                 pass
             name = rng.choice(args.signals)
             jobs = running_jobs(log)
-            escalated = stop(proc, SIGNALS[name], args.grace)
+            outlived = stop(proc, SIGNALS[name], args.grace)
             left = temporaries(run)
             interruptions.append({"round": len(rounds) + 1, "attempt": attempt, "signal": name,
-                                  "after_s": round(delay, 1), "running": jobs, "escalated": escalated,
-                                  "temporaries_left": left})
+                                  "after_s": round(delay, 1), "running": jobs, "escalated": bool(outlived),
+                                  "outlived_grace": outlived, "temporaries_left": left})
             made += 1
             print(f"interruption {len(interruptions)}: {name} after {delay:.1f} s, running {jobs or '-'}; "
-                  f"{len(left)} temporary output(s) left" + (" (needed SIGKILL)" if escalated else ""), flush=True)
+                  f"{len(left)} temporary output(s) left" + (" (needed SIGKILL)" if outlived else ""), flush=True)
         result = {"round": len(rounds) + 1, "interruptions": made, "runs": attempt, "exit": rc,
                   "seconds": round(time.monotonic() - round_started, 1),
                   **compare(expected, digests(run)), "strays": strays(run)}
