@@ -33,7 +33,8 @@ separate command would need a rule and an interface of its own.
 Storage, self-contained so that it ships as one folder: ``config.json`` (kind, species, threshold,
 and per member its name, kind and directory), ``labels.json`` ({"species": [...]}, as in a neural
 model) and every member's directory copied unchanged to ``members/NN-NAME/`` (NN its place in the
-cascade, NAME the name of the directory it was built from).
+cascade, NAME the name of the directory it was built from), hidden files (Snakemake's timestamp
+marker, temporary outputs) left out.
 """
 
 from __future__ import annotations
@@ -160,7 +161,7 @@ class CombinedClassifier(Classifier):
             elif not (member.path / "config.json").is_file():
                 raise InputError("member model directory is gone (no config.json)", member.path)
             else:
-                shutil.copytree(member.path, model_dir / relative)
+                shutil.copytree(member.path, model_dir / relative, ignore=shutil.ignore_patterns(".*"))
             entries.append({"name": member.name, "kind": member.classifier.kind, "path": relative})
         config = {"kind": self.kind, "species": self.species, "threshold": self.threshold,
                   "members": entries,
