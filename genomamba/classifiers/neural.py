@@ -21,7 +21,8 @@ Params (``models.<name>.params`` in config.yaml; unknown keys are a ConfigError)
             "reference"), score_chunk 0 (inference chunk; 0 = 8192 bases on CPU, 262144 on CUDA),
             checkpoint_dir "" (resumable checkpoints there; an existing one is resumed),
             checkpoint_every 0 (steps; 0 = only at the end when checkpoint_dir is set)
-  threshold threshold_quantile 0.05, ood_windows [1, 4, 16], ood_quantile 0.99, ood_margin 1.0
+  threshold threshold_quantile 0.05, max_threshold 0.5, ood_windows [1, 4, 16], ood_quantile 0.99,
+            ood_margin 1.0
 
 Probabilities. softmax(head(summary)), the summary being the record's mean final hidden state. With
 ``negatives`` the head has one more output, "no species"; the species' probabilities are reported as
@@ -59,8 +60,12 @@ against at most 0.49.)
 Confidence and threshold. The confidence is the max probability, or 0 beyond the radius; it is in
 [0, 1]. The threshold is the ``threshold_quantile`` quantile of the confidences of the smallest
 (by default one-window) validation segments, so about that fraction of in-distribution windows is
-left unclassified (fewer long records, whose summary pools many windows).
-Without validation samples, fresh segments of the training strains are used (noted in training.json
+left unclassified (fewer long records, whose summary pools many windows). It is capped at
+``max_threshold``: a species the model finds more probable than all alternatives together ("no
+species" included) is called at the default 0.5, however confident the validation windows were (a
+well-trained model's quantile is near 1 and would leave a few per cent of novel strains' fragments
+unclassified by design, while the distance check and the "no species" class already reject what is
+no species). Without validation samples, fresh segments of the training strains are used (noted in training.json
 as ``calibrated_on``). config.json keeps the threshold and the radius fit (``ood``); the class means
 and the shared precision matrix are tensors ``ood.means`` / ``ood.precision`` beside the weights.
 """
@@ -92,7 +97,7 @@ DEFAULTS = {
     "steps": 300, "pretrain_steps": 0, "lr": 3e-3, "weight_decay": 0.01, "warmup": 20, "window_warmup": 0,
     "chunk_size": 512, "tbptt_chunks": 1, "rc_equivariant": False, "log_every": 50,
     "threads": 1, "device": "auto", "kernel_backend": "auto", "score_chunk": 0,
-    "checkpoint_dir": "", "checkpoint_every": 0, "threshold_quantile": 0.05,
+    "checkpoint_dir": "", "checkpoint_every": 0, "threshold_quantile": 0.05, "max_threshold": 0.5,
     "ood_windows": [1, 4, 16], "ood_quantile": 0.99, "ood_margin": 1.0,
 }
 MODEL_KEYS = {"mamba": ("d_model", "n_layers", "d_state", "d_conv", "expand", "dt_rank", "rc_equivariant"),
@@ -127,6 +132,8 @@ def resolve_params(params: dict | None) -> dict:
         raise ConfigError("threads must be 0 (torch's default) or more")
     if not 0 <= resolved["threshold_quantile"] < 1:
         raise ConfigError("threshold_quantile must be in [0, 1)")
+    if not 0 <= resolved["max_threshold"] <= 1:
+        raise ConfigError("max_threshold must be in [0, 1]")
     if max(resolved["ood_windows"]) < 1:
         raise ConfigError("ood_windows needs at least one whole window (a value >= 1)")
     if not 0 < resolved["ood_quantile"] < 1 or resolved["ood_margin"] <= 0:
@@ -308,6 +315,7 @@ class NeuralClassifier(Classifier):
         clf = cls(model, species, 0.0, p, distance, {}, device)
         probs = val_probs
         threshold = float(np.quantile(confidence, p["threshold_quantile"])) if p["threshold_quantile"] else 0.0
+        threshold = min(threshold, p["max_threshold"])
         predicted = probs.argmax(1)
         metrics = {
             "calibrated_on": calibrated_on,
@@ -327,7 +335,8 @@ class NeuralClassifier(Classifier):
                         "history": [{"step": h["step"], "stage": h["stage"], "loss": round(h["loss"], 5)}
                                     for h in trainer.history]}
         log(f"{cls.kind}: validation window accuracy {metrics['window_accuracy']:.3f}, "
-            f"threshold {threshold:.4f} ({p['threshold_quantile']} quantile on {calibrated_on})")
+            f"threshold {threshold:.4f} ({p['threshold_quantile']} quantile on {calibrated_on}, "
+            f"at most {p['max_threshold']})")
         return clf
 
     @classmethod
