@@ -4,7 +4,9 @@
    --configfile) runs uninterrupted in WORKDIR/run, which then becomes WORKDIR/reference (so both
    runs have the same absolute path, in case a result names it).
 2. Rounds: each starts from an empty WORKDIR/run. Snakemake is started and, after a random delay
-   (--min-delay .. --max-delay seconds), its whole process group (Snakemake, the job shells, the
+   (--min-delay .. --max-delay seconds; the range doubles after an attempt in which no job finished,
+   so that a job longer than --max-delay is not interrupted forever and the late rules are reached
+   too, and is reset once one does), its whole process group (Snakemake, the job shells, the
    genomamba processes) gets SIGTERM or SIGKILL (drawn at random, seeded); once the group is gone,
    Snakemake is started again (`--rerun-incomplete`; after a SIGKILL first `--unlock`, as a user
    would), and so on until the run completes. Once --interruptions have been made the round in
@@ -112,6 +114,10 @@ def command_line(pid: int) -> str:
         return "?"
 
 
+def finished_jobs(log: Path) -> int:
+    return len(re.findall(r"^Finished jobid: ", log.read_text(errors="replace"), re.M))
+
+
 def stop(proc: subprocess.Popen, signum: int, grace: float) -> list[str]:
     """Send ``signum`` to the process group and wait until it is gone; after ``grace`` seconds the
     group gets SIGKILL. Returns the command lines of the processes that outlived the grace."""
@@ -150,10 +156,27 @@ def digests(run: Path) -> dict:
     return out
 
 
-def compare(reference: dict, run: dict) -> dict:
+def json_differences(a, b, where: str = "") -> list[str]:
+    """The keys (dotted paths) at which two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(a.keys() | b.keys())
+                for d in json_differences(a.get(k), b.get(k), f"{where}.{k}" if where else k)]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b)) for d in json_differences(x, y, f"{where}[{i}]")]
+    return [] if a == b else [where or "."]
+
+
+def compare(reference: dict, run: dict, reference_dir: Path, run_dir: Path) -> dict:
+    """Digests against the reference's; for a JSON file that differs, the keys where it does."""
     common = reference.keys() & run.keys()
-    return {"files": len(reference), "identical": sum(reference[k] == run[k] for k in common),
-            "different": sorted(k for k in common if reference[k] != run[k]),
+    different = {}
+    for name in sorted(k for k in common if reference[k] != run[k]):
+        try:
+            a, b = (json.loads((d / name).read_text()) for d in (reference_dir, run_dir))
+            different[name] = json_differences(a, b)
+        except ValueError:
+            different[name] = []
+    return {"files": len(reference), "identical": len(common) - len(different), "different": different,
             "missing": sorted(reference.keys() - run.keys()), "extra": sorted(run.keys() - reference.keys())}
 
 
@@ -197,7 +220,7 @@ def main(argv=None) -> int:
         if run.exists():
             shutil.rmtree(run)
         run.mkdir()
-        attempt, made = 0, 0
+        attempt, made, stretch = 0, 0, 1.0
         round_started = time.monotonic()
         while True:
             attempt += 1
@@ -209,7 +232,7 @@ def main(argv=None) -> int:
             if len(interruptions) >= args.interruptions:
                 rc = proc.wait()
                 break
-            delay = rng.uniform(args.min_delay, args.max_delay)
+            delay = rng.uniform(args.min_delay, args.max_delay) * stretch
             try:
                 rc = proc.wait(timeout=delay)
                 break  # completed (or failed) before the interruption was due
@@ -219,6 +242,7 @@ def main(argv=None) -> int:
             jobs = running_jobs(log)
             outlived = stop(proc, SIGNALS[name], args.grace)
             left = temporaries(run)
+            stretch = 1.0 if finished_jobs(log) else 2 * stretch
             interruptions.append({"round": len(rounds) + 1, "attempt": attempt, "signal": name,
                                   "after_s": round(delay, 1), "running": jobs, "escalated": bool(outlived),
                                   "outlived_grace": outlived, "temporaries_left": left})
@@ -227,10 +251,11 @@ def main(argv=None) -> int:
                   f"{len(left)} temporary output(s) left" + (" (needed SIGKILL)" if outlived else ""), flush=True)
         result = {"round": len(rounds) + 1, "interruptions": made, "runs": attempt, "exit": rc,
                   "seconds": round(time.monotonic() - round_started, 1),
-                  **compare(expected, digests(run)), "strays": strays(run)}
+                  **compare(expected, digests(run), reference, run), "strays": strays(run)}
         rounds.append(result)
         print(f"round {result['round']}: {made} interruptions, {attempt} runs, exit {rc}; "
-              f"{result['identical']}/{result['files']} files identical; strays {result['strays']}", flush=True)
+              f"{result['identical']}/{result['files']} files identical (different: {result['different'] or '-'}); "
+              f"strays {result['strays']}", flush=True)
     summary.update(interruptions=interruptions, rounds=rounds, seconds=round(time.monotonic() - t0, 1))
     totals = {
         "interruptions": len(interruptions),
