@@ -32,7 +32,8 @@ def record_calls(model, store_path, fragment_length=None):
     for record in iter_records(store_path):
         for piece in fragments(record, fragment_length) if fragment_length else [record]:
             probs, confidence = model.score(piece.chunks())
-            assert probs.shape == (len(model.species),) and np.isclose(probs.sum(), 1)
+            # the k-mer model's "no species" class takes a share: its species' probabilities sum to <= 1
+            assert probs.shape == (len(model.species),) and 0 < probs.sum() <= 1 + 1e-9
             assert 0 <= confidence <= 1
             calls.append(decide(probs, confidence, model.species, model.threshold))
     return calls
@@ -76,7 +77,7 @@ def test_kmer_bad_params_and_single_species_are_config_errors(split):
     with pytest.raises(ConfigError, match="k must be"):
         KmerClassifier.fit(split, {"k": 12}, seed=0, log=lambda *_: None)
     for bad in ({"k": 5.5}, {"C": "1"}, {"ood_lengths": 1000}, {"window_length": -1},
-                {"min_window_length": 6000}, {"ood_quantile": 1.0}):
+                {"min_window_length": 30000}, {"ood_quantile": 1.0}):
         with pytest.raises(ConfigError, match="parameter"):
             KmerClassifier.fit(split, bad, seed=0, log=lambda *_: None)
     with pytest.raises(ConfigError, match="scaled"):
