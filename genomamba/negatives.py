@@ -102,7 +102,8 @@ def make(kind: str, rng: np.random.Generator, real: np.ndarray | None = None,
 
 def random_negative(rng: np.random.Generator, real: np.ndarray) -> np.ndarray:
     """A negative of a kind drawn uniformly, as long as ``real`` (the source of the real-derived
-    kinds); a window that is mostly N is only reversed, since N runs say nothing of species."""
+    kinds); a window that is mostly N is reversed rather than shuffled, since a shuffle of N runs
+    would scatter N through the sequence."""
     kind = KINDS[int(rng.integers(len(KINDS)))]
     if kind == "shuffled" and np.count_nonzero(real == N) * 2 > len(real):
         kind = "reversed"
