@@ -445,8 +445,10 @@ def draw_all(out_dir, metrics_paths=(), bench_paths=(), log_paths=(), log=print)
     for name, (draw, why) in plans.items():
         written = draw(out_dir / name)
         if written is None:
-            for fmt in FORMATS:
-                (out_dir / f"{name}.{fmt}").unlink(missing_ok=True)
+            for fmt in FORMATS:   # a stale figure of an earlier run; never a directory someone put there
+                stale = out_dir / f"{name}.{fmt}"
+                if stale.is_file() and not stale.is_symlink():
+                    stale.unlink()
             log(f"figures: skipped {name}: {why}")
             results[name] = why
         else:
