@@ -11,9 +11,10 @@
 set -uo pipefail
 sheet=$1 params=$2 seeds=$3 minutes=$4
 shift 4
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target /tmp/site .whl/*.whl || exit 2
-export PYTHONPATH=/tmp/site PYTHONUNBUFFERED=1
-work=${NEURAL_WORK:-/tmp/neural_experiment}   # a fresh folder per experiment
+site=$(mktemp -d)
+python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" .whl/*.whl || exit 2
+export PYTHONPATH=$site PYTHONUNBUFFERED=1
+work=${NEURAL_WORK:-$(mktemp -d)}   # the run's folder; NEURAL_WORK names one to keep between calls
 mkdir -p "$work"
 [ -d .resume ] && cp -r .resume/. "$work"/
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$work/machine.txt"
