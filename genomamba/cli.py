@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import signal
 import sys
 import threading
+import warnings
 
 from .errors import ConfigError, InputError
 
@@ -83,6 +85,11 @@ def main(argv=None) -> int:
         return 2
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)
+        # a write cut short can leave zarr's asynchronous tasks and coroutines pending: asyncio and
+        # the warnings module would report each one as it is destroyed at exit, after our message;
+        # they are abandoned on purpose
+        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+        warnings.simplefilter("ignore")
         print(_interrupted_message(args, signum), file=sys.stderr)
         return 128 + signum
     finally:
