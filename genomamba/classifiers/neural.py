@@ -297,16 +297,18 @@ class NeuralClassifier(Classifier):
             trainer.restore(saved)
             log(f"resumed from {ckpt_dir} at step {trainer.step}")
 
+        def save_checkpoint(t: Trainer):
+            t.save(ckpt_dir, config={**run_config, "threshold": None}, species=species,
+                   metadata={"digests": digests, "steps": t.step})
+
         def save_progress(t: Trainer):
             every = p["checkpoint_every"]
             if ckpt_dir is not None and (t.step == train_cfg.total_steps or (every and t.step % every == 0)):
-                t.save(ckpt_dir, config={**run_config, "threshold": None}, species=species,
-                       metadata={"digests": digests, "steps": t.step})
+                save_checkpoint(t)
 
         past_deadline = None if deadline is None else (lambda: time.monotonic() > deadline)
         if not trainer.run(log_every=p["log_every"], on_step=save_progress, should_stop=past_deadline):
-            trainer.save(ckpt_dir, config={**run_config, "threshold": None}, species=species,
-                         metadata={"digests": digests, "steps": trainer.step})
+            save_checkpoint(trainer)
             raise TrainingPaused(trainer.step, train_cfg.total_steps, ckpt_dir)
 
         # the OOD Gaussian on training windows; its radius, the threshold and metrics on validation

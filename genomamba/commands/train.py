@@ -67,20 +67,18 @@ def run(args) -> int:
                  [args.split, *params_file, *(row.store for row in split.rows), *members], args.force)
     log(f"train {args.kind}: {split!r}, seed {args.seed}, params {json.dumps(params, sort_keys=True)}")
     started = time.perf_counter()
-    fit = classifier_class(args.kind).fit
+    time_limit = {}   # only the neural kinds' fit takes a deadline
     if args.max_minutes is not None:
         if args.kind not in ("mamba", "transformer"):
             raise ConfigError("--max-minutes applies to the neural kinds (mamba, transformer)")
         if args.max_minutes <= 0:
             raise ConfigError(f"--max-minutes must be > 0, got {args.max_minutes}")
-        try:
-            classifier = fit(split, params, args.seed, log=log,
-                             deadline=time.monotonic() + 60 * args.max_minutes)
-        except TrainingPaused as paused:
-            log(f"train {args.kind}: {paused}")
-            return PAUSED
-    else:
-        classifier = fit(split, params, args.seed, log=log)
+        time_limit["deadline"] = time.monotonic() + 60 * args.max_minutes
+    try:
+        classifier = classifier_class(args.kind).fit(split, params, args.seed, log=log, **time_limit)
+    except TrainingPaused as paused:
+        log(f"train {args.kind}: {paused}")
+        return PAUSED
     with atomic_path(args.output) as tmp:
         classifier.save(tmp)
     log(f"train {args.kind}: wrote {args.output} (threshold {classifier.threshold:.4f}, "
