@@ -42,7 +42,7 @@ sys.path.insert(0, str(REPO))
 
 from genomamba import negatives  # noqa: E402
 from genomamba.atomic import atomic_open  # noqa: E402
-from genomamba.calls import decide, prob_column  # noqa: E402
+from genomamba.calls import aggregate, decide, prob_column  # noqa: E402
 from genomamba.data import ArraySource, LabelledSource  # noqa: E402
 from genomamba.io import read_records  # noqa: E402
 
@@ -205,18 +205,13 @@ def main(argv=None) -> int:
             for row in rows:
                 if row["split"] == "train":
                     continue
-                genome, total, weighted = genomes[row["sample"]], 0, None
-                for record, name in enumerate(genome.names):
-                    probs, confidence = put("record", row["split"], row["sample"],
-                                            row["species"] if row["species"] in clf.species else "unclassified", name, 0,
-                                            genome.read(record))
-                    n = int(genome.lengths[record])
-                    part = np.append(probs, confidence) * n
-                    weighted, total = (part if weighted is None else weighted + part), total + n
-                probs, confidence = weighted[:-1] / total, weighted[-1] / total
+                genome = genomes[row["sample"]]
                 truth = row["species"] if row["species"] in clf.species else "unclassified"
-                writer.writerow([seed, "assembly", row["split"], total, row["sample"], truth, "*", 0,
-                                 decide(probs, confidence, clf.species, clf.threshold), f"{confidence:.5g}",
+                scores = [put("record", row["split"], row["sample"], truth, name, 0, genome.read(record))
+                          for record, name in enumerate(genome.names)]
+                probs, confidence = aggregate(genome.lengths, [p for p, _ in scores], [c for _, c in scores])
+                writer.writerow([seed, "assembly", row["split"], int(genome.lengths.sum()), row["sample"], truth,
+                                 "*", 0, decide(probs, confidence, clf.species, clf.threshold), f"{confidence:.5g}",
                                  *(f"{p:.5g}" for p in probs)])
         print(f"[seed {seed}] scored in {time.perf_counter() - scored:.1f} s", flush=True)
     return PAUSED if unfinished else 0
