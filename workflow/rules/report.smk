@@ -42,7 +42,7 @@ rule figures:
     input:
         metrics=expand("results/metrics/{model}.json", model=MODELS),
         fragments=gw.fragment_metrics(config),
-        bench=gw.bench_tables(config, [workflow.basedir]),  # measured on a GPU, kept in docs/bench/
+        bench=gw.bench_tables(config, [workflow.basedir]),  # measured on a GPU, kept in resources/bench/
     params:
         training_logs=gw.training_logs(config),  # inside the model directories
         models=expand("results/models/{model}", model=MODELS),
