@@ -4,8 +4,8 @@ the GPU machine (no zarr or snakemake there: genomes are read with ``genomamba.i
     python benchmarks/neural_experiment.py --sheet SHEET.tsv --data DATA --params PARAMS.json \\
         --seeds 1 2 3 --out DIR [--max-minutes M] [--lengths 1000 4000 16000] [--per-species 300]
 
-SHEET: tab-separated ``sample species strain path split [region]`` (split: train, validation, test
-or ``none`` for genomes that are only sources of negatives; region, optional: ``A-B``, the fraction
+SHEET: tab-separated ``sample species strain path split [region]`` (split: train, validation, test,
+``none`` for genomes that are only sources of negatives, or ``unused``; region, optional: ``A-B``, the fraction
 A to B of every record of the file, so that one genome can give a training region and held-out ones,
 e.g. syntenic regions of several species). Per seed the model is trained with its
 checkpoint in ``DIR/ckpt-<seed>`` (``--max-minutes`` time-boxes a call: run it again to continue; exit
@@ -141,6 +141,8 @@ def main(argv=None) -> int:
     parser.add_argument("--sheet", type=Path, required=True)
     parser.add_argument("--data", type=Path, default=Path("."), help="folder the sheet's paths are relative to")
     parser.add_argument("--params", type=Path, default=None, help="JSON params of the classifier")
+    parser.add_argument("--set", metavar="KEY=JSON", action="append", default=[],
+                        help="override one of the params, e.g. --set steps=500 (repeatable)")
     parser.add_argument("--kind", default="mamba", choices=["mamba", "transformer"])
     parser.add_argument("--seeds", type=int, nargs="+", default=[1])
     parser.add_argument("--out", type=Path, required=True)
@@ -166,6 +168,9 @@ def main(argv=None) -> int:
           f"in {time.perf_counter() - started:.1f} s", flush=True)
     species = sorted({r["species"] for r in rows if r["split"] == "train"})
     params = json.loads(args.params.read_text()) if args.params else {}
+    for item in args.set:
+        key, _, value = item.partition("=")
+        params[key] = json.loads(value)
     fragments = draw_fragments(rows, genomes, args.lengths, args.per_species, args.fragment_seed)
     with atomic_open(args.out / "fragments.tsv", newline="") as fh:   # parallel seeds write the same
         writer = csv.writer(fh, delimiter="\t", lineterminator="\n")
@@ -203,7 +208,7 @@ def main(argv=None) -> int:
             for kind, length, sample, tokens in negative_set:
                 put(f"negative:{kind}", "none", sample, "unclassified", "", 0, tokens)
             for row in rows:
-                if row["split"] == "train":
+                if row["split"] not in ("validation", "test", "none"):
                     continue
                 genome = genomes[row["sample"]]
                 truth = row["species"] if row["species"] in clf.species else "unclassified"
