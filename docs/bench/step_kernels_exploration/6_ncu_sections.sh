@@ -1,1 +1,0 @@
-/usr/local/cuda/bin/ncu --kernel-name regex:_ss_fwd_step_kernel --launch-skip 2 --launch-count 2 --section SpeedOfLight --section WarpStateStats --section SchedulerStats --section ComputeWorkloadAnalysis --section Occupancy --section LaunchStats --section InstructionStats python3 .alt/prof_fwd.py 2>&1 | grep -v "Warn\|warn_once" | tee $OUT/ncu_fwd.txt | tail -150
