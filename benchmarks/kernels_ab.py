@@ -20,7 +20,7 @@ import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from genomamba.bench.kernels import _scan_inputs, grad_leaves  # noqa: E402
-from kernels import selective_scan as new  # noqa: E402
+from genomamba.kernels import selective_scan as new  # noqa: E402
 
 SHAPES = [(1, 512, 2 ** 12), (1, 512, 2 ** 14), (1, 512, 2 ** 16), (1, 512, 2 ** 18),
           (1, 512, 2 ** 20), (1, 256, 2 ** 20), (8, 256, 16384), (8, 256, 4096)]

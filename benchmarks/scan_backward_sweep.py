@@ -16,7 +16,7 @@ import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from genomamba.bench.kernels import _scan_inputs, grad_leaves  # noqa: E402
-from kernels import selective_scan as ss  # noqa: E402
+from genomamba.kernels import selective_scan as ss  # noqa: E402
 
 LENGTHS = [2 ** k for k in (10, 14, 20)]
 

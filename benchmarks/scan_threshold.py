@@ -17,7 +17,7 @@ from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from genomamba.bench.kernels import _scan_inputs, grad_leaves  # noqa: E402
-from kernels import selective_scan as ss  # noqa: E402
+from genomamba.kernels import selective_scan as ss  # noqa: E402
 
 SHAPES = [(1, 512, 2 ** 13), (1, 512, 2 ** 14), (1, 512, 2 ** 15), (16, 256, 2048),
           (8, 256, 4096), (8, 256, 8192), (2, 1024, 4096)]

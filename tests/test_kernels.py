@@ -27,10 +27,10 @@ if not ON_GPU and os.environ.get("TRITON_INTERPRET") != "1":
     # module in a fresh interpreter with it set.
     pytest.skip("CPU runs go through test_kernels_interpreted.py", allow_module_level=True)
 
-from kernels import causal_conv1d as conv  # noqa: E402
-from kernels import selective_scan as ss  # noqa: E402
-import kernels  # noqa: E402
-from kernels import reference  # noqa: E402
+from genomamba.kernels import causal_conv1d as conv  # noqa: E402
+from genomamba.kernels import selective_scan as ss  # noqa: E402
+from genomamba import kernels  # noqa: E402
+from genomamba.kernels import reference  # noqa: E402
 
 SEED = int(os.environ.get("GENOMAMBA_TEST_SEED", int.from_bytes(os.urandom(4), "little")))
 FP32_TOL = 1e-4

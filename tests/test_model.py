@@ -5,10 +5,10 @@ import numpy as np
 import pytest
 import torch
 
-import kernels
+from genomamba import kernels
 from genomamba.models import ModelConfig, build_model, rechunk, reverse_complement_tokens
-from kernels.blocked_scan import blocked_selective_scan
-from kernels.reference import selective_scan_ref
+from genomamba.kernels.blocked_scan import blocked_selective_scan
+from genomamba.kernels.reference import selective_scan_ref
 
 
 TINY = dict(d_model=16, n_layers=2, d_state=4, n_classes=3)

@@ -152,7 +152,7 @@ def _time_scan(fn_scan, inputs, rep, graphs=False):
 def check_scan(batch=2, dim=256, L=3001, N=16, seed=None, forward="auto"):
     """Relative errors of outputs and all gradients against float64 (reference on the GPU), with
     the given forward kernel ("step", "tiled" or "auto")."""
-    from kernels.selective_scan import set_config
+    from genomamba.kernels.selective_scan import set_config
     previous = set_config(fwd_kernel=forward)
     try:
         return _check_scan(batch, dim, L, N, seed)
@@ -161,8 +161,8 @@ def check_scan(batch=2, dim=256, L=3001, N=16, seed=None, forward="auto"):
 
 
 def _check_scan(batch, dim, L, N, seed):
-    from kernels.reference import selective_scan_ref
-    from kernels.selective_scan import selective_scan_triton
+    from genomamba.kernels.reference import selective_scan_ref
+    from genomamba.kernels.selective_scan import selective_scan_triton
     gen = torch.Generator(device=DEVICE).manual_seed(seed if seed is not None else
                                                      int(time.time_ns() % 2 ** 31))
     results = {}
@@ -187,8 +187,8 @@ def _check_scan(batch, dim, L, N, seed):
 
 
 def check_conv(batch=2, dim=256, L=3001, width=4):
-    from kernels.causal_conv1d import causal_conv1d_triton
-    from kernels.reference import causal_conv1d_ref
+    from genomamba.kernels.causal_conv1d import causal_conv1d_triton
+    from genomamba.kernels.reference import causal_conv1d_ref
     r = lambda *s: torch.randn(*s, device=DEVICE, dtype=torch.float64)  # noqa: E731
     base = dict(x=r(batch, dim, L), weight=r(dim, width), bias=r(dim),
                 initial_states=r(batch, dim, width - 1))
@@ -213,7 +213,7 @@ def _fits(batch, dim, L, N, elt):
     """Inputs, outputs and gradients, the fp32 dB/dC partial sums (one row of N per bwd_block_k
     channels), the fp32 state checkpoints (one per bwd_tile_t steps) of the current launch plan and
     the step forward's fp32 (L, N) copies of B and C fit in memory."""
-    from kernels.selective_scan import get_config
+    from genomamba.kernels.selective_scan import get_config
     plan = get_config()
     scratch = 2 * 4 * N / plan.bwd_block_k + 4 * N / plan.bwd_tile_t + 2 * 4 * N / dim
     need = batch * dim * L * (8 * elt + 4 + scratch + 1)
@@ -230,8 +230,8 @@ def main(argv=None) -> int:
         print("genomamba bench kernels: needs a CUDA GPU (the kernels' CPU path is the reference)")
         return 1
     import triton
-    from kernels import reference
-    from kernels import selective_scan as ss
+    from genomamba.kernels import reference
+    from genomamba.kernels import selective_scan as ss
 
     props = torch.cuda.get_device_properties(0)
     print(f"device: {props.name}, {props.multi_processor_count} SMs; torch {torch.__version__}, "
@@ -315,7 +315,7 @@ def main(argv=None) -> int:
 
 
 def _bench_conv(shapes, lengths, dtype, elt, bw, rep, width=4):
-    from kernels.causal_conv1d import causal_conv1d_triton
+    from genomamba.kernels.causal_conv1d import causal_conv1d_triton
     print(f"causal conv1d, width {width}, silu, bias")
     print(f"{'batch':>5} {'dim':>5} {'L':>8} | {'fwd ms':>8} {'GB/s':>6} {'floor':>7} | "
           f"{'bwd ms':>8} {'GB/s':>6} {'floor':>7}")

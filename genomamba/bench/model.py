@@ -25,7 +25,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import kernels
+from genomamba import kernels
 from genomamba.models import ModelConfig, build_model
 
 COLUMNS = ("section", "model", "backend", "device", "batch", "length", "metric", "value", "unit")

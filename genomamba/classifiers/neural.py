@@ -79,7 +79,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import kernels
+from genomamba import kernels
 
 from .. import checkpoint
 from ..alphabet import reverse_complement

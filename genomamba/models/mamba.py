@@ -13,7 +13,7 @@ import math
 import torch
 from torch import nn
 
-import kernels
+from genomamba import kernels
 
 from ..alphabet import VOCAB_SIZE
 from .config import ModelConfig
