@@ -1,22 +1,24 @@
 #!/usr/bin/env bash
 # One-time preparation, here (with network), of what benchmarks/gpu_experiments.sh needs on the GPU
-# machine, which has no network, no snakemake/zarr/pysam/biopython and no /work/shared:
-#   .whl/   wheels for Python 3.12 (/work/shared/device/fetch-wheels.sh, plus sourmash), pulp left out
+# machine, which has no network, no snakemake/zarr/pysam/biopython and no shared folder. SHARED is the
+# development machine's shared folder, holding data/ and device/fetch-wheels.sh:
+#   .whl/   wheels for Python 3.12 (SHARED/device/fetch-wheels.sh, plus sourmash), pulp left out
 #           (size; the experiments run snakemake with --scheduler greedy)
-#   .data/  a copy of /work/shared/data (genomes/ and apes/, same layout)
+#   .data/  a copy of SHARED/data (genomes/ and apes/, same layout)
 # Both are ignored (.git/info/exclude) and travel as the device call's carry list. The whole tree that
 # travels must stay under 64 MiB; this script stops if it passes 60 MiB.
-# Usage, from the repository root: bash benchmarks/gpu_prepare.sh [SHARED_DATA]
+# Usage, from the repository root: bash benchmarks/gpu_prepare.sh SHARED
 set -euo pipefail
 cd "$(git rev-parse --show-toplevel)"
-data=${1:-/work/shared/data}
+shared=${1:?usage: bash benchmarks/gpu_prepare.sh SHARED (the folder holding data/ and device/)}
+data=$shared/data
 exclude=$(git rev-parse --git-path info/exclude)
 for path in /.whl/ /.data/; do
     grep -qxF "$path" "$exclude" 2>/dev/null || echo "$path" >> "$exclude"
 done
 
 rm -rf .whl
-bash /work/shared/device/fetch-wheels.sh .whl sourmash   # sourmash: the apes experiment's baseline
+bash "$shared/device/fetch-wheels.sh" .whl sourmash   # sourmash: the apes experiment's baseline
 # left out: pulp (size), and what sourmash pulls in that the GPU machine has (matplotlib's stack)
 for p in pulp matplotlib fonttools pillow kiwisolver contourpy cycler pyparsing python_dateutil tzdata; do
     rm -f .whl/"$p"-*.whl
