@@ -1,86 +1,206 @@
-"""Time an older copy of the kernels against the working tree's, side by side in one process (CUDA).
+"""Time two variants of the Triton selective scan side by side in one process (CUDA).
 
-    mkdir -p /tmp/old/kernels_old
-    for f in $(git ls-tree --name-only REV kernels/); do git show REV:$f > /tmp/old/kernels_old/${f#kernels/}; done
-    python3 benchmarks/kernels_ab.py /tmp/old/kernels_old [--z] [--channels-last]
+    python3 benchmarks/kernels_ab.py --old DIR [--z] [--channels-last] [--gpu-time]
+    python3 benchmarks/kernels_ab.py [--check] \
+        --plans 'tiled:fwd_kernel=tiled,bwd_kernel=tiled;step:fwd_kernel=step,bwd_kernel=step'
 
-Prints, per shape (bf16, N 16, D, delta_bias, softplus; z with --z), the forward without gradients,
+The two variants ("old" and "new" in the table):
+  --old DIR    another revision's kernels package, against the working tree's. DIR is that package's
+               folder, e.g. after `git archive REV genomamba/kernels | tar -x -C OLD` it is
+               OLD/genomamba/kernels (for revisions before the package moved into genomamba,
+               `git archive REV kernels`, DIR = OLD/kernels). It is loaded under another name, so
+               both live in one process.
+  --plans A;B  two launch plans of the working tree's kernels, in the syntax of
+               `genomamba bench kernels --configs` (keys of the scan's set_config); A is "old".
+
+Per shape (bf16, N 16, D, delta_bias, softplus; z with --z) it prints the forward without gradients,
 the forward with gradients (it stores the backward's checkpoints), the backward alone
-(`torch.autograd.grad`) and forward + backward, old then new (ms, medians of CUDA-event timings)
-and old / new. --channels-last passes z and y's gradient as the model does: views of
-(batch, L, dim) tensors, stride 1 along channels (contiguous inputs hid a 5% slowdown of the model's
-training step on 2026-12-04). (Named scan_forward_ab.py before the backward column was added.)
+(`torch.autograd.grad` of all inputs) and forward + backward: old, new (ms, medians of CUDA-event
+timings with L2 flushed) and old / new. The two are timed one after the other on the same inputs,
+shape by shape. --channels-last passes z and y's gradient as the model does, views of (batch, L, dim)
+tensors with stride 1 along channels (contiguous inputs can hide a change of the model's speed).
+--gpu-time adds the summed GPU time of the launched kernels (torch.profiler) after each figure: where
+the two differ, host time decides. --check first compares each plan's outputs and gradients with
+float64 (--plans only). Sweeps of many plans: `genomamba bench kernels --configs`.
 """
+
+from __future__ import annotations
+
+import argparse
+import contextlib
 import importlib.util
 import sys
 from pathlib import Path
 
 import torch
 import triton
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from genomamba.bench.kernels import _scan_inputs, grad_leaves  # noqa: E402
-from genomamba.kernels import selective_scan as new  # noqa: E402
+from genomamba.bench.kernels import check_scan, grad_leaves, parse_plans, scan_inputs  # noqa: E402
 
-SHAPES = [(1, 512, 2 ** 12), (1, 512, 2 ** 14), (1, 512, 2 ** 16), (1, 512, 2 ** 18),
-          (1, 512, 2 ** 20), (1, 256, 2 ** 20), (8, 256, 16384), (8, 256, 4096)]
+SHAPES = "1x512x4096,1x512x16384,1x512x65536,1x512x262144,1x512x1048576,1x256x1048576,8x256x16384,8x256x4096"
+COLUMNS = ("fwd", "fwd (grad)", "bwd", "fwd+bwd")
 
 
-def _load_package(path):
-    path = Path(path).resolve()
-    spec = importlib.util.spec_from_file_location(path.name, path / "__init__.py",
-                                                  submodule_search_locations=[str(path)])
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[path.name] = module
-    spec.loader.exec_module(module)
-    return importlib.import_module(f"{path.name}.selective_scan")
+def load_kernels(folder):
+    """The package in ``folder`` (with ``__init__.py``), imported as ``kernels_old`` beside the working
+    tree's; returns its module that defines ``selective_scan_triton``."""
+    folder = Path(folder).resolve()
+    if not (folder / "__init__.py").is_file():
+        sys.exit(f"kernels_ab: {folder} is not a kernels package folder (no __init__.py)")
+    spec = importlib.util.spec_from_file_location("kernels_old", folder / "__init__.py",
+                                                  submodule_search_locations=[str(folder)])
+    package = importlib.util.module_from_spec(spec)
+    sys.modules["kernels_old"] = package
+    spec.loader.exec_module(package)
+    for module in (package, importlib.import_module("kernels_old.selective_scan")):
+        if hasattr(module, "selective_scan_triton"):
+            return module
+    sys.exit(f"kernels_ab: {folder} defines no selective_scan_triton")
+
+
+class Variant:
+    """One side of the comparison: a scan function and the launch plan it runs under."""
+
+    def __init__(self, name, scan, plan=None, set_config=None):
+        self.name, self.scan, self.plan, self._set_config = name, scan, plan or {}, set_config
+
+    @contextlib.contextmanager
+    def active(self):
+        if not self.plan:
+            yield
+            return
+        previous = self._set_config(**self.plan)
+        try:
+            yield
+        finally:
+            self._set_config(**previous.__dict__)
 
 
 def _ms(fn):
     return triton.testing.do_bench(fn, warmup=10, rep=50, return_mode="median")
 
 
-def _channels_last(x):
+def _gpu_ms(fn, calls=5):
+    """Summed GPU time of the kernels one call launches (mean over ``calls``), in ms."""
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            fn()
+        torch.cuda.synchronize()
+    return sum(e.self_device_time_total for e in prof.key_averages()
+               if e.device_type == DeviceType.CUDA) / calls / 1e3
+
+
+def channels_last(x):
     """The same values, stride 1 along channels: a (batch, dim, L) view of a (batch, L, dim) tensor."""
     return x.transpose(1, 2).contiguous().transpose(1, 2)
 
 
-def _timings(mod, inputs, channels_last=False):
-    """fwd (no grad), fwd (grad), bwd, fwd + bwd in ms."""
-    with torch.no_grad():
-        fwd = _ms(lambda: mod.selective_scan_triton(**inputs, delta_softplus=True))
+def timings(variant, inputs, dy, gpu_time=False):
+    """(event ms, GPU ms or None) for each of COLUMNS."""
+    scan = variant.scan
     leaves, wrt = grad_leaves(inputs)
-    fwd_grad = _ms(lambda: mod.selective_scan_triton(**leaves, delta_softplus=True))
-    dy = torch.randn_like(inputs["u"])
-    if channels_last:
-        dy = _channels_last(dy)
-    y = mod.selective_scan_triton(**leaves, delta_softplus=True)
-    bwd = _ms(lambda: torch.autograd.grad(y, wrt, dy, retain_graph=True))
 
-    def step():
-        y = mod.selective_scan_triton(**leaves, delta_softplus=True)
-        torch.autograd.grad(y, wrt, dy)
-    return fwd, fwd_grad, bwd, _ms(step)
+    def forward():
+        with torch.no_grad():
+            scan(**inputs, delta_softplus=True)
+
+    def forward_grad():
+        scan(**leaves, delta_softplus=True)
+
+    def train_step():
+        torch.autograd.grad(scan(**leaves, delta_softplus=True), wrt, dy)
+
+    with variant.active():
+        y = scan(**leaves, delta_softplus=True)
+
+        def backward():
+            torch.autograd.grad(y, wrt, dy, retain_graph=True)
+        fns = (forward, forward_grad, backward, train_step)
+        return [(_ms(fn), _gpu_ms(fn) if gpu_time else None) for fn in fns]
 
 
-def main(argv):
-    old = _load_package(argv[0])
-    with_z = "--z" in argv[1:]
-    channels_last = "--channels-last" in argv[1:]
-    gen = torch.Generator(device="cuda").manual_seed(1)
-    print(f"{'with' if with_z else 'no'} z" + (", z and dy channels-last" if channels_last else ""))
-    print("batch x dim x L | fwd old | new | x | fwd (grad) old | new | x | bwd old | new | x | "
-          "fwd+bwd old | new | x")
-    for shape in SHAPES:
-        inputs = _scan_inputs(*shape, 16, torch.bfloat16, with_z, gen)
-        if channels_last and with_z:
-            inputs["z"] = _channels_last(inputs["z"])
-        pairs = zip(_timings(old, inputs, channels_last), _timings(new, inputs, channels_last))
-        print("x".join(map(str, shape)), "|",
-              " | ".join(f"{a:.4f} | {b:.4f} | {a / b:.2f}" for a, b in pairs), flush=True)
-        del inputs
+def _cell(ms, gpu):
+    return f"{ms:.4f}" + (f" [{gpu:.4f}]" if gpu is not None else "")
+
+
+def _parse_args(argv):
+    p = argparse.ArgumentParser(prog="kernels_ab.py", description=__doc__.splitlines()[0])
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--old", metavar="DIR", help="another revision's kernels package folder")
+    which.add_argument("--plans", metavar="A;B", help="two launch plans of the working tree's kernels")
+    p.add_argument("--shapes", default=SHAPES, help="BATCHxDIMxL, comma separated")
+    p.add_argument("--z", action="store_true", help="include the z gate")
+    p.add_argument("--channels-last", action="store_true",
+                   help="z and y's gradient as the model passes them (stride 1 along channels)")
+    p.add_argument("--gpu-time", action="store_true", help="also the kernels' summed GPU time")
+    p.add_argument("--check", action="store_true", help="check each plan against float64 first")
+    p.add_argument("--seed", type=int, default=1, help="seed of the random inputs")
+    args = p.parse_args(argv)
+    try:
+        args.shape_list = [tuple(int(v) for v in s.split("x")) for s in args.shapes.split(",")]
+        if any(len(shape) != 3 for shape in args.shape_list):
+            raise ValueError
+    except ValueError:
+        p.error(f"--shapes: expected BATCHxDIMxL, comma separated, got {args.shapes!r}")
+    if args.plans is not None:
+        try:
+            args.plan_list = parse_plans(args.plans)
+        except ValueError as exc:
+            p.error(f"--plans: {exc}")
+        if len(args.plan_list) != 2:
+            p.error(f"--plans: expected two plans, got {len(args.plan_list)}")
+    if args.check and args.plans is None:
+        p.error("--check compares launch plans of the working tree's kernels: it needs --plans")
+    return args
+
+
+def main(argv=None) -> int:
+    args = _parse_args(argv)
+    if not torch.cuda.is_available():
+        sys.exit("kernels_ab: needs a CUDA GPU")
+    from genomamba.kernels.selective_scan import selective_scan_triton, set_config
+
+    if args.old:
+        old = load_kernels(args.old)
+        variants = [Variant("old", old.selective_scan_triton), Variant("new", selective_scan_triton)]
+    else:
+        variants = [Variant(name, selective_scan_triton, plan, set_config)
+                    for name, plan in args.plan_list]
+    print("old = " + (args.old or f"{variants[0].name} {variants[0].plan}")
+          + "; new = " + ("the working tree's kernels" if args.old
+                          else f"{variants[1].name} {variants[1].plan}"))
+    if args.check:
+        for variant in variants:
+            with variant.active():
+                forward = variant.plan.get("fwd_kernel", "auto")
+                for dtype, errs in check_scan(seed=args.seed, forward=forward).items():
+                    worst = max(errs.values())
+                    print(f"check {variant.name} {dtype}: worst rel err {worst:.2e}", flush=True)
+
+    print(f"{'with' if args.z else 'no'} z" + (", z and dy channels-last" if args.channels_last else "")
+          + ("; [GPU time]" if args.gpu_time else "") + "; ms, old / new = x")
+    print("batch x dim x L | " + " | ".join(f"{c} old | new | x" for c in COLUMNS))
+    gen = torch.Generator(device="cuda").manual_seed(args.seed)
+    for shape in args.shape_list:
+        inputs = scan_inputs(*shape, 16, torch.bfloat16, args.z, gen)
+        dy = torch.randn(*shape, device="cuda", generator=gen).to(torch.bfloat16)
+        if args.channels_last:
+            dy = channels_last(dy)
+            if args.z:
+                inputs["z"] = channels_last(inputs["z"])
+        before, after = (timings(v, inputs, dy, args.gpu_time) for v in variants)
+        print("x".join(map(str, shape)), "|", " | ".join(
+            f"{_cell(*a)} | {_cell(*b)} | {a[0] / b[0]:.2f}" for a, b in zip(before, after)),
+            flush=True)
+        del inputs, dy
         torch.cuda.empty_cache()
+    return 0
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    sys.exit(main())

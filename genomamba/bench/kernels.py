@@ -4,7 +4,10 @@ Prints one row per (config, batch, dim, L): forward and backward milliseconds (m
 achieved bandwidth, the time floor (fewest bytes over the measured copy bandwidth, or exponentials
 over the measured exp2 rate, whichever is larger), the PyTorch reference path at small L, and the
 authors' CUDA kernel where the table has it. ``--check`` first compares outputs and gradients with a
-float64 reference. Imports only torch, triton, numpy and ``kernels``.
+float64 reference. Imports only torch, triton, numpy and ``genomamba.kernels``.
+
+The helpers here (``scan_inputs``, ``grad_leaves``, ``check_scan``, ``parse_plans``) are also what
+``benchmarks/kernels_ab.py`` builds its side-by-side timings from.
 """
 
 from __future__ import annotations
@@ -40,28 +43,47 @@ def _parse_args(argv):
     p.add_argument("--reference-max", type=int, default=12,
                    help="time the PyTorch reference up to L = 2^this")
     p.add_argument("--configs", default="default",
-                   help="launch plans to compare: 'default' or NAME:key=val,key=val;...")
+                   help="launch plans to compare: 'default' or NAME:key=val,key=val;... "
+                        "(keys of the scan's set_config, e.g. fwd_kernel=step,step_unroll=8)")
     p.add_argument("--check", action="store_true", help="check against float64 first")
     p.add_argument("--conv", action="store_true", help="also time the causal conv1d")
     p.add_argument("--graphs", action="store_true",
                    help="also time CUDA-graph replays of the forward (no launch gaps; warm L2)")
     p.add_argument("--rep", type=int, default=200, help="milliseconds of repeats per timing")
     p.add_argument("--json", help="write every row here")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    try:
+        args.plans = parse_plans(args.configs)
+    except ValueError as exc:
+        p.error(f"--configs: {exc}")
+    return args
 
 
-def _configs(spec):
-    if spec == "default":
+def parse_plans(spec):
+    """Launch plans from ``NAME:key=val,key=val;NAME:...`` as (name, settings) pairs for the scan's
+    ``set_config``; ``default`` alone is the default plan. Values are integers where they parse as
+    one (``step_unroll=8``), else strings (``fwd_kernel=step``); ``NAME:`` with no settings is the
+    default plan under that name."""
+    if spec.strip() == "default":
         return [("default", {})]
-    out = []
-    for item in spec.split(";"):
-        name, _, body = item.partition(":")
-        kv = {}
-        for pair in filter(None, body.split(",")):
-            key, _, val = pair.partition("=")
-            kv[key.strip()] = int(val)
-        out.append((name.strip(), kv))
-    return out
+    plans = []
+    for item in filter(str.strip, spec.split(";")):
+        name, colon, body = item.partition(":")
+        if not colon or not name.strip():
+            raise ValueError(f"launch plan {item.strip()!r}: expected NAME:key=val,...")
+        settings = {}
+        for pair in filter(str.strip, body.split(",")):
+            key, equals, value = (part.strip() for part in pair.partition("="))
+            if not equals or not key or not value:
+                raise ValueError(f"launch plan {name.strip()!r}: {pair.strip()!r} is not key=value")
+            try:
+                settings[key] = int(value)
+            except ValueError:
+                settings[key] = value
+        plans.append((name.strip(), settings))
+    if not plans:
+        raise ValueError("no launch plan given")
+    return plans
 
 
 def _bench(fn, rep):
@@ -105,8 +127,11 @@ def measure_exp2_rate(rep=200):
     return block * programs * n_iter / (ms * 1e-3)
 
 
-def _scan_inputs(batch, dim, L, N, dtype, with_z, gen):
-    dev = DEVICE
+def scan_inputs(batch, dim, L, N, dtype, with_z, gen, device=DEVICE):
+    """Random inputs of the selective scan, drawn from ``gen`` (a generator on ``device``): u, delta
+    (around softplus(-1)), B, C and z in ``dtype``; A (negative, as the model's -exp(A_log)), D and
+    delta_bias in fp32 like the model's parameters; z only ``with_z``."""
+    dev = device
     r = lambda *s: torch.randn(*s, device=dev, generator=gen)  # noqa: E731
     return dict(
         u=r(batch, dim, L).to(dtype), delta=(0.5 * r(batch, dim, L) - 1.0).to(dtype),
@@ -167,7 +192,7 @@ def _check_scan(batch, dim, L, N, seed):
                                                      int(time.time_ns() % 2 ** 31))
     results = {}
     for dtype in (torch.float32, torch.bfloat16):
-        base = _scan_inputs(batch, dim, L, N, torch.float64, True, gen)
+        base = scan_inputs(batch, dim, L, N, torch.float64, True, gen)
         base["initial_state"] = torch.randn(batch, dim, N, device=DEVICE, generator=gen,
                                             dtype=torch.float64)
         ref = {k: v.detach().double().clone().requires_grad_() for k, v in base.items()}
@@ -265,7 +290,7 @@ def main(argv=None) -> int:
     print(f"selective scan, {args.dtype}, N {N}, D and delta_bias, softplus, "
           f"{'with' if args.z else 'no'} z")
     print(header)
-    for cname, cfg in _configs(args.configs):
+    for cname, cfg in args.plans:
         previous = ss.set_config(**cfg)
         try:
             for batch, dim in shapes:
@@ -273,7 +298,7 @@ def main(argv=None) -> int:
                     if not _fits(batch, dim, L, N, elt):
                         print(f"{cname:>10} {batch:>5} {dim:>5} {L:>8} | skipped: memory")
                         continue
-                    inputs = _scan_inputs(batch, dim, L, N, dtype, args.z, gen)
+                    inputs = scan_inputs(batch, dim, L, N, dtype, args.z, gen)
                     fwd, bwd, fwd_g, bwd_g = _time_scan(ss.selective_scan_triton, inputs, args.rep,
                                                         graphs=args.graphs)
                     fb = scan_bytes(batch, dim, L, N, elt, args.z, False)

@@ -1,0 +1,52 @@
+"""The helpers of `genomamba bench kernels` that `benchmarks/kernels_ab.py` shares: launch-plan
+parsing and the random scan inputs (the timings themselves need a CUDA GPU)."""
+
+import pytest
+import torch
+
+from genomamba.bench.kernels import grad_leaves, parse_plans, scan_inputs
+
+
+def test_parse_plans_reads_names_integers_and_strings():
+    assert parse_plans("default") == [("default", {})]
+    assert parse_plans("step:fwd_kernel=step, step_unroll=8;tiled:fwd_kernel=tiled;plain:") == [
+        ("step", {"fwd_kernel": "step", "step_unroll": 8}),
+        ("tiled", {"fwd_kernel": "tiled"}),
+        ("plain", {})]
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("step", "expected NAME:key=val"),
+    (":fwd_kernel=step", "expected NAME:key=val"),
+    ("a:fwd_kernel", "'fwd_kernel' is not key=value"),
+    ("a:=3", "is not key=value"),
+    (" ; ", "no launch plan"),
+])
+def test_parse_plans_rejects_malformed_specs(spec, message):
+    with pytest.raises(ValueError, match=message):
+        parse_plans(spec)
+
+
+def test_scan_inputs_shapes_dtypes_and_seed():
+    def draw(seed, with_z):
+        return scan_inputs(2, 3, 5, 4, torch.bfloat16, with_z, torch.Generator().manual_seed(seed),
+                           device="cpu")
+    x = draw(7, True)
+    assert x["u"].shape == x["delta"].shape == x["z"].shape == (2, 3, 5)
+    assert x["B"].shape == x["C"].shape == (2, 4, 5)
+    assert x["A"].shape == (3, 4) and x["D"].shape == x["delta_bias"].shape == (3,)
+    assert {x[k].dtype for k in ("u", "delta", "B", "C", "z")} == {torch.bfloat16}
+    assert {x[k].dtype for k in ("A", "D", "delta_bias")} == {torch.float32}
+    assert bool((x["A"] < 0).all())  # a decaying state, as the model's -exp(A_log)
+    assert all(torch.equal(x[k], v) for k, v in draw(7, True).items())
+    assert not torch.equal(x["u"], draw(8, True)["u"])
+    assert draw(7, False)["z"] is None
+
+
+def test_grad_leaves_are_detached_copies_that_take_gradients():
+    x = scan_inputs(1, 2, 3, 2, torch.float32, False, torch.Generator().manual_seed(0), device="cpu")
+    leaves, wrt = grad_leaves(x)
+    assert leaves["z"] is None and len(wrt) == len(x) - 1
+    assert all(t.requires_grad and t.is_leaf for t in wrt)
+    assert all(torch.equal(leaves[k], v) for k, v in x.items() if v is not None)
+    assert not any(v.requires_grad for v in x.values() if v is not None)
