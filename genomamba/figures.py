@@ -1,16 +1,28 @@
-"""The paper figures, each as PNG, SVG and PDF, identical bytes from identical inputs.
+"""The paper figures, each as PNG (300 dpi), SVG (real text) and PDF (embedded fonts), at printed
+size (one column, 3.3 in, or two, 7.2 in; ``genomamba.plots``), identical bytes from identical inputs.
+No titles inside the plots (captions belong to the paper); panels are lettered a, b, ...; every model
+kind has one colour and marker (``genomamba.style``), the primary model first in legends.
 
 Figures (a figure whose inputs are missing is skipped with a note, never an error):
 
-  accuracy_vs_length     test accuracy per fragment length, one line per model, abstention beside;
-                         from metrics JSONs (``genomamba evaluate``) that have fragment levels
+  accuracy_vs_length     (a) test accuracy and (b) in-distribution abstention per fragment length,
+                         one line per model, 95% intervals (bootstrap over genomes where the calls
+                         and the split are at hand, Wilson otherwise), a chance line; from metrics
+                         JSONs (``genomamba evaluate``) that have fragment levels
   accuracy_vs_context    assembly/record accuracy per training context length, one line per model
                          kind; from metrics JSONs whose ``model_config`` (or a section of it) has a
                          context length (``CONTEXT_KEYS``; ``genomamba evaluate --model-dir``); needs
                          two context lengths or more
   speed_vs_length        throughput (tokens/s) against sequence length, log-log, per model
-  memory_vs_length       peak memory against sequence length, log-log, per model
-  training_curves        loss (and accuracy, if logged) against step, per model
+  memory_vs_length       peak memory against sequence length, log-log, per model; in both, a
+                         length that ran out of memory is marked "out of memory", and a length
+                         measured for another model but not for this one "not run"
+  training_curves        training loss (raw, faint, and its moving average) against step, with the
+                         validation loss where the log records it; accuracy, if logged
+
+Models disabled in the config (``--config``) are not drawn. ``index.tsv`` lists every figure as
+drawn or skipped (why); ``index.json`` adds, per figure, the benchmark tables it came from (device,
+dtype, batch, date, sha256), the points left out and why, and the models not drawn.
 
 Benchmark TSV schema (``--bench-tsv``; tab-separated, one header line, ``#`` lines ignored):
 
@@ -23,9 +35,14 @@ Benchmark TSV schema (``--bench-tsv``; tab-separated, one header line, ``#`` lin
   device          optional  when a file mixes devices, series become "model @ device"
   phase           optional  e.g. forward / train; when present, series become "model (phase)"
 
+  dtype           optional  e.g. bf16 (else a ``# dtype: ...`` comment line; else "not recorded")
+  date            optional  when measured (else a ``# date: ...`` comment line, else a YYYY-MM-DD in
+                            the file name)
+
 Empty, ``nan``, ``oom`` or ``NA`` values are treated as missing (the point is left out; a row with an
 ``oom`` value gets a cross marking "out of memory" at its length). Repeated
-(series, length) rows are summarised by their median.
+(series, length) rows are summarised by their median. A comment line that holds a whole data row
+is a point left out on purpose: it is listed as dropped, with the comment line above it as the reason.
 
 Training logs (``--training-log``: a file, or a model folder holding one of ``LOG_NAMES`` or a
 ``config.json`` with a ``history`` list -- ``genomamba.train`` keeps its history in the checkpoint's
@@ -41,16 +58,21 @@ train_log.jsonl`` -> ``mamba``), or by the file stem for a log outside a model f
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import math
+import re
 import statistics
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
+
 from .atomic import atomic_open
 from .errors import InputError, read_input_text
 from .evaluate import read_metrics
-from .plots import FORMATS, figure, model_colours, save_figure
+from .plots import FORMATS, ONE_COLUMN, TWO_COLUMN, figure, panel_letters, save_figure
+from .style import CHANCE_COLOUR, kind_of, legend_order, model_styles
 
 MISSING = {"", "nan", "na", "oom", "none", "null", "-"}
 ACCURACY_LEVELS = ("assembly", "record")
@@ -136,8 +158,61 @@ def read_bench_tsv(path) -> list[dict]:
             series += f" @ {r.get('device', '')}"
         oom = any(str(v).strip().lower() == "oom" for v in r.values())
         rows.append({"series": series, "length": length, "tokens_per_s": tps, "peak_mem_bytes": mem,
-                     "oom": oom})
+                     "oom": oom, "model": r["model"], "device": r.get("device", ""),
+                     "batch": batch, "dtype": r.get("dtype", ""), "date": r.get("date", ""),
+                     "source": path.name})
     return rows
+
+
+GPU_NAME = re.compile(r"(?i)(?:^|[_.-])(h100|h200|a100|a10g?|l40s?|l4|v100|t4|mi300x?)(?=[_.-]|$)")
+GPU_TEXT = re.compile(r"(?:NVIDIA|AMD) [A-Za-z0-9 ]*?(?:[HABLTV]\d+[A-Za-z0-9 ]*|MI\d+[A-Z]*)")
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+DTYPE = re.compile(r"(?i)\b(bf16|bfloat16|fp16|float16|fp32|float32|tf32)\b")
+
+
+def bench_provenance(path) -> dict:
+    """Where a benchmark table's numbers come from: ``file``, ``sha256``, ``header`` (its leading
+    comment lines), ``devices``, ``dtype``, ``batches``, ``date`` -- each from the table's columns,
+    else its ``key: value`` or free-text header comments, else its file name, else "not recorded" --
+    and ``dropped``: data rows commented out, each with the comment line above it as the reason."""
+    path = Path(path)
+    text = read_input_text(path, "benchmark table")
+    lines = text.splitlines()
+    data = [line for line in lines if line.strip() and not line.startswith("#")]
+    header_at = lines.index(data[0]) if data else len(lines)
+    header = data[0].split("\t") if data else []
+    preamble = [line[1:].strip() for line in lines[:header_at] if line.startswith("#")]
+    free_text = " ".join(preamble)
+    dropped, reason = [], ""
+    for line in lines[header_at:]:
+        if not line.startswith("#"):
+            reason = ""
+            continue
+        fields = line[1:].lstrip(" ").split("\t")
+        if header and len(fields) == len(header):
+            row = dict(zip(header, fields))
+            what = row.get("metric") or ", ".join(k for k in ("tokens_per_s", "seconds", "peak_mem_bytes")
+                                                   if row.get(k))
+            series = row.get("model", "") + (f" ({row['section']})" if row.get("section")
+                                             and row["section"] != row.get("model") else "")
+            dropped.append({"series": series, "length": row.get("length", ""), "what": what,
+                            "why": reason.rstrip(":") or "commented out in the table"})
+        else:
+            reason = line[1:].strip()
+    rows = read_bench_tsv(path)
+    devices = sorted({r["device"] for r in rows if r["device"]})
+    named = GPU_TEXT.search(free_text) or GPU_NAME.search(path.stem)
+    if named:
+        gpu = named[0].strip() if named.re is GPU_TEXT else f"{named[1].upper()} (from the file name)"
+        devices = [f"{d}: {gpu}" for d in devices] or [gpu]
+    dates = sorted({r["date"] for r in rows if r["date"]}) or DATE.findall(free_text)[:1] or DATE.findall(path.name)[:1]
+    dtypes = sorted({r["dtype"] for r in rows if r["dtype"]}) or sorted({m.lower() for m in DTYPE.findall(free_text)})
+    if not dtypes and "genomamba bench model" in free_text and any(d.startswith("cuda") for d in devices):
+        dtypes = ["bf16 autocast (what genomamba bench model uses on cuda; not stated in the table)"]
+    return {"file": str(path), "sha256": hashlib.sha256(path.read_bytes()).hexdigest(),
+            "header": preamble, "devices": devices or ["not recorded"],
+            "dtype": ", ".join(dtypes) or "not recorded", "batches": sorted({int(r["batch"]) for r in rows}),
+            "date": ", ".join(dates) or "not recorded", "dropped": dropped}
 
 
 def _entries(doc):
@@ -189,7 +264,19 @@ def read_training_log(path) -> list[dict]:
             if number is not None:
                 row[prefix + key] = number
         out.append(row)
+    if out and isinstance(doc := _json_or_none(text), dict) and isinstance(doc.get("metrics"), dict):
+        # genomamba.train's training.json: the validation windows' loss, measured once at the end
+        value = doc["metrics"].get("window_loss")
+        if isinstance(value, (int, float)) and math.isfinite(value):
+            out.append({"step": max(e["step"] for e in out), "validation loss (end)": float(value)})
     return out
+
+
+def _json_or_none(text):
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return None
 
 
 def _holds_log(path: Path, if_malformed: bool = False) -> bool:
@@ -249,51 +336,112 @@ def _tokens(n: float) -> str:
 
 
 def _length_axis(ax, lengths, base=10, label=_bases):
-    """A log x axis labelled at the lengths drawn (no crowded minor labels)."""
+    """A log x axis with a tick and label at every length measured (no other ticks); labels turn
+    when there are many."""
     from matplotlib.ticker import NullFormatter, NullLocator
 
     ax.set_xscale("log", base=base)
-    lengths = sorted(lengths)
-    # at most ~8 labels: keep every k-th length so neighbours never overlap
-    step = max(1, math.ceil(len(lengths) / 8))
-    shown = lengths[::step] if lengths[-1] in lengths[::step] else [*lengths[::step], lengths[-1]]
-    ax.set_xticks(shown)
-    ax.set_xticklabels([label(n) for n in shown])
+    lengths = sorted(set(lengths))
+    ax.set_xticks(lengths)
+    ax.set_xticklabels([label(n) for n in lengths], rotation=45 if len(lengths) > 6 else 0,
+                       ha="right" if len(lengths) > 6 else "center")
     ax.xaxis.set_minor_locator(NullLocator())
     ax.xaxis.set_minor_formatter(NullFormatter())
     if len(lengths) == 1:
         ax.set_xlim(lengths[0] / 2, lengths[0] * 2)
     else:
-        ax.margins(x=0.06)
+        ax.margins(x=0.08)
 
 
-def accuracy_vs_length(metrics: list[dict], stem, split="test", render=None):
-    """Fragment accuracy and abstention against fragment length; None if no model has fragments.
-    ``render(fig)`` makes the result (default: the files at ``stem``; the report passes svg_inline)."""
-    by_model = defaultdict(dict)  # several metrics files of one model (one per length) make one line
+def _rate_axis(ax, label):
+    ax.set_ylabel(label)
+    ax.set_ylim(-0.04, 1.04)  # room for markers (and their bars) at 0 and 1
+
+
+def _legend(fig, axes, primary, kinds, extra=()):
+    """One legend for the figure, below the panels: the primary model first (genomamba.style)."""
+    handles = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            handles.setdefault(label, handle)
+    names = legend_order([n for n in handles if n not in extra], primary, kinds)
+    names += [n for n in extra if n in handles]
+    if names:
+        wide = fig.get_figwidth() > ONE_COLUMN + 0.5
+        ncol = min(len(names), 4 if wide else 1 if max(map(len, names)) > 22 else 2)
+        fig.legend([handles[n] for n in names], names, loc="outside lower center",
+                   ncol=ncol, handlelength=1.8, columnspacing=1.2)
+
+
+def fragment_rates(metrics, split="test", outcomes=None, seed=0) -> dict[str, list[dict]]:
+    """model -> per fragment length: ``length``, ``accuracy`` and ``abstention_rate`` as
+    ``genomamba.outcomes.Rate`` (with intervals), ``method`` of the intervals. From the rows in
+    ``outcomes`` (genomamba.outcomes.model_outcomes) where given, else Wilson on the totals."""
+    from .outcomes import Rate, rates
+    from .stats import wilson
+
+    def from_totals(value, n):
+        if value is None:
+            return None
+        if not n:
+            return Rate(0, 0, None, None, "no counts in the metrics: no interval", 0, estimate=value)
+        k = round(value * n)
+        low, high = wilson(k, n)
+        return Rate(k, n, low, high, "Wilson, rows treated as independent", 0)
+
+    out = defaultdict(dict)
     for doc in metrics:
         for lv in doc["splits"].get(split, {}).get("levels", []):
-            if lv["level"] == "fragment" and lv.get("accuracy") is not None:
-                by_model[doc["model"]].setdefault(lv["fragment_length"], lv)
-    series = {model: [lvs[n] for n in sorted(lvs)] for model, lvs in by_model.items()}
+            if lv["level"] != "fragment" or lv.get("accuracy") is None:
+                continue
+            length = lv["fragment_length"]
+            rows = ((outcomes or {}).get(doc["model"], {}).get(split, {}).get(("fragment", length)))
+            if rows:
+                r = rates(rows, seed)
+                point = {"length": length, "accuracy": r["accuracy"], "abstention_rate": r["abstention_rate"]}
+            else:
+                point = {"length": length, "accuracy": from_totals(lv["accuracy"], lv.get("n")),
+                         "abstention_rate": from_totals(lv.get("abstention_rate"), lv.get("n_in_distribution"))}
+            point["method"] = point["accuracy"].method if point["accuracy"] else ""
+            out[doc["model"]].setdefault(length, point)
+    return {model: [pts[n] for n in sorted(pts)] for model, pts in out.items()}
+
+
+def accuracy_vs_length(metrics: list[dict], stem, split="test", render=None, *, outcomes=None, seed=0,
+                       primary=None, width=TWO_COLUMN):
+    """Fragment accuracy and abstention against fragment length with 95% intervals and the chance
+    line; None if no model has fragments. ``render(fig)`` makes the result (default: the files at
+    ``stem``; the report passes svg_inline)."""
+    series = fragment_rates(metrics, split, outcomes, seed)
     if not series:
         return None
-    colours = model_colours(series)
-    with figure(8.0, 3.2, ncols=2) as (fig, (acc_ax, abst_ax)):
-        for name in sorted(series):
-            for ax, key in ((acc_ax, "accuracy"), (abst_ax, "abstention_rate")):
-                pts = [(lv["fragment_length"], lv[key]) for lv in series[name] if lv.get(key) is not None]
-                ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", color=colours[name], label=name)
-        lengths = sorted({lv["fragment_length"] for levels in series.values() for lv in levels})
-        for ax, label in ((acc_ax, "accuracy"), (abst_ax, "abstention rate")):
+    kinds = {d["model"]: (d.get("model_config") or {}).get("kind") for d in metrics}
+    kinds = {m: k for m, k in kinds.items() if k}
+    styles = model_styles(series, kinds)
+    n_species = max((len(d.get("species") or []) for d in metrics), default=0)
+    with figure(width, 2.5, ncols=2) as (fig, axes):
+        order = legend_order(series, primary, kinds)
+        for i, name in enumerate(order):
+            # a small sideways shift per model keeps overlapping bars apart (log axis: a factor)
+            shift = 1.06 ** (i - (len(order) - 1) / 2)
+            for ax, key in zip(axes, ("accuracy", "abstention_rate")):
+                pts = [(p["length"], p[key]) for p in series[name] if p[key] is not None]
+                x = [n * shift for n, _ in pts]
+                y = [r.value for _, r in pts]
+                err = [[r.value - (r.low if r.low is not None else r.value) for _, r in pts],
+                       [(r.high if r.high is not None else r.value) - r.value for _, r in pts]]
+                ax.errorbar(x, y, yerr=err, color=styles[name].colour, marker=styles[name].marker,
+                            label=name, clip_on=False, elinewidth=0.7)
+        if n_species >= 2:
+            axes[0].axhline(1 / n_species, color=CHANCE_COLOUR, linestyle=":", linewidth=0.8,
+                            label=f"chance (1 of {n_species} species)")
+        lengths = sorted({p["length"] for pts in series.values() for p in pts})
+        for ax, label in zip(axes, (f"accuracy ({split})", "unclassified (in-distribution)")):
             _length_axis(ax, lengths, label=_fragment_length)
             ax.set_xlabel("fragment length")
-            ax.set_ylabel(label)
-            ax.set_ylim(-0.02, 1.02)
-        acc_ax.set_title(f"Accuracy by fragment length ({split})")
-        abst_ax.set_title("Unclassified (in-distribution)")
-        acc_ax.legend(loc="lower right")
-        fig.tight_layout()
+            _rate_axis(ax, label)
+        panel_letters(axes)
+        _legend(fig, axes, primary, kinds, extra=[f"chance (1 of {n_species} species)"])
         return (render or (lambda f: save_figure(f, stem)))(fig)
 
 
@@ -309,7 +457,7 @@ def _context_length(doc):
     return None
 
 
-def accuracy_vs_context(metrics: list[dict], stem, split="test"):
+def accuracy_vs_context(metrics: list[dict], stem, split="test", primary=None):
     """Accuracy against the training context length, one line per model kind and level."""
     points = defaultdict(list)
     for doc in metrics:
@@ -323,18 +471,15 @@ def accuracy_vs_context(metrics: list[dict], stem, split="test"):
     points = {k: sorted(v) for k, v in points.items() if len({x for x, _ in v}) >= 2}
     if not points:
         return None
-    colours = model_colours(kind for kind, _ in points)
-    with figure(5.0, 3.4) as (fig, (ax,)):
+    styles = model_styles(kind for kind, _ in points)
+    with figure(ONE_COLUMN, 2.6) as (fig, (ax,)):
         for (kind, level), pts in sorted(points.items()):
-            ax.plot([x for x, _ in pts], [y for _, y in pts], marker="o", color=colours[kind],
-                    linestyle="-" if level == "assembly" else "--", label=f"{kind} ({level})")
+            ax.plot([x for x, _ in pts], [y for _, y in pts], marker=styles[kind].marker, color=styles[kind].colour,
+                    linestyle="-" if level == "assembly" else "--", label=f"{kind} ({level})", clip_on=False)
         _length_axis(ax, sorted({x for pts in points.values() for x, _ in pts}), base=2, label=_tokens)
         ax.set_xlabel("training context length (tokens)")
-        ax.set_ylabel("accuracy")
-        ax.set_ylim(-0.02, 1.02)
-        ax.set_title(f"Accuracy by context length ({split})")
-        ax.legend(loc="lower right")
-        fig.tight_layout()
+        _rate_axis(ax, f"accuracy ({split})")
+        _legend(fig, [ax], primary, None)
         return save_figure(fig, stem)
 
 
@@ -349,49 +494,87 @@ def _median_series(rows, key):
     return dict(series)
 
 
-def bench_vs_length(rows: list[dict], stem, key: str):
-    """Throughput (key ``tokens_per_s``) or peak memory (``peak_mem_bytes``) against length."""
+def missing_lengths(rows, series, key) -> dict[str, list[tuple[float, str]]]:
+    """series -> (length, "out of memory" | "not run") for lengths a series has no value at: an
+    ``oom`` row, or a length some other drawn series was measured at beyond this series' last."""
+    measured = {x for pts in series.values() for x, _ in pts}
+    out = {}
+    for name, pts in series.items():
+        have = {x for x, _ in pts}
+        oom = {r["length"] for r in rows if r["series"] == name and r.get("oom") and r[key] is None}
+        marks = [(n, "out of memory") for n in sorted(oom - have)]
+        marks += [(n, "not run") for n in sorted(measured - have - oom) if n > max(have)]
+        if marks:
+            out[name] = marks
+    return out
+
+
+def bench_vs_length(rows: list[dict], stem, key: str, primary=None):
+    """Throughput (key ``tokens_per_s``) or peak memory (``peak_mem_bytes``) against length, with
+    "out of memory" and "not run" marked at the top of the panel."""
+    from matplotlib.transforms import blended_transform_factory
+
     series = _median_series(rows, key)
     if not series:
         return None
-    colours = model_colours(name.split(" ")[0] for name in series)
+    styles = model_styles(series)
     if key == "tokens_per_s":
         scale, unit = 1.0, "tokens / s"
     else:  # GiB when any point reaches one, MiB below
         big = max(y for pts in series.values() for _, y in pts) >= 2.0 ** 30
         scale, unit = (2.0 ** 30, "peak memory (GiB)") if big else (2.0 ** 20, "peak memory (MiB)")
-    with figure(5.0, 3.4) as (fig, (ax,)):
-        for name in sorted(series):
+    missing = missing_lengths(rows, series, key)
+    with figure(ONE_COLUMN, 2.7) as (fig, (ax,)):
+        order = legend_order(series, primary)
+        for name in order:
             pts = series[name]
-            ax.plot([x for x, _ in pts], [y / scale for _, y in pts], marker="o",
-                    color=colours[name.split(" ")[0]], label=name)
-        # lengths that ran out of memory: a cross above the highest point, in the series' colour
-        oom = sorted({(r["series"], r["length"]) for r in rows if r.get("oom") and r["series"] in series})
-        top = max(y for pts in series.values() for _, y in pts) / scale * 1.6
-        for i, (name, length) in enumerate(oom):
-            ax.plot([length], [top], marker="x", linestyle="none", markersize=7,
-                    color=colours[name.split(" ")[0]], label="out of memory" if i == 0 else None)
-        lengths = {x for pts in series.values() for x, _ in pts} | {length for _, length in oom}
-        _length_axis(ax, sorted(lengths), base=2, label=_tokens)
+            ax.plot([x for x, _ in pts], [y / scale for _, y in pts], marker=styles[name].marker,
+                    color=styles[name].colour, label=name, clip_on=False)
         ax.set_yscale("log")
+        if missing:  # free the top fifth of the panel for the markers
+            low, high = ax.get_ylim()
+            ax.set_ylim(low, high * (high / low) ** 0.25)
+        strip = blended_transform_factory(ax.transData, ax.transAxes)  # x: length, y: panel height
+        for i, name in enumerate(n for n in order if n in missing):
+            for length, why in missing[name]:
+                y = 0.97 - 0.07 * i
+                if why == "out of memory":
+                    ax.plot([length], [y], marker="x", markersize=5, color=styles[name].colour,
+                            transform=strip, clip_on=False, linestyle="none", label="out of memory")
+                else:
+                    ax.plot([length], [y], marker=styles[name].marker, markerfacecolor="white",
+                            color=styles[name].colour, transform=strip, clip_on=False,
+                            linestyle="none", label="not run")
+        lengths = {x for pts in series.values() for x, _ in pts} | {n for m in missing.values() for n, _ in m}
+        _length_axis(ax, sorted(lengths), base=2, label=_tokens)
         ax.set_xlabel("sequence length (tokens)")
         ax.set_ylabel(unit)
-        ax.set_title("Throughput by length" if key == "tokens_per_s" else "Memory by length")
-        ax.legend()
-        fig.tight_layout()
+        _legend(fig, [ax], primary, None, extra=["out of memory", "not run"])
         return save_figure(fig, stem)
 
 
-def training_curves(logs: dict[str, list[dict]], stem):
-    """Loss (and accuracy, if any log has it) against step, one colour per model."""
+def moving_average(values, window: int) -> np.ndarray:
+    """The centred mean over ``window`` points, shrinking at the ends (same length as ``values``)."""
+    values = np.asarray(values, dtype=float)
+    if window <= 1 or values.size < 3:
+        return values
+    half = window // 2
+    csum = np.concatenate([[0.0], np.cumsum(values)])
+    idx = np.arange(values.size)
+    lo, hi = np.maximum(idx - half, 0), np.minimum(idx + half + 1, values.size)
+    return (csum[hi] - csum[lo]) / (hi - lo)
+
+
+def training_curves(logs: dict[str, list[dict]], stem, primary=None):
+    """Training loss (raw, faint, and its moving average over 1/20 of the steps) and validation loss
+    where recorded against step; accuracy in a second panel if any log has it."""
     logs = {name: entries for name, entries in logs.items() if entries}
     if not logs:
         return None
     has_acc = any("acc" in k for entries in logs.values() for e in entries for k in e)
-    colours = model_colours(logs)
-    markers = "o" if max(len(entries) for entries in logs.values()) < 30 else None  # sparse logs: dots
-    with figure(8.0 if has_acc else 5.0, 3.2, ncols=2 if has_acc else 1) as (fig, axes):
-        for name in sorted(logs):
+    styles = model_styles(logs)
+    with figure(TWO_COLUMN if has_acc else ONE_COLUMN, 2.6, ncols=2 if has_acc else 1) as (fig, axes):
+        for name in legend_order(logs, primary):
             entries = logs[name]
             fields = sorted({k for e in entries for k in e if k != "step"})
             for fld in fields:
@@ -399,63 +582,135 @@ def training_curves(logs: dict[str, list[dict]], stem):
                 if ax is None:
                     continue
                 pts = [(e["step"], e[fld]) for e in entries if fld in e]
-                ax.plot([x for x, _ in pts], [y for _, y in pts], color=colours[name],
-                        linestyle="--" if "val" in fld else "-",
-                        marker=markers, label=f"{name} {fld}")
+                x, y = [p[0] for p in pts], [p[1] for p in pts]
+                style = styles[name]
+                if "val" in fld:  # validation: few points, each one a measurement
+                    ax.plot(x, y, color=style.colour, linestyle="--", marker=style.marker,
+                            markerfacecolor="white", label=f"{name} {fld}", clip_on=False)
+                elif len(pts) >= 20:
+                    window = max(2, len(pts) // 20)
+                    ax.plot(x, y, color=style.colour, alpha=0.25, linewidth=0.5)
+                    ax.plot(x, moving_average(y, window), color=style.colour,
+                            label=f"{name} {fld} ({window}-step mean)")
+                else:
+                    ax.plot(x, y, color=style.colour, marker=style.marker, label=f"{name} {fld}")
         axes[0].set_ylabel("loss")
-        axes[0].set_title("Training loss")
         if has_acc:
-            axes[1].set_ylabel("accuracy")
-            axes[1].set_title("Accuracy during training")
+            _rate_axis(axes[1], "accuracy")
         for ax in axes:
             ax.set_xlabel("step")
-            ax.legend()
-        fig.tight_layout()
+        panel_letters(axes)
+        _legend(fig, axes, primary, None)
         return save_figure(fig, stem)
 
 
-def draw_all(out_dir, metrics_paths=(), bench_paths=(), log_paths=(), log=print) -> dict:
+def disabled_models(config: dict | None) -> dict[str, str]:
+    """Benchmark model names not to draw -> why: a model of the config with ``enabled: false``, or
+    a kind of which every configured model is disabled."""
+    models = (config or {}).get("models") or {}
+    out = {}
+    for name, spec in models.items():
+        if isinstance(spec, dict) and spec.get("enabled", True) is False:
+            out[name] = f"model {name!r} is disabled in the config"
+    for kind in {spec.get("kind") for spec in models.values() if isinstance(spec, dict)} - {None}:
+        of_kind = [n for n, spec in models.items() if isinstance(spec, dict) and spec.get("kind") == kind]
+        if all(n in out for n in of_kind):
+            out.setdefault(kind, f"every {kind} model is disabled in the config")
+    return out
+
+
+def draw_all(out_dir, metrics_paths=(), bench_paths=(), log_paths=(), log=print, *, config=None,
+             split=None, primary=None) -> dict:
     """Draw every figure whose inputs exist; returns name -> files written, or a note why skipped.
 
-    Writes ``index.tsv`` (figure, status, note) into ``out_dir``; a skipped figure's old files go.
+    ``config``: the run's config (a dict): its disabled models are not drawn, its ``seed`` seeds the
+    bootstrap, its ``primary_model`` leads the legends. ``split``: with it, fragment accuracy
+    intervals are bootstrapped over genomes from the calls the metrics list.
+    Writes ``index.tsv`` (figure, status, note) and ``index.json`` (the same, with the benchmark
+    tables' provenance, dropped points and models not drawn) into ``out_dir``; a skipped figure's old
+    files go.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
+    config = config or {}
+    primary = primary or config.get("primary_model")
+    seed = int(config.get("seed", 0))
     metrics = sorted((read_metrics(p) for p in metrics_paths), key=lambda d: d["model"])
-    bench_rows = [row for p in bench_paths for row in read_bench_tsv(p)]
+    outcomes, notes = ({}, [])
+    if split is not None and metrics:
+        from .outcomes import model_outcomes
+
+        outcomes, notes = model_outcomes(metrics, split)
+        for note in notes:
+            log(f"figures: {note}")
+    disabled = disabled_models(config)
+    provenance = [bench_provenance(p) for p in bench_paths]
+    bench_rows, excluded = [], {}
+    for row in (row for p in bench_paths for row in read_bench_tsv(p)):
+        why = disabled.get(row["model"]) or disabled.get(kind_of(row["model"]) or "")
+        if why:
+            excluded.setdefault(row["model"], why)
+        else:
+            bench_rows.append(row)
+    for name, why in excluded.items():
+        log(f"figures: {name} left out of the benchmark figures: {why}")
     logs = {}
     for given in log_paths:
         found = find_training_logs(given)
         if not found:
             log(f"figures: no training log entries in {given}")
         for p in found:
-            logs.setdefault(training_log_model(p), []).extend(read_training_log(p))
+            model = training_log_model(p)
+            if model in disabled:
+                continue
+            logs.setdefault(model, []).extend(read_training_log(p))
+    frag = fragment_rates(metrics, "test", outcomes, seed)
+    methods = sorted({p["method"] for pts in frag.values() for p in pts if p["method"]})
     plans = {
-        "accuracy_vs_length": (lambda s: accuracy_vs_length(metrics, s),
+        "accuracy_vs_length": (lambda s: accuracy_vs_length(metrics, s, outcomes=outcomes, seed=seed,
+                                                            primary=primary),
                                "no metrics with fragment levels (classify with fragments, then evaluate)"),
-        "accuracy_vs_context": (lambda s: accuracy_vs_context(metrics, s),
+        "accuracy_vs_context": (lambda s: accuracy_vs_context(metrics, s, primary=primary),
                                 "fewer than two context lengths in the metrics' model_config"),
-        "speed_vs_length": (lambda s: bench_vs_length(bench_rows, s, "tokens_per_s"),
+        "speed_vs_length": (lambda s: bench_vs_length(bench_rows, s, "tokens_per_s", primary),
                             "no benchmark TSV with tokens_per_s or seconds (--bench-tsv)"),
-        "memory_vs_length": (lambda s: bench_vs_length(bench_rows, s, "peak_mem_bytes"),
+        "memory_vs_length": (lambda s: bench_vs_length(bench_rows, s, "peak_mem_bytes", primary),
                              "no benchmark TSV with peak_mem_bytes (--bench-tsv)"),
-        "training_curves": (lambda s: training_curves(logs, s), "no training log (--training-log)"),
+        "training_curves": (lambda s: training_curves(logs, s, primary), "no training log (--training-log)"),
     }
-    results = {}
+    results, index = {}, {}
     for name, (draw, why) in plans.items():
         written = draw(out_dir / name)
+        entry = {"status": "drawn" if written else "skipped"}
         if written is None:
             for fmt in FORMATS:   # a stale figure of an earlier run; never a directory someone put there
                 stale = out_dir / f"{name}.{fmt}"
                 if stale.is_file() and not stale.is_symlink():
                     stale.unlink()
             log(f"figures: skipped {name}: {why}")
-            results[name] = why
+            results[name] = entry["note"] = why
         else:
             results[name] = written
+            entry["files"] = [p.name for p in written]
+        if name in ("speed_vs_length", "memory_vs_length"):
+            key = "tokens_per_s" if name == "speed_vs_length" else "peak_mem_bytes"
+            used = {r["source"] for r in bench_rows if r[key] is not None}
+            entry["sources"] = [p for p in provenance if Path(p["file"]).name in used]
+            entry["models_not_drawn"] = excluded
+            wanted = "tokens_per_s" if key == "tokens_per_s" else "peak_memory"
+            entry["dropped"] = [dict(d, file=p["file"]) for p in provenance for d in p["dropped"]
+                                if wanted in d["what"] or key in d["what"]]
+            entry["marked"] = {s: [{"length": n, "why": w} for n, w in marks] for s, marks in
+                               missing_lengths(bench_rows, _median_series(bench_rows, key), key).items()}
+        if name == "accuracy_vs_length" and written:
+            entry["intervals"] = "95%; " + "; ".join(methods)
+        index[name] = entry
     with atomic_open(out_dir / "index.tsv") as fh:
         fh.write("figure\tstatus\tnote\n")
         for name, res in results.items():
             fh.write(f"{name}\tskipped\t{res}\n" if isinstance(res, str) else
                      f"{name}\tdrawn\t{', '.join(p.name for p in res)}\n")
+    with atomic_open(out_dir / "index.json") as fh:
+        json.dump(index, fh, indent=1)
+        fh.write("\n")
     return results

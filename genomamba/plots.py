@@ -1,7 +1,12 @@
-"""Shared matplotlib helpers: one fixed style, stable colours, byte-for-byte reproducible files.
+"""Shared matplotlib helpers: one fixed paper style, byte-for-byte reproducible files.
 
-Everything drawn through here gives identical bytes from identical inputs: the Agg backend, a fixed
-rcParams set (font, ``svg.hashsalt``), and metadata with no dates and a fixed creator.
+Figures are made at their printed size, one journal column (``ONE_COLUMN``, 3.3 in) or two
+(``TWO_COLUMN``, 7.2 in) wide, with 7-8 pt text, so nothing is scaled when placed. Files: PNG at
+300 dpi, SVG with real text (``svg.fonttype: none``: editable, searchable; the font is named, not
+drawn as paths) and PDF with embedded TrueType fonts (``pdf.fonttype: 42``). Colours and markers come
+from ``genomamba.style``. Everything drawn through here gives identical bytes from identical inputs:
+the Agg backend, a fixed rcParams set (font, ``svg.hashsalt``), and metadata with no dates and a
+fixed creator.
 """
 
 from __future__ import annotations
@@ -20,25 +25,36 @@ from .atomic import atomic_path  # noqa: E402
 CREATOR = "genomamba"
 FORMATS = ("png", "svg", "pdf")
 
+ONE_COLUMN = 3.3   # inches: one journal column
+TWO_COLUMN = 7.2   # inches: the full page width
+
 STYLE = {
     "font.family": "DejaVu Sans",  # ships with matplotlib, so the same glyphs everywhere
-    "font.size": 9,
-    "axes.titlesize": 10,
-    "axes.labelsize": 9,
-    "legend.fontsize": 8,
+    "font.size": 7,
+    "axes.titlesize": 8,
+    "axes.labelsize": 7,
+    "xtick.labelsize": 7,
+    "ytick.labelsize": 7,
+    "legend.fontsize": 7,
     "legend.frameon": False,
     "axes.spines.top": False,
     "axes.spines.right": False,
     "axes.grid": True,
     "grid.color": "#dddddd",
-    "grid.linewidth": 0.6,
-    "lines.linewidth": 1.6,
-    "lines.markersize": 4,
+    "grid.linewidth": 0.4,
+    "axes.linewidth": 0.6,
+    "xtick.major.width": 0.6,
+    "ytick.major.width": 0.6,
+    "xtick.major.size": 2.5,
+    "ytick.major.size": 2.5,
+    "lines.linewidth": 1.1,
+    "lines.markersize": 3.5,
+    "errorbar.capsize": 1.5,
     "figure.dpi": 100,
-    "savefig.dpi": 150,
+    "savefig.dpi": 300,
     "savefig.bbox": "standard",  # "tight" is stable too, but fixed sizes keep figures aligned
     "svg.hashsalt": "genomamba",
-    "svg.fonttype": "path",
+    "svg.fonttype": "none",
     "pdf.fonttype": 42,
     "path.simplify": True,
 }
@@ -49,25 +65,26 @@ _METADATA = {
     "pdf": {"CreationDate": None, "ModDate": None, "Creator": CREATOR, "Producer": CREATOR},
 }
 
-# Colour-blind safe (Okabe-Ito) palette; models get colours by sorted name, so the same model has
-# the same colour in every figure of a run.
-PALETTE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442", "#000000")
-
-
-def model_colours(names) -> dict[str, str]:
-    """A colour per model name, assigned in sorted order."""
-    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(sorted(set(names)))}
-
 
 @contextlib.contextmanager
-def figure(width: float = 5.0, height: float = 3.4, ncols: int = 1):
+def figure(width: float = ONE_COLUMN, height: float = 2.4, ncols: int = 1):
     """A new figure in the house style, closed on exit; yields (fig, axes)."""
     with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False)
+        fig, axes = plt.subplots(1, ncols, figsize=(width, height), squeeze=False, layout="constrained")
         try:
             yield fig, list(axes[0])
         finally:
             plt.close(fig)
+
+
+def panel_letters(axes) -> None:
+    """Bold a, b, c... at the top left of each panel, outside the plotting area (only for figures
+    of two panels or more)."""
+    if len(axes) < 2:
+        return
+    for letter, ax in zip("abcdefghij", axes):
+        ax.text(-0.16, 1.04, letter, transform=ax.transAxes, fontsize=9, fontweight="bold",
+                va="bottom", ha="left")
 
 
 def figure_bytes(fig, fmt: str) -> bytes:
@@ -81,7 +98,11 @@ def figure_bytes(fig, fmt: str) -> bytes:
 def svg_inline(fig) -> str:
     """The figure as an ``<svg>`` element for embedding in HTML: no XML prolog, doctype or RDF
     metadata (whose namespace URLs would look like external references)."""
-    text = figure_bytes(fig, "svg").decode("utf-8")
+    return svg_element(figure_bytes(fig, "svg").decode("utf-8"))
+
+
+def svg_element(text: str) -> str:
+    """An SVG document's ``<svg>`` element alone, without its RDF metadata."""
     text = text[text.index("<svg"):]
     start, end = text.find("<metadata>"), text.find("</metadata>")
     if start >= 0 and end > start:

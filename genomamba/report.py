@@ -17,9 +17,10 @@ from . import __version__
 from .atomic import atomic_open
 from .errors import InputError, read_input_text
 from .calls import UNCLASSIFIED, read_calls
-from .evaluate import read_metrics, split_truth
+from .evaluate import expected_call, read_metrics, split_truth
 from .figures import accuracy_vs_length
-from .plots import figure, model_colours, svg_inline
+from .plots import figure, svg_inline
+from .style import model_styles
 
 SOFTWARE = ("genomamba", "torch", "triton", "zarr", "numcodecs", "snakemake", "scikit-learn",
             "sourmash", "numpy", "pysam", "biopython", "matplotlib")
@@ -117,6 +118,18 @@ def read_config_text(path) -> str:
         raise InputError(f"config is neither YAML nor JSON: {exc}", path,
                          line=mark.line + 1 if mark else None) from None
     return text
+
+
+def read_config(path) -> dict:
+    """The config file parsed (see ``read_config_text``); not a mapping is an error naming the file."""
+    import yaml
+
+    doc = yaml.safe_load(read_config_text(path))
+    if doc is None:
+        return {}
+    if not isinstance(doc, dict):
+        raise InputError("config is not a mapping of keys to values", path)
+    return doc
 
 
 def software_versions() -> list[tuple[str, str]]:
@@ -226,8 +239,7 @@ def summary_section(metrics: list[dict], primary: str, assembly_calls) -> str:
 
 
 def _call_class(call: str, species: str, known: set) -> str:
-    expected = species if species in known else UNCLASSIFIED
-    if call == expected:
+    if call == expected_call(species, known):
         return "ok"
     return "abstain" if call == UNCLASSIFIED else "bad"
 
@@ -377,7 +389,7 @@ def reliability_svg(metrics) -> str | None:
     drawn = [(d, lvs) for d, lvs in drawn if lvs]
     if not drawn:
         return None
-    colours = model_colours(d["model"] for d, _ in drawn)
+    colours = {m: st.colour for m, st in model_styles(d["model"] for d, _ in drawn).items()}
     with figure(3.2 * len(drawn), 3.2, ncols=len(drawn)) as (fig, axes):
         for ax, (doc, levels) in zip(axes, drawn):
             ax.plot([0, 1], [0, 1], color="#999999", linewidth=0.8, linestyle=":")

@@ -70,7 +70,7 @@ def test_missing_inputs_skip_with_a_note(tmp_path, inputs, capsys):
     index = (out / "index.tsv").read_text()
     assert "memory_vs_length\tskipped\t" in index and "accuracy_vs_length\tdrawn\t" in index
     assert main(["figures", "-o", str(tmp_path / "empty")]) == 0
-    assert sorted(p.name for p in (tmp_path / "empty").iterdir()) == ["index.tsv"]
+    assert sorted(p.name for p in (tmp_path / "empty").iterdir()) == ["index.json", "index.tsv"]
 
 
 def test_bench_and_log_readers(tmp_path, inputs):
