@@ -428,8 +428,8 @@ def accuracy_vs_length(metrics: list[dict], stem, split="test", render=None, *, 
                 pts = [(p["length"], p[key]) for p in series[name] if p[key] is not None]
                 x = [n * shift for n, _ in pts]
                 y = [r.value for _, r in pts]
-                err = [[r.value - (r.low if r.low is not None else r.value) for _, r in pts],
-                       [(r.high if r.high is not None else r.value) - r.value for _, r in pts]]
+                err = [[max(0.0, r.value - (r.low if r.low is not None else r.value)) for _, r in pts],
+                       [max(0.0, (r.high if r.high is not None else r.value) - r.value) for _, r in pts]]
                 ax.errorbar(x, y, yerr=err, color=styles[name].colour, marker=styles[name].marker,
                             label=name, clip_on=False, elinewidth=0.7)
         if n_species >= 2:
@@ -608,6 +608,8 @@ def disabled_models(config: dict | None) -> dict[str, str]:
     """Benchmark model names not to draw -> why: a model of the config with ``enabled: false``, or
     a kind of which every configured model is disabled."""
     models = (config or {}).get("models") or {}
+    if not isinstance(models, dict):  # a config of another shape (e.g. a list of names) disables none
+        return {}
     out = {}
     for name, spec in models.items():
         if isinstance(spec, dict) and spec.get("enabled", True) is False:

@@ -20,7 +20,7 @@ import numpy as np
 
 from .calls import UNCLASSIFIED, read_calls
 from .errors import InputError
-from .evaluate import FRAGMENT_NAME, calibration, rows_in_split, split_truth, table_rows
+from .evaluate import FRAGMENT_NAME, calibration, expected_call, rows_in_split, split_truth, table_rows
 from .split import parse_block_name
 from .stats import bootstrap_rate, wilson
 
@@ -76,7 +76,7 @@ def document_outcomes(doc: dict, split) -> dict[str, list[dict]]:
                       for r, p in zip(table_rows(table, truth[sample]["species"]), tops)]
             for r in rows_in_split(tagged, split, sample, split_name):
                 r["in_distribution"] = r["species"] in known
-                r["expected"] = r["species"] if r["in_distribution"] else UNCLASSIFIED
+                r["expected"] = expected_call(r["species"], known)
                 r["group"] = _group(r, split)
                 rows.append(r)
         out[split_name] = rows

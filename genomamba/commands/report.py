@@ -1,10 +1,9 @@
 """`genomamba report`: write the self-contained HTML report."""
 
+import shlex
 from pathlib import Path
 
 from ..outputs import add_force_argument, check_output
-
-HELP = "write the self-contained HTML report"
 
 
 def add_arguments(parser):
@@ -19,8 +18,24 @@ def add_arguments(parser):
     parser.add_argument("--provenance", type=Path,
                         help="folder of {sample}.zarr stores, or a split.tsv whose store column names them")
     parser.add_argument("--primary", help="the primary model (default: the first metrics file's)")
+    parser.add_argument("--figures", type=Path,
+                        help="the folder `genomamba figures` wrote: its figures and their provenance are shown")
     parser.add_argument("-o", "--output", required=True, type=Path, help="the HTML file to write")
     add_force_argument(parser)
+
+
+def command_line(args) -> str:
+    """The command as run, rebuilt from its parsed arguments (so it is the same however invoked)."""
+    words = ["genomamba", "report", "--split", str(args.split)]
+    for flag, values in (("--metrics", args.metrics), ("--calls", args.calls),
+                         ("--read-metrics", args.read_metrics)):
+        if values:
+            words += [flag, *map(str, values)]
+    for flag, value in (("--config", args.config), ("--provenance", args.provenance),
+                        ("--primary", args.primary), ("--figures", args.figures)):
+        if value is not None:
+            words += [flag, str(value)]
+    return shlex.join([*words, "-o", str(args.output)] + (["--force"] if getattr(args, "force", False) else []))
 
 
 def run(args) -> int:
@@ -28,9 +43,10 @@ def run(args) -> int:
     from ..split import Split
 
     check_output(args.output, "file", [args.split, *args.metrics, *args.calls, *args.read_metrics,
-                                       args.config, args.provenance], args.force)
+                                       args.config, args.provenance, args.figures], args.force)
     write_report(args.output, split=Split.read(args.split), metrics_paths=args.metrics,
                  calls_paths=args.calls, config=args.config, provenance=args.provenance,
-                 primary=args.primary, read_metrics_paths=args.read_metrics)
+                 primary=args.primary, read_metrics_paths=args.read_metrics, figures=args.figures,
+                 command_line=command_line(args))
     print(args.output)
     return 0
