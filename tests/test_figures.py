@@ -128,3 +128,49 @@ def test_bench_model_long_table_is_read_as_series(tmp_path):
     assert rows["mamba (stream)", 1048576]["tokens_per_s"] == 16000000
     assert rows["mamba (stream)", 1048576]["peak_mem_bytes"] == 1099943936
     assert rows["transformer", 1024]["tokens_per_s"] == 1024 / 0.002
+
+
+def test_paper_formats_sizes_and_real_text(tmp_path, inputs):
+    """Every drawn figure in PNG (300 dpi, one or two columns wide), SVG with text as text, and PDF
+    with embedded TrueType fonts; no in-plot titles; legends put the primary model first."""
+    from PIL import Image
+
+    metrics, bench, logs = inputs
+    results = draw_all(tmp_path, metrics, bench, logs, log=lambda m: None, config={"primary_model": "kmer"})
+    for name, files in results.items():
+        assert {p.suffix for p in files} == {".png", ".svg", ".pdf"}, name
+        png = Image.open(tmp_path / f"{name}.png")
+        assert round(png.info["dpi"][0]) == 300 and png.size[0] in (990, 2160), (name, png.size)
+        svg = (tmp_path / f"{name}.svg").read_text()
+        assert "<text" in svg and "DejaVu Sans" in svg  # text kept as text (svg.fonttype none)
+        pdf = (tmp_path / f"{name}.pdf").read_bytes()
+        assert b"/FontFile2" in pdf  # TrueType embedded (pdf.fonttype 42)
+    svg = (tmp_path / "accuracy_vs_length.svg").read_text()
+    assert svg.index(">kmer<") < svg.index(">mamba<")  # the primary model leads the legend
+    # no titles: the axis labels are the only words above the data, panel letters mark the panels
+    assert ">a<" in svg and ">b<" in svg and "Accuracy by fragment length" not in svg
+
+
+def test_disabled_models_and_missing_lengths_are_explicit(tmp_path, inputs):
+    _, (bench,), _ = inputs
+    index = tmp_path / "figs" / "index.json"
+    draw_all(tmp_path / "figs", (), [bench], (), log=lambda m: None)
+    memory = json.loads(index.read_text())["memory_vs_length"]
+    assert memory["marked"] == {"transformer": [{"length": 8192.0, "why": "out of memory"}]}
+    assert "out of memory" in (tmp_path / "figs" / "memory_vs_length.svg").read_text()
+    draw_all(tmp_path / "figs", (), [bench], (), log=lambda m: None,
+             config={"models": {"transformer": {"kind": "transformer", "enabled": False}}})
+    memory = json.loads(index.read_text())["memory_vs_length"]
+    assert memory["models_not_drawn"] == {"transformer": "model 'transformer' is disabled in the config"}
+    assert ">transformer<" not in (tmp_path / "figs" / "memory_vs_length.svg").read_text()
+
+
+def test_moving_average_keeps_length_and_flattens_noise():
+    import numpy as np
+
+    from genomamba.figures import moving_average
+
+    values = np.array([0.0, 2.0] * 20)
+    smooth = moving_average(values, 4)
+    assert smooth.shape == values.shape and np.all(np.abs(smooth[3:-3] - 1.0) < 0.21)
+    assert np.array_equal(moving_average(values, 1), values)
