@@ -21,8 +21,6 @@ from .atomic import atomic_path
 from .errors import InputError
 from .modelfiles import entry, read_json, read_tensors
 
-FILES = ("config.json", "model.safetensors", "labels.json", "training.json")
-
 
 @dataclass
 class Checkpoint:

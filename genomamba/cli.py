@@ -1,6 +1,7 @@
 """The ``genomamba`` command: one subcommand per module in ``genomamba.commands``.
 
-Each command module defines ``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``.
+Each command module defines ``add_arguments(parser)`` and ``run(args) -> int``; its one-line help is
+its entry in ``COMMANDS``.
 Modules are imported only when their command runs, so ``genomamba tokenize`` never loads torch.
 """
 
@@ -20,14 +21,15 @@ COMMANDS = {
     "tokenize": "FASTA/GenBank/EMBL/SAM/BAM/CRAM into a chunked zarr store",
     "export": "write a store's records back as FASTA",
     "inspect": "summarise a store: records, lengths, GC and N fraction",
-    "split": "assign samples to train/validation/test by strain",
-    "train": "train a classifier (mamba, transformer, kmer, sourmash) on a split",
+    "split": "assign samples (or region blocks) to train/validation/test",
+    "train": "train a classifier (mamba, transformer, kmer, sourmash) on a split, or combine trained ones",
     "classify": "call the species of every record and file",
     "evaluate": "score calls against the truth",
     "report": "write the self-contained HTML report",
     "figures": "draw the paper figures from results",
     "bench": "benchmarks: ingest, kernels, model",
-    "simulate-reads": "simulate seeded long reads from an assembly into an unaligned BAM",
+    "simulate-reads": "simulate seeded long reads (log-normal lengths, both strands, errors) from an assembly "
+                      "into an unaligned BAM",
 }
 
 

@@ -1,4 +1,5 @@
-"""Training windows sampled from sequence stores, by split and species, reproducibly.
+"""Windows sampled from sequence stores, by split and species, reproducibly: every classifier's
+training and calibration windows come from here.
 
 A *source* is anything with ``lengths`` (per record) and ``read(record, start, end)`` returning uint8
 tokens: a ``genomamba.store.SequenceStore``, the blocks of one split in a store (``RegionSource``,
@@ -6,11 +7,19 @@ for region-block splits: windows never leave their split's blocks) or, in memory
 ``sample_sources`` opens the right one for each sample of a split, for every classifier kind. Stores
 are opened only there so that the model path imports no zarr.
 
-Batches are a pure function of (seed, stream, step): resuming at step k gives the same batches as an
-uninterrupted run, with nothing to save but k. Species are drawn uniformly (class-balanced), then a
-sample of that species, a record with probability proportional to its number of windows, and a start.
-With ``negatives`` > 0 each window is, with that probability, replaced by a synthetic sequence of no
-species made from it (``genomamba.negatives``) and labelled ``n_classes``: the "no species" class.
+Every window is cut by ``read_window``: a uniform start in a record, cut short by a shorter record.
+Two ways of choosing the records serve the two ways the classifiers learn:
+
+* ``WindowSampler``, for the neural models' gradient steps: batches of fixed-length windows that are
+  a pure function of (seed, stream, step), so that resuming at step k gives the same batches as an
+  uninterrupted run, with nothing to save but k. Species are drawn uniformly (class-balanced), then a
+  sample of that species, a record with probability proportional to its number of windows, and a
+  start. With ``negatives`` > 0 each window is, with that probability, replaced by a synthetic
+  sequence of no species made from it (``genomamba.negatives``) and labelled ``n_classes``: the "no
+  species" class.
+* ``labelled_windows``, for the models fitted at once (k-mer, sourmash): a set of windows per sample,
+  of one length or of log-uniform lengths, from one numpy Generator; records are chosen in proportion
+  to their length. ``with_negatives`` replaces a share of them by negatives.
 """
 
 from __future__ import annotations
@@ -107,7 +116,17 @@ def data_digest(sources: list[LabelledSource]) -> str:
     return h.hexdigest()
 
 
+def read_window(source, record: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """``length`` tokens of one record of a source from a uniform start (fewer if the record is
+    shorter)."""
+    record_length = int(source.lengths[record])
+    start = int(rng.integers(0, max(record_length - length, 0) + 1))
+    return np.asarray(source.read(record, start, min(start + int(length), record_length)), dtype=np.uint8)
+
+
 class WindowSampler:
+    """Class-balanced batches of fixed-length windows, a pure function of (seed, stream, step)."""
+
     def __init__(self, sources: list[LabelledSource], n_classes: int, window: int, batch_size: int,
                  seed: int, rc_augment: bool = True, require_all_classes: bool = True,
                  negatives: float = 0.0):
@@ -119,17 +138,16 @@ class WindowSampler:
             starts = np.maximum(lengths - window + 1, 0)
             if starts.sum() == 0:
                 raise ConfigError(f"sample {s.sample}: no record is as long as the window ({window} bases)")
-            self.by_class[s.label].append((s, starts / starts.sum(), starts))
+            self.by_class[s.label].append((s, starts / starts.sum()))
         empty = [c for c, members in enumerate(self.by_class) if not members]
         if empty and require_all_classes:
             raise ConfigError(f"no samples for class(es) {empty} to draw windows from")
 
     def _draw(self, rng, label: int) -> np.ndarray:
         members = self.by_class[label]
-        source, weights, starts = members[rng.integers(len(members))]
+        source, weights = members[rng.integers(len(members))]
         record = int(rng.choice(len(weights), p=weights))
-        start = int(rng.integers(starts[record]))
-        tokens = np.asarray(source.source.read(record, start, start + self.window), dtype=np.uint8)
+        tokens = read_window(source.source, record, self.window, rng)
         if self.rc_augment and rng.random() < 0.5:
             tokens = reverse_complement(tokens)
         return tokens
@@ -156,3 +174,58 @@ class WindowSampler:
         finally:
             self.rc_augment = augment
         return np.array(tokens, dtype=np.uint8).reshape(len(labels), self.window), labels
+
+
+# ---- window sets of the classifiers fitted at once ---------------------------------------------
+
+def window_lengths(n: int, shortest: int, longest: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` lengths drawn log-uniformly from [shortest, longest]."""
+    return np.exp(rng.uniform(np.log(shortest), np.log(longest), size=n)).round().astype(np.int64)
+
+
+def sample_windows(source, lengths, rng: np.random.Generator) -> list[np.ndarray]:
+    """One window per entry of ``lengths`` from a source: records chosen with probability in
+    proportion to their length (all at once), then each window cut by ``read_window``."""
+    record_lengths = np.asarray(source.lengths, dtype=np.int64)
+    if len(record_lengths) == 0 or record_lengths.max() == 0:
+        raise ConfigError(f"{getattr(source, 'path', source)}: no sequence to sample windows from")
+    records = rng.choice(len(record_lengths), size=len(lengths), p=record_lengths / record_lengths.sum())
+    return [read_window(source, int(record), length, rng) for record, length in zip(records, lengths)]
+
+
+def labelled_windows(rows, species, n: int, length, rng) -> tuple[list[np.ndarray], np.ndarray]:
+    """``n`` windows from every sample of the split rows (of ``length``, or of log-uniform lengths in
+    ``length = (shortest, longest)``), and the index of each sample's species in ``species``. In a
+    region-block split a sample's rows are its blocks, and windows stay inside them."""
+    windows, labels = [], []
+    by_sample = {}
+    for row in rows:
+        by_sample.setdefault(row.sample, []).append(row)
+    for sample_rows in by_sample.values():
+        row = sample_rows[0]
+        lengths = (window_lengths(n, *length, rng) if isinstance(length, (tuple, list))
+                   else np.full(n, length))
+        drawn = sample_windows(open_rows(sample_rows), lengths, rng)
+        windows += drawn
+        labels += [species.index(row.species)] * len(drawn)
+    return windows, np.asarray(labels, dtype=np.int64)
+
+
+def with_negatives(windows, labels, share: float, label: int, rng) -> tuple[list[np.ndarray], np.ndarray]:
+    """The windows and labels with ``share`` of the windows (at least one if ``share`` > 0, so that the
+    class exists), chosen at random, each replaced by a synthetic sequence of no species made from it
+    (``genomamba.negatives.random_negative``) and labelled ``label``."""
+    windows, labels = list(windows), np.array(labels, dtype=np.int64)
+    count = max(1, round(share * len(windows))) if share > 0 and windows else 0
+    for i in rng.choice(len(windows), size=count, replace=False):
+        windows[i], labels[i] = random_negative(rng, windows[i]), label
+    return windows, labels
+
+
+def calibration_rows(split, log):
+    """The validation rows of the training species; the training rows if there are none."""
+    rows = [r for r in split.samples("validation") if r.species in split.species]
+    if not rows:
+        log("no validation samples of the training species: calibrating on fresh training windows")
+        rows = split.samples("train")
+    return rows

@@ -73,6 +73,12 @@ def row_levels(records) -> list[str]:
             for name, nominal in zip(records, fragment_lengths(records))]
 
 
+def expected_call(species: str, known) -> str:
+    """The right call for a sequence of ``species`` by a model that knows the species ``known``: the
+    species itself, or ``unclassified`` if the model was not trained on it (out of distribution)."""
+    return species if species in known else UNCLASSIFIED
+
+
 # ---- metrics on plain label lists -----------------------------------------------------------
 
 def accuracy(truth, pred) -> float | None:
@@ -133,7 +139,7 @@ def level_metrics(rows: list[dict], model_species: list[str]) -> dict:
     """All metrics for one level. Each row has ``species`` (the truth), ``call``, ``confidence``,
     ``top`` (the highest-probability species) and ``length``."""
     known = set(model_species)
-    expected = [r["species"] if r["species"] in known else UNCLASSIFIED for r in rows]
+    expected = [expected_call(r["species"], known) for r in rows]
     calls = [r["call"] for r in rows]
     in_dist = [r for r in rows if r["species"] in known]
     ood = [r for r in rows if r["species"] not in known]
@@ -156,7 +162,7 @@ def level_metrics(rows: list[dict], model_species: list[str]) -> dict:
     }
 
 
-# Per-read accuracy by read length (issue 5: reads of 2 kb and longer): bins [edge_i, edge_i+1).
+# Per-read accuracy by read length: bins [edge_i, edge_i+1), and every read of at least the goal length.
 READ_LENGTH_EDGES = (0, 1000, 2000, 5000, 10000)
 READ_GOAL_LENGTH = 2000
 

@@ -44,11 +44,13 @@ def tokens_only(chunks) -> Iterator[np.ndarray]:
 
 
 def rechunk(chunks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
-    """Re-cut a stream of token arrays into arrays of exactly ``size`` tokens (the last one shorter)."""
+    """Re-cut a stream of token arrays of any sizes into uint8 arrays of exactly ``size`` tokens (the
+    last one shorter). A piece that is one input chunk's slice is yielded without a copy."""
     if size <= 0:
         raise ValueError(f"chunk size must be > 0, got {size}")
     pending, held = [], 0
     for chunk in chunks:
+        chunk = np.asarray(chunk, dtype=np.uint8)
         while len(chunk):
             take = chunk[: size - held]
             pending.append(take)

@@ -24,7 +24,6 @@ import math
 import time
 from dataclasses import asdict, dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -125,7 +124,8 @@ class Trainer:
 
     def classification_loss(self, tokens: torch.Tensor, labels: torch.Tensor) -> float:
         """Backpropagates segment by segment; returns the window's loss (the last segment's)."""
-        tokens = self.model.strands(tokens)
+        strands = self.model.strands(tokens)
+        tokens = torch.cat(strands)
         state = self.model.new_state(tokens.shape[0])
         segments = list(self._segments(tokens.shape[1]))
         loss_value = 0.0
@@ -135,7 +135,7 @@ class Trainer:
                     self.model.feed(tokens[:, start:end], state)
                 if last:
                     self.model.finish(state)
-                logits = self.model.head(self.model.combine_strands(self.model.pooled(state)))
+                logits = self.model.head(self.model.mean_of_strands(self.model.pooled(state).chunk(len(strands))))
             loss = F.cross_entropy(logits.float(), labels)
             (loss / len(segments)).backward()
             loss_value = loss.item()
@@ -232,17 +232,3 @@ class Trainer:
         checkpoint.load_optimizer(self.optimizer, ckpt.optimizer, saved["param_groups"])
         if "rng.torch" in ckpt.optimizer:
             torch.set_rng_state(ckpt.optimizer["rng.torch"])
-
-
-@torch.no_grad()
-def summarise(model: SpeciesModel, tokens: np.ndarray, device, batch_size: int = 32,
-              chunk_size: int | None = None) -> torch.Tensor:
-    """Pooled summaries (n, d_model) of equal-length windows, in eval mode, on the CPU."""
-    model.eval()
-    device = torch.device(device)
-    out = []
-    for start in range(0, len(tokens), batch_size):
-        batch = torch.as_tensor(tokens[start:start + batch_size], dtype=torch.long, device=device)
-        with autocast_for(device):
-            out.append(model.summarise_windows(batch, chunk_size).float().cpu())
-    return torch.cat(out) if out else torch.zeros(0, model.cfg.d_model)

@@ -11,7 +11,7 @@ from genomamba import checkpoint
 from genomamba.alphabet import reverse_complement
 from genomamba.classifiers import load
 from genomamba.classifiers.mamba import MambaClassifier
-from genomamba.classifiers.neural import resolve_params
+from genomamba.classifiers.mamba import resolve_params
 from genomamba.classifiers.transformer import TransformerClassifier
 from genomamba.errors import ConfigError, InputError
 from genomamba.split import Split, SplitRow

@@ -22,6 +22,15 @@ def test_rechunk_sizes_and_content():
         list(rechunk([tokens], 0))
 
 
+def test_rechunk_takes_empty_pieces_and_any_integer_arrays():
+    rng = np.random.default_rng(0)
+    pieces = [rng.integers(0, 5, size=n) for n in (0, 3, 10, 1, 25, 4)]   # int64, one empty
+    out = list(rechunk(pieces, 8))
+    assert [len(c) for c in out] == [8, 8, 8, 8, 8, 3]
+    assert all(c.dtype == np.uint8 for c in out)
+    assert np.array_equal(np.concatenate(out), np.concatenate(pieces))
+
+
 @pytest.mark.parametrize("total, expected", [
     (1000, ["chr:0-300", "chr:300-600", "chr:600-900"]),            # last 100 < 150: dropped
     (1050, ["chr:0-300", "chr:300-600", "chr:600-900", "chr:900-1050"]),  # last 150 >= 150: kept

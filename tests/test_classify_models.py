@@ -74,7 +74,7 @@ def test_kmer_same_seed_same_model_and_save_load_round_trip(split, kmer, tmp_pat
 def test_kmer_bad_params_and_single_species_are_config_errors(split):
     with pytest.raises(ConfigError, match="unknown parameter"):
         KmerClassifier.fit(split, {"window": 10}, seed=0, log=lambda *_: None)
-    with pytest.raises(ConfigError, match="k must be"):
+    with pytest.raises(ConfigError, match="parameter k: expected an integer in 4..8"):
         KmerClassifier.fit(split, {"k": 12}, seed=0, log=lambda *_: None)
     for bad in ({"k": 5.5}, {"C": "1"}, {"ood_lengths": 1000}, {"window_length": -1},
                 {"min_window_length": 30000}, {"ood_quantile": 1.0}):

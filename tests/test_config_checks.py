@@ -53,7 +53,7 @@ def genome(species: str, strain: str) -> Path:
     ({"mamba": {"params": {"stepz": 300}}}, ["models.mamba.params", "stepz"]),
     ({"mamba": {"params": {"steps": "many"}}}, ["models.mamba.params", "steps"]),
     ({"mamba": {"params": {"batch_size": 0}}}, ["models.mamba.params", "batch_size"]),
-    ({"kmer": {"params": {"k": 12}}}, ["models.kmer.params", "k must be"]),
+    ({"kmer": {"params": {"k": 12}}}, ["models.kmer.params", "parameter k: expected an integer in 4..8"]),
     ({"kmer": {"params": {"windows": 10}}}, ["models.kmer.params", "windows"]),
     ({"sourmash": {"params": {"ksize": 0}}}, ["models.sourmash.params", "ksize"]),
     ({"transformer": {"enabled": True, "params": {"d_model": 30, "n_heads": 4}}},

@@ -7,7 +7,8 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from genomamba.alphabet import reverse_complement
-from genomamba.classifiers.kmer import KmerCounter, canonical_index, softmax_probs, window_lengths
+from genomamba.classifiers.kmer import KmerCounter, canonical_index, softmax_probs
+from genomamba.data import window_lengths
 from genomamba.errors import ConfigError
 from genomamba.io import read_records
 

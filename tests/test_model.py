@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from genomamba import kernels
-from genomamba.models import ModelConfig, build_model, rechunk, reverse_complement_tokens
+from genomamba.models import ModelConfig, build_model, reverse_complement_tokens
 from genomamba.kernels.blocked_scan import blocked_selective_scan
 from genomamba.kernels.reference import selective_scan_ref
 
@@ -140,11 +140,3 @@ def test_default_transformer_has_about_the_mamba_parameter_count():
     mamba = count(build_model(ModelConfig(n_classes=5), 0))
     transformer = count(build_model(ModelConfig(arch="transformer", n_classes=5, max_context=512), 0))
     assert 0.8 < transformer / mamba < 1.25
-
-
-def test_rechunk_cuts_any_stream_into_fixed_sizes():
-    rng = np.random.default_rng(0)
-    pieces = [rng.integers(0, 5, size=n).astype(np.uint8) for n in (0, 3, 10, 1, 25, 4)]
-    out = list(rechunk(pieces, 8))
-    assert [len(c) for c in out] == [8, 8, 8, 8, 8, 3]
-    assert np.array_equal(np.concatenate(out), np.concatenate(pieces))

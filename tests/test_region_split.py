@@ -8,7 +8,6 @@ import numpy as np
 import pytest
 
 from genomamba.calls import CallsWriter
-from genomamba.classifiers.kmer import sample_windows
 from genomamba.classifiers.sketch import sketch, sketch_source
 from genomamba.data import (
     ArraySource,
@@ -16,6 +15,7 @@ from genomamba.data import (
     RegionSource,
     WindowSampler,
     sample_sources,
+    sample_windows,
 )
 from genomamba.errors import ConfigError, InputError
 from genomamba.evaluate import evaluate

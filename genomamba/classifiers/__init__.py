@@ -10,12 +10,12 @@ values are ConfigErrors), which the workflow calls on the config before any job 
 from __future__ import annotations
 
 import importlib
-import re
 from pathlib import Path
 
 from ..errors import ConfigError, InputError
 from ..modelfiles import read_json
 from .base import Classifier
+from .devices import check_device
 
 KINDS = {
     "kmer": "genomamba.classifiers.kmer",
@@ -52,27 +52,6 @@ def load(model_dir) -> Classifier:
     if kind not in KINDS:
         raise InputError(f"kind {kind!r} is not one of {', '.join(KINDS)}", config_path)
     return classifier_class(kind).load(model_dir)
-
-
-DEVICE = re.compile(r"auto|cpu|cuda(?::(?P<index>\d+))?")
-
-
-def check_device(name: str, what: str = "device") -> str:
-    """``name`` if it is auto, cpu, cuda or cuda:N and this machine has that device, else a
-    ConfigError saying why (``what``: how the user gave it, for the message)."""
-    match = DEVICE.fullmatch(name)
-    if match is None:
-        raise ConfigError(f"{what} {name!r} is not one of auto, cpu, cuda, cuda:N")
-    if name.startswith("cuda"):
-        import torch
-
-        if not torch.cuda.is_available():
-            raise ConfigError(f"{what} {name!r}: CUDA is not available on this machine")
-        count = torch.cuda.device_count()
-        if match["index"] is not None and int(match["index"]) >= count:
-            raise ConfigError(f"{what} {name!r}: this machine has {count} CUDA device(s), "
-                              f"cuda:0 to cuda:{count - 1}")
-    return name
 
 
 __all__ = ["Classifier", "KINDS", "check_device", "classifier_class", "load", "resolve_params"]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
+from ..errors import ConfigError
+
 
 class Classifier(ABC):
     """Scores a sequence, streamed as token chunks, against the species it was trained on.
@@ -40,3 +42,10 @@ class Classifier(ABC):
     @abstractmethod
     def load(cls, model_dir: Path) -> "Classifier":
         """Read what ``save`` wrote."""
+
+
+def training_species(split) -> list[str]:
+    """The split's training species, in label order; fewer than two is a ConfigError."""
+    if len(split.species) < 2:
+        raise ConfigError(f"a classifier needs training samples of at least 2 species, got {split.species}")
+    return list(split.species)

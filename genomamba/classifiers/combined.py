@@ -50,6 +50,7 @@ import numpy as np
 from ..errors import ConfigError, InputError
 from ..modelfiles import DAMAGED, entry, read_json
 from .base import Classifier
+from .params import check_known, require
 
 THRESHOLD = 0.5
 MEMBERS = "members"
@@ -58,14 +59,12 @@ _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 def resolve_params(params: dict) -> dict:
     """``{"members": [at least two distinct non-empty strings]}``; anything else is a ConfigError."""
-    unknown = sorted(set(params) - {"members"})
-    if unknown:
-        raise ConfigError(f"unknown parameter(s) {', '.join(unknown)}; known: members")
+    check_known(params, ("members",))
     members = params.get("members")
-    if (not isinstance(members, list) or len(members) < 2
-            or not all(isinstance(m, str) and m for m in members) or len(set(members)) != len(members)):
-        raise ConfigError("parameter members: expected a list of at least two distinct models (model "
-                          f"directories; in the workflow's config, names of its models), got {members!r}")
+    require(isinstance(members, list) and len(members) >= 2 and all(isinstance(m, str) and m for m in members)
+            and len(set(members)) == len(members), "members",
+            "a list of at least two distinct models (model directories; in the workflow's config, names "
+            "of its models)", members)
     return {"members": list(members)}
 
 

@@ -8,8 +8,8 @@ standard deviation.
 
 Training. ``windows_per_strain`` windows are drawn from every training strain's store, their lengths
 log-uniform in [``min_window_length``, ``window_length``] so that short fragments are seen too
-(numpy Generator seeded from ``seed``; records chosen in proportion to their length, uniform start),
-and a scikit-learn ``LogisticRegression`` (lbfgs, class-balanced, seeded) is fitted to them.
+(``genomamba.data.labelled_windows``, numpy Generator seeded from ``seed``), and a scikit-learn
+``LogisticRegression`` (lbfgs, class-balanced, seeded) is fitted to them.
 
 No species. A share ``negatives`` (default 0.2; 0 = none) of the training windows, chosen at random,
 is replaced, each by a synthetic sequence of no species made from it (``genomamba.negatives``:
@@ -21,12 +21,7 @@ training gives "no species" the weight of one species; its intercept is then low
 ``negatives_offset`` (default 1: odds e times lower), because held-out strains differ from the
 training strains in ways the class otherwise claims. The scaler, the centroids and the OOD radius
 below come from the real windows only. Windows reach ``window_length`` 20 kb so that training covers
-the 10 kb lengths from which negatives must be rejected. Measured leaving strains out in four
-rotations (seed 1; in brackets the same without negatives and with 5 kb windows): on the embedded
-slices, no negative of any kind at 10 kb, 100 kb or 1 Mb was called (306 of 768), held-out records
-47/48 right (47), 10 kb fragments 189/192 (190), 1 kb fragments 1782/1920 (1810); on the
-development genomes, 11 of 1856 negatives were called, all of 10 kb (540), 10 kb fragments 570/580
-(569), 1 kb fragments 5311/5694 (5303).
+the 10 kb lengths from which negatives must be rejected.
 
 Out-of-distribution guard. Max-probability is overconfident far from the training data (human DNA
 is still "most like" some bacterium), so every sequence is also measured against the species:
@@ -34,18 +29,18 @@ is still "most like" some bacterium), so every sequence is also measured against
 grows as a sequence gets shorter, so the acceptable distance depends on length: on validation
 windows of several lengths (``ood_lengths``) the ``ood_quantile`` quantile of the distance is taken
 and ``radius(L)^2 = A + B / L`` (A, B >= 0: a strain-to-strain part plus sampling noise) fitted to
-it by non-negative least squares (``genomamba.classifiers.ood``, shared with the neural classifiers). A sequence farther than ``ood_margin * radius(L)`` gets
-confidence 0 (its probabilities are kept), so it is called ``unclassified`` whatever the threshold.
-With 5 kb windows and without negatives, trained on the development genomes (5 bacterial species,
-seed 1), it rejected 99.9% of 10 kb and 68% of 1 kb fragments of human chr22 and every whole human
-record, while abstaining on 0.3% (10 kb) and 1.3% (1 kb) of held-out bacterial fragments: short
-fragments are too noisy for a reliable distance.
+it by non-negative least squares (``genomamba.classifiers.ood``, shared with the neural
+classifiers). A sequence farther than ``ood_margin * radius(L)`` gets confidence 0 (its
+probabilities are kept), so it is called ``unclassified`` whatever the threshold. Short fragments
+have few k-mers, so their distance is noisy and their radius wide: the guard rejects long foreign
+sequences far more reliably than short ones.
 
 Threshold. On validation windows drawn like the training windows (the same share of them replaced
 by negatives, which count as wrong whenever they are called), the lowest confidence whose kept calls
 reach ``target_accuracy`` (``genomamba.calls.calibrate_threshold``), at least
 ``min_threshold`` (default 0.5: a call must be more likely right than wrong; this also makes an
-assembly whose fragments are mostly rejected as OOD -- mean confidence low -- ``unclassified``). Without validation samples, fresh windows of the training strains are used (logged).
+assembly whose fragments are mostly rejected as OOD -- mean confidence low -- ``unclassified``).
+Without validation samples, fresh windows of the training strains are used (logged).
 
 Saved as ``config.json`` (kind, species, threshold, parameters, radius fit) and ``weights.safetensors``
 (coefficients and intercepts, one row per class with "no species" last, scaler mean and scale,
@@ -61,12 +56,12 @@ from pathlib import Path
 import numpy as np
 
 from ..calls import calibrate_threshold
-from ..data import open_rows
+from ..data import calibration_rows, labelled_windows, with_negatives
 from ..errors import ConfigError, InputError
 from ..modelfiles import entry, read_json, read_tensors
-from ..negatives import random_negative
-from .base import Classifier
+from .base import Classifier, training_species
 from .ood import fit_radius, radius
+from .params import checked_params, require
 
 MIN_K, MAX_K = 4, 8
 DEFAULTS = {
@@ -88,13 +83,18 @@ DEFAULTS = {
 
 
 def resolve_params(params: dict) -> dict:
-    """``params`` over DEFAULTS; unknown keys, wrong types and impossible values are ConfigErrors."""
-    params = merged_params(params, DEFAULTS)
-    check_k(params["k"])
-    check_window_params(params)
-    if not params["negatives"] < 1:
-        raise ConfigError(f"parameter negatives: expected a share in [0, 1), got {params['negatives']!r}")
-    return params
+    """``params`` over DEFAULTS, checked (``genomamba.classifiers.params``); a problem is a ConfigError."""
+    p = checked_params(params, DEFAULTS)
+    check_k(p["k"])
+    require(0 < p["min_window_length"] <= p["window_length"], "min_window_length",
+            f"a length in 1..window_length ({p['window_length']})", p["min_window_length"])
+    for key in ("windows_per_strain", "validation_windows_per_strain"):
+        require(p[key] >= 1, key, "at least 1", p[key])
+    require(min(p["ood_lengths"]) >= 1, "ood_lengths", "lengths of at least 1", p["ood_lengths"])
+    require(0 < p["ood_quantile"] < 1, "ood_quantile", "a number in (0, 1)", p["ood_quantile"])
+    require(0 < p["target_accuracy"] <= 1, "target_accuracy", "a number in (0, 1]", p["target_accuracy"])
+    require(p["negatives"] < 1, "negatives", "a share in [0, 1)", p["negatives"])
+    return p
 
 
 # ---- canonical k-mer counting -----------------------------------------------------------------
@@ -123,8 +123,8 @@ def kmer_codes(tokens: np.ndarray, k: int) -> np.ndarray:
 
 
 def check_k(k) -> None:
-    if not (isinstance(k, int) and MIN_K <= k <= MAX_K):
-        raise ConfigError(f"k must be an integer in {MIN_K}..{MAX_K}, got {k!r}")
+    require(isinstance(k, int) and not isinstance(k, bool) and MIN_K <= k <= MAX_K, "k",
+            f"an integer in {MIN_K}..{MAX_K}", k)
 
 
 class KmerCounter:
@@ -155,102 +155,6 @@ def hellinger(counts: np.ndarray) -> np.ndarray:
     counts = np.atleast_2d(counts).astype(np.float64)
     totals = counts.sum(axis=1, keepdims=True)
     return np.sqrt(counts / np.where(totals > 0, totals, 1.0))
-
-
-# ---- sampling windows from stores -------------------------------------------------------------
-
-def window_lengths(n: int, shortest: int, longest: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` lengths drawn log-uniformly from [shortest, longest]."""
-    return np.exp(rng.uniform(np.log(shortest), np.log(longest), size=n)).round().astype(np.int64)
-
-
-def sample_windows(store, lengths, rng: np.random.Generator) -> list[np.ndarray]:
-    """One window per entry of ``lengths`` from a source (``genomamba.data``: a store, or a split's
-    blocks of one): a record chosen with probability in proportion to its length, then a uniform
-    start; windows are cut short by shorter records."""
-    record_lengths = np.asarray(store.lengths, dtype=np.int64)
-    if len(record_lengths) == 0 or record_lengths.max() == 0:
-        raise ConfigError(f"{getattr(store, 'path', store)}: no sequence to sample windows from")
-    records = rng.choice(len(record_lengths), size=len(lengths), p=record_lengths / record_lengths.sum())
-    windows = []
-    for record, length in zip(records, lengths):
-        start = int(rng.integers(0, max(record_lengths[record] - length, 0) + 1))
-        end = min(start + int(length), int(record_lengths[record]))
-        windows.append(np.asarray(store.read(int(record), start, end), dtype=np.uint8))
-    return windows
-
-
-def labelled_windows(rows, species, n: int, length, rng) -> tuple[list[np.ndarray], np.ndarray]:
-    """``n`` windows from every sample of the split rows (of ``length``, or of log-uniform lengths in
-    ``length = (shortest, longest)``), and the index of each sample's species in ``species``. In a
-    region-block split a sample's rows are its blocks, and windows stay inside them."""
-    windows, labels = [], []
-    by_sample = {}
-    for row in rows:
-        by_sample.setdefault(row.sample, []).append(row)
-    for sample_rows in by_sample.values():
-        row = sample_rows[0]
-        lengths = (window_lengths(n, *length, rng) if isinstance(length, (tuple, list))
-                   else np.full(n, length))
-        drawn = sample_windows(open_rows(sample_rows), lengths, rng)
-        windows += drawn
-        labels += [species.index(row.species)] * len(drawn)
-    return windows, np.asarray(labels, dtype=np.int64)
-
-
-def with_negatives(windows, labels, share: float, label: int, rng) -> tuple[list[np.ndarray], np.ndarray]:
-    """The windows and labels with ``share`` of the windows (at least one if ``share`` > 0, so that the
-    class exists), chosen at random, each replaced by a synthetic sequence of no species made from it
-    (``genomamba.negatives.random_negative``) and labelled ``label``."""
-    windows, labels = list(windows), np.array(labels, dtype=np.int64)
-    count = max(1, round(share * len(windows))) if share > 0 and windows else 0
-    for i in rng.choice(len(windows), size=count, replace=False):
-        windows[i], labels[i] = random_negative(rng, windows[i]), label
-    return windows, labels
-
-
-def calibration_rows(split, log):
-    """The validation rows of training species; the training rows if there are none."""
-    rows = [r for r in split.samples("validation") if r.species in split.species]
-    if not rows:
-        log("no validation samples of the training species: calibrating on fresh training windows")
-        rows = split.samples("train")
-    return rows
-
-
-def merged_params(params: dict, defaults: dict) -> dict:
-    """``params`` over ``defaults``; unknown keys, wrong types and negative numbers are ConfigErrors
-    (an int default wants an int, a float default any number, a list a list of positive numbers)."""
-    unknown = sorted(set(params) - set(defaults))
-    if unknown:
-        raise ConfigError(f"unknown parameter(s) {', '.join(unknown)}; known: {', '.join(defaults)}")
-    merged = {**defaults, **params}
-    for key, value in merged.items():
-        default = defaults[key]
-        values = value if isinstance(value, list) else [value]
-        wanted = int if isinstance(default, int) else (int, float)
-        if (isinstance(default, list) != isinstance(value, list) or not values
-                or not all(isinstance(v, wanted) and not isinstance(v, bool) and v >= 0 for v in values)):
-            raise ConfigError(f"parameter {key}: expected {'a list of ' if isinstance(default, list) else ''}"
-                              f"non-negative {'integer' if wanted is int else 'number'}s, got {value!r}")
-    return merged
-
-
-def check_window_params(params: dict) -> None:
-    if not 0 < params["min_window_length"] <= params["window_length"]:
-        raise ConfigError("parameters: need 0 < min_window_length <= window_length, got "
-                          f"{params['min_window_length']} and {params['window_length']}")
-    if not 0 < params["ood_quantile"] < 1 or not 0 < params["target_accuracy"] <= 1:
-        raise ConfigError("parameters: ood_quantile must be in (0, 1) and target_accuracy in (0, 1]")
-    if min(params["windows_per_strain"], params["validation_windows_per_strain"], *params["ood_lengths"]) < 1:
-        raise ConfigError("parameters: window counts and ood_lengths must be >= 1")
-
-
-def check_species(split) -> list[str]:
-    if len(split.species) < 2:
-        raise ConfigError(f"a classifier needs training samples of at least 2 species, "
-                          f"got {split.species}")
-    return list(split.species)
 
 
 # ---- the classifier ---------------------------------------------------------------------------
@@ -314,7 +218,7 @@ class KmerClassifier(Classifier):
         from sklearn.linear_model import LogisticRegression
 
         params = resolve_params(params)
-        species = check_species(split)
+        species = training_species(split)
         counter = KmerCounter(params["k"])
         rng = np.random.default_rng(seed)
 

@@ -1,10 +1,10 @@
 """The Mamba species classifier: streams records of any length in constant memory.
 
-Params and the confidence/threshold are documented in ``genomamba.classifiers.neural``.
+Params in ``genomamba.classifiers.neural_params``; confidence and threshold in
+``genomamba.classifiers.neural`` and ``neural_calibration``.
 """
 
-from ..train import TrainConfig
-from . import neural
+from . import neural_params
 from .neural import NeuralClassifier
 
 
@@ -13,13 +13,9 @@ class MambaClassifier(NeuralClassifier):
     arch = "mamba"
 
 
-def resolve_params(params: dict, classifier: type[NeuralClassifier] = MambaClassifier) -> dict:
-    """The params of ``genomamba.classifiers.neural``, checked as ``classifier.fit`` will use them:
-    they must make a model of its arch and a training configuration (also for the Transformer)."""
-    params = neural.resolve_params(params)
-    classifier.model_config(params, n_classes=2)
-    TrainConfig(**{key: params[key] for key in neural.TRAIN_KEYS})
-    return params
+def resolve_params(params: dict) -> dict:
+    """The params of ``genomamba.classifiers.neural_params``, checked as ``fit`` will use them."""
+    return neural_params.resolve_params(params, MambaClassifier.arch)
 
 
 CLASSIFIER = MambaClassifier

@@ -28,11 +28,11 @@ import numpy as np
 
 from ..alphabet import decode
 from ..calls import calibrate_threshold
-from ..data import sample_sources
+from ..data import calibration_rows, labelled_windows, sample_sources
 from ..errors import ConfigError, InputError
 from ..modelfiles import DAMAGED, entry, read_bytes, read_json
-from .base import Classifier
-from .kmer import calibration_rows, check_species, labelled_windows, merged_params
+from .base import Classifier, training_species
+from .params import checked_params, require
 
 SIGNATURES = "references.sig.json"
 DEFAULTS = {
@@ -47,11 +47,11 @@ DEFAULTS = {
 
 
 def resolve_params(params: dict) -> dict:
-    """``params`` over DEFAULTS; unknown keys, wrong types and impossible values are ConfigErrors."""
-    params = merged_params(params, DEFAULTS)
-    if min(params["ksize"], params["scaled"], params["window_length"], params["chunk_size"]) < 1:
-        raise ConfigError("parameters: ksize, scaled, window_length and chunk_size must be >= 1")
-    return params
+    """``params`` over DEFAULTS, checked (``genomamba.classifiers.params``); a problem is a ConfigError."""
+    p = checked_params(params, DEFAULTS)
+    for key in ("ksize", "scaled", "window_length", "chunk_size"):
+        require(p[key] >= 1, key, "at least 1", p[key])
+    return p
 
 
 def sketch(chunks: Iterable[np.ndarray], ksize: int, scaled: int):
@@ -107,7 +107,7 @@ class SourmashClassifier(Classifier):
     @classmethod
     def fit(cls, split, params, seed, log=print):
         params = resolve_params(params)
-        species = check_species(split)
+        species = training_species(split)
         rows, references = [], []
         for row, source in sample_sources(split, "train"):
             rows.append(row)

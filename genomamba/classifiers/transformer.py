@@ -3,12 +3,11 @@ harness and about the Mamba default's parameter count (about 17 k at d_model 32,
 
 It cannot carry state: a record is scored by consecutive windows of ``max_context`` bases (default:
 the training window) from its start, and the summary is the length-weighted mean over the windows,
-so nothing links bases in different windows. Params as in ``genomamba.classifiers.neural``
+so nothing links bases in different windows. Params as in ``genomamba.classifiers.neural_params``
 (``pretrain_steps`` is not available: the encoder is bidirectional).
 """
 
-from ..errors import ConfigError
-from . import mamba
+from . import neural_params
 from .neural import NeuralClassifier
 
 
@@ -18,13 +17,8 @@ class TransformerClassifier(NeuralClassifier):
 
 
 def resolve_params(params: dict) -> dict:
-    """The params of ``genomamba.classifiers.neural`` checked as for Mamba (``mamba.resolve_params``)
-    but for a Transformer, and without ``pretrain_steps``."""
-    params = mamba.resolve_params(params, TransformerClassifier)
-    if params["pretrain_steps"]:
-        raise ConfigError("pretrain_steps is for mamba only: the transformer's encoder is bidirectional, "
-                          "it has no next-base head")
-    return params
+    """The params of ``genomamba.classifiers.neural_params``, checked as ``fit`` will use them."""
+    return neural_params.resolve_params(params, TransformerClassifier.arch)
 
 
 CLASSIFIER = TransformerClassifier

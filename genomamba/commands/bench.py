@@ -2,7 +2,6 @@
 
 import importlib
 
-HELP = "benchmarks: ingest, kernels, model"
 BENCHMARKS = ("ingest", "kernels", "model")
 
 

@@ -15,8 +15,6 @@ from ..errors import InputError
 from ..inputs import DEFAULT_CHUNK_SIZE
 from ..outputs import add_force_argument, check_output
 
-HELP = "call the species of every record and file"
-
 
 def add_arguments(parser):
     parser.add_argument("--model", required=True, type=Path, help="model directory (genomamba train)")

@@ -4,8 +4,6 @@ from pathlib import Path
 
 from ..outputs import add_force_argument, check_output
 
-HELP = "score calls against the truth"
-
 
 def add_arguments(parser):
     parser.add_argument("--split", required=True, type=Path, help="split.tsv (the truth)")

@@ -7,7 +7,6 @@ import numpy as np
 from ..alphabet import BASES
 from ..outputs import add_force_argument, check_output
 
-HELP = "write a store's records back as FASTA"
 WIDTH = 60
 _LETTERS = np.frombuffer(BASES.encode(), dtype=np.uint8)
 

@@ -12,8 +12,6 @@ import sys
 
 import numpy as np
 
-HELP = "summarise a store: records, lengths, GC and N fraction"
-
 
 def add_arguments(parser):
     parser.add_argument("store", metavar="STORE.zarr")

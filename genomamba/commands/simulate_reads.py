@@ -6,8 +6,6 @@ import sys
 
 from ..outputs import add_force_argument, check_output
 
-HELP = "simulate seeded long reads (log-normal lengths, both strands, errors) from an assembly into a BAM"
-
 
 def add_arguments(parser):
     from ..simulate import ErrorModel, LengthModel

@@ -7,8 +7,6 @@ from pathlib import Path
 from ..outputs import add_force_argument, check_output
 from ..split import MODES
 
-HELP = "assign samples (or region blocks) to train/validation/test"
-
 
 def add_arguments(parser):
     parser.add_argument("--samples", required=True, type=Path,

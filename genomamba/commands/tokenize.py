@@ -7,8 +7,6 @@ import sys
 
 from ..outputs import add_force_argument, check_output
 
-HELP = "FASTA/GenBank/EMBL/SAM/BAM/CRAM into a chunked zarr store"
-
 
 def add_arguments(parser):
     parser.epilog = ("Lower case (soft-masked) FASTA bases are kept as a mask; IUPAC codes become N. Records "

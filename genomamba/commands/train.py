@@ -10,7 +10,6 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..outputs import add_force_argument, check_output
 
-HELP = "train a classifier (mamba, transformer, kmer, sourmash) on a split, or combine trained ones"
 PAUSED = 3  # exit status of a run stopped by --max-minutes, to be continued
 
 

@@ -1,7 +1,7 @@
 """The neural models: Mamba with carried state, a Transformer baseline, and the species model."""
 
 from .config import ModelConfig
-from .streaming import SpeciesModel, StreamState, build_model, rechunk, reverse_complement_tokens
+from .streaming import SpeciesModel, StreamState, build_model, reverse_complement_tokens
 
-__all__ = ["ModelConfig", "SpeciesModel", "StreamState", "build_model", "rechunk",
+__all__ = ["ModelConfig", "SpeciesModel", "StreamState", "build_model",
            "reverse_complement_tokens"]

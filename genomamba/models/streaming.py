@@ -18,8 +18,6 @@ streaming the reverse strand needs the record's end first, so the tokens of one 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
-
 import numpy as np
 import torch
 from torch import nn
@@ -35,23 +33,6 @@ _COMPLEMENT = torch.as_tensor(COMPLEMENT, dtype=torch.long)
 def reverse_complement_tokens(tokens: torch.Tensor) -> torch.Tensor:
     """Reverse complement of a (batch, L) token tensor."""
     return _COMPLEMENT.to(tokens.device)[tokens.flip(-1)]
-
-
-def rechunk(chunks: Iterable[np.ndarray], size: int) -> Iterator[np.ndarray]:
-    """Cut a stream of token arrays of any sizes into arrays of ``size`` (the last may be shorter)."""
-    pending, held = [], 0
-    for chunk in chunks:
-        chunk = np.asarray(chunk, dtype=np.uint8)
-        while len(chunk):
-            take = min(size - held, len(chunk))
-            pending.append(chunk[:take])
-            held += take
-            chunk = chunk[take:]
-            if held == size:
-                yield np.concatenate(pending)
-                pending, held = [], 0
-    if held:
-        yield np.concatenate(pending)
 
 
 class StreamState:
@@ -152,27 +133,39 @@ class SpeciesModel(nn.Module):
     def pooled(state: StreamState) -> torch.Tensor:
         return (state.total / max(state.count, 1)).float()
 
-    def strands(self, tokens: torch.Tensor) -> torch.Tensor:
-        """With the RC option, a batch of windows followed by their reverse complements."""
+    def strands(self, tokens: torch.Tensor) -> list[torch.Tensor]:
+        """The strands a summary covers: the (batch, L) tokens and, with the RC option, their reverse
+        complements."""
         if not self.cfg.rc_equivariant:
-            return tokens
-        return torch.cat([tokens, reverse_complement_tokens(tokens)])
+            return [tokens]
+        return [tokens, reverse_complement_tokens(tokens)]
 
-    def combine_strands(self, pooled: torch.Tensor) -> torch.Tensor:
-        if not self.cfg.rc_equivariant:
-            return pooled
-        half = pooled.shape[0] // 2
-        return (pooled[:half] + pooled[half:]) / 2
+    @staticmethod
+    def mean_of_strands(summaries) -> torch.Tensor:
+        """The summary of a sequence from its strands' summaries (``strands`` order): their mean."""
+        if len(summaries) == 1:
+            return summaries[0]
+        forward, reverse = summaries
+        return (forward + reverse) / 2
 
     def summarise_windows(self, tokens: torch.Tensor, chunk_size: int | None = None) -> torch.Tensor:
-        """Pooled summaries (batch, d_model) of equal-length windows, both strands where enabled."""
-        tokens = self.strands(tokens)
+        """Pooled summaries (batch, d_model) of equal-length windows, both strands where enabled (run
+        as one batch)."""
+        strands = self.strands(tokens)
+        tokens = torch.cat(strands)
         state = self.new_state(tokens.shape[0])
         step = chunk_size or tokens.shape[1]
         for start in range(0, tokens.shape[1], step):
             self.feed(tokens[:, start:start + step], state)
         self.finish(state)
-        return self.combine_strands(self.pooled(state))
+        return self.mean_of_strands(self.pooled(state).chunk(len(strands)))
+
+    @torch.no_grad()
+    def probabilities(self, summaries: torch.Tensor) -> np.ndarray:
+        """(n, outputs) float64 softmax of the species head over (n, d_model) summaries: the species,
+        then "no species" where the model has that class."""
+        logits = self.head(summaries.to(self.head.weight.device).float()).float().cpu()
+        return torch.softmax(logits, -1).numpy().astype(np.float64)
 
 
 def build_model(cfg: ModelConfig, seed: int) -> SpeciesModel:

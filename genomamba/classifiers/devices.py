@@ -1,0 +1,39 @@
+"""Which device a classifier runs on: names a user may give, and the torch device they mean."""
+
+from __future__ import annotations
+
+import re
+
+from ..errors import ConfigError
+
+DEVICE = re.compile(r"auto|cpu|cuda(?::(?P<index>\d+))?")
+
+
+def check_device(name: str, what: str = "device") -> str:
+    """``name`` if it is auto, cpu, cuda or cuda:N and this machine has that device, else a
+    ConfigError saying why (``what``: how the user gave it, for the message)."""
+    match = DEVICE.fullmatch(name)
+    if match is None:
+        raise ConfigError(f"{what} {name!r} is not one of auto, cpu, cuda, cuda:N")
+    if name.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            raise ConfigError(f"{what} {name!r}: CUDA is not available on this machine")
+        count = torch.cuda.device_count()
+        if match["index"] is not None and int(match["index"]) >= count:
+            raise ConfigError(f"{what} {name!r}: this machine has {count} CUDA device(s), "
+                              f"cuda:0 to cuda:{count - 1}")
+    return name
+
+
+def resolve_device(name: str):
+    """The torch device of auto (cuda if available, else cpu), cpu, cuda or cuda:N; asking for CUDA
+    where there is none is a ConfigError."""
+    import torch
+
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name.startswith("cuda") and not torch.cuda.is_available():
+        raise ConfigError("device cuda was asked for but CUDA is not available")
+    return torch.device(name)
