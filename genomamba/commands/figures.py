@@ -5,8 +5,6 @@ from pathlib import Path
 
 from ..outputs import check_output
 
-HELP = "draw the paper figures from results"
-
 
 def add_arguments(parser):
     parser.add_argument("--metrics", nargs="*", default=[], type=Path,
