@@ -4,7 +4,8 @@ a cascade of trained ones (combined).
 A trained classifier is a directory whose ``config.json`` names its ``kind``; ``load(dir)`` returns
 the right class. ``KINDS`` maps kind names to the modules that implement them; each module has
 ``CLASSIFIER`` and ``resolve_params(params)`` (the params with defaults filled in; unknown keys and bad
-values are ConfigErrors), which the workflow calls on the config before any job runs.
+values are ConfigErrors, checked with ``genomamba.classifiers.params``), which the workflow calls on
+the config before any job runs. A new kind is one more such module and its entry in ``KINDS``.
 """
 
 from __future__ import annotations
