@@ -1,32 +1,35 @@
 """GenoMamba workflow: tokenize -> split -> train -> classify -> evaluate -> report (+ figures).
 
-Every rule calls one `genomamba` subcommand; the logic (sample sheet, checks, target lists) lives in
-genomamba/workflow.py. Run `snakemake --cores 2` (default target `all`: everything, figures included) or
-`snakemake figures` for the figures alone; `snakemake --report` then bundles the outputs. The config,
-the sample sheet and every enabled model's params are checked when this file is parsed, before any
-job runs (genomamba/workflow.py check_config).
+Every rule calls one `genomamba` subcommand in its software environment (workflow/envs/, or the
+container built from the Dockerfile); workflow/rules/common.smk checks the config and the sample sheet
+when this file is parsed, before any job runs, and the logic the rules need lives in
+genomamba/workflow.py. Run `snakemake --cores 2` (default target `all`: everything, figures included)
+or `snakemake figures` for the figures alone; `snakemake --report` then bundles the outputs; a cluster:
+docs/cluster.md.
 """
 
 import sys
 
-sys.path.insert(0, workflow.basedir)  # this checkout's genomamba, even when it is not installed
-
-from snakemake.utils import min_version, validate
+# This checkout's genomamba, even when another copy is installed: imported here, and first on the
+# PYTHONPATH of every job (the `genomamba` entry point of the job's environment then imports this code).
+sys.path.insert(0, workflow.basedir)
+from snakemake.utils import min_version
 
 from genomamba import workflow as gw
 
+shell.prefix(gw.job_shell_prefix(workflow.basedir))
+
 min_version("8.0")
+
 
 configfile: gw.resolve_path("config/config.yaml", [workflow.basedir])
 
-validate(config, "workflow/schemas/config.schema.yaml")
-SAMPLE_SHEET = gw.resolve_path(config["samples"], [workflow.basedir])
-validate(gw.sample_frame(SAMPLE_SHEET), "workflow/schemas/samples.schema.yaml")
-# warnings once, from the main process (jobs of `run:` rules parse this file again in a subprocess)
-SAMPLES = gw.check_config(config, SAMPLE_SHEET, base_dirs=[workflow.basedir],
-                          warn=gw.warn if workflow.is_main_process else lambda message: None)
-MODELS = gw.enabled_models(config)
-GENOMAMBA = gw.genomamba_command(workflow.basedir)
+
+include: "workflow/rules/common.smk"
+
+
+container: config["container"]
+
 
 wildcard_constraints:
     sample=gw.alternatives(SAMPLES.keys()),

@@ -8,9 +8,7 @@ fragments of it are ``record@start-end:0-L`` and evaluation finds each call's bl
 
 from __future__ import annotations
 
-import shlex
 from collections.abc import Iterator
-from pathlib import Path
 
 import numpy as np
 
@@ -54,21 +52,3 @@ def cut_blocks(record: InputRecord, spans) -> Iterator[InputRecord]:
     if spans:
         raise InputError(f"block {spans[0][0]}-{spans[0][1]} of the split table ends past the record's "
                          f"end ({position} bases)", record.file, record=record.name)
-
-
-def classify_region_args(config: dict, sample: str, split_tsv: str = "results/split.tsv") -> str:
-    """`classify` options for the workflow: in region-block mode, the sample's blocks of the evaluated
-    splits; nothing in strain mode."""
-    if config["split"].get("mode", "strain") != "region_blocks":
-        return ""
-    splits = config.get("evaluate", {}).get("splits", ["test"])
-    return " ".join(["--regions", shlex.quote(split_tsv), "--sample", shlex.quote(sample),
-                     "--region-splits", *splits])
-
-
-def classify_input(config: dict, sample, path: str) -> str:
-    """What the workflow classifies: the sample's store in region-block mode (blocks are read from it),
-    else its input file."""
-    if config["split"].get("mode", "strain") == "region_blocks":
-        return str(Path("results/stores") / f"{sample}.zarr")
-    return path

@@ -1,4 +1,7 @@
-"""Helpers the Snakefile calls: sample sheet, config checks, target lists (the Snakefile holds no logic).
+"""Everything the workflow's rules compute, in one place: sample sheet, config checks, target lists,
+job resources and software environments, classification inputs, simulated reads. The Snakefile and
+workflow/rules/*.smk hold no logic of their own; they name these functions (``gw.<name>``, imported
+in workflow/rules/common.smk), so pytest tests them.
 
 Sample sheet (`samples.tsv`): tab-separated, header `sample species strain path` (in any order, no
 other columns), one row per input file; blank lines and lines starting with `#` are skipped. Sample
@@ -20,6 +23,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import sys
 import zlib
 from dataclasses import dataclass
@@ -332,14 +336,89 @@ def alternatives(names) -> str:
     return "|".join(re.escape(n) for n in names) or "(?!)"
 
 
-def genomamba_command(basedir) -> str:
-    """The `genomamba` command of the checkout at ``basedir``, run by this interpreter (the same code
-    the Snakefile imports, installed or not)."""
-    return (f"PYTHONPATH={shlex.quote(str(basedir))}${{PYTHONPATH:+:$PYTHONPATH}} "
-            f"{shlex.quote(sys.executable)} -m genomamba.cli")
+def job_shell_prefix(basedir) -> str:
+    """What every job's shell runs first (Snakemake's ``shell.prefix``): bash's strict mode, Snakemake's
+    default, and this checkout at the front of PYTHONPATH, so that the `genomamba` entry point of the
+    job's environment (the active one, the rule's conda environment or the container) runs the code
+    the Snakefile imported, where ``basedir`` is visible. Braces doubled: Snakemake formats it."""
+    return ("set -euo pipefail; "
+            f"export PYTHONPATH={shlex.quote(str(basedir))}${{{{PYTHONPATH:+:$PYTHONPATH}}}}; ")
+
+
+def missing_entry_point(deployment_methods) -> str | None:
+    """Why jobs could not run, or None. Every rule runs the `genomamba` entry point: from the rule's conda
+    environment or container with Snakemake's ``--sdm conda`` / ``--sdm apptainer``, else from the PATH
+    of the environment Snakemake was started in."""
+    if deployment_methods or shutil.which("genomamba"):
+        return None
+    return ("the `genomamba` command is not on PATH: install the package into this environment "
+            "(`make install`, or `pip install -e .`), or run with `--sdm conda` or `--sdm apptainer`")
+
+
+# ---- software deployment (workflow/envs/) ----
+
+CPU_ENV = "genomamba.yaml"
+CUDA_ENV = "genomamba-cuda.yaml"
+
+
+def model_env(config: dict, model: str) -> str:
+    """The conda environment file (in workflow/envs/) of a model's train and classify jobs: the CUDA
+    build of torch where the model asks for GPUs, else the CPU build."""
+    return CUDA_ENV if model_resources(config, model)["gpu"] else CPU_ENV
+
+
+def model_resource(config: dict, key: str):
+    """A rule's ``threads:`` or ``resources:`` entry for the jobs of one model (train, classify): a
+    function of the job's wildcards giving that model's ``key`` (model_resources)."""
+    def of_job(wildcards):
+        return model_resources(config, model_of(wildcards, config))[key]
+    return of_job
+
+
+# ---- classification inputs ----
+
+def classify_input(config: dict, sample, path: str) -> str:
+    """What the workflow classifies: the sample's store in region-block mode (blocks are read from it,
+    genomamba/regions.py), else its input file."""
+    if config["split"].get("mode", "strain") == "region_blocks":
+        return str(Path("results/stores") / f"{sample}.zarr")
+    return path
+
+
+def classify_region_args(config: dict, sample: str, split_tsv: str = "results/split.tsv") -> str:
+    """`classify` options for the workflow: in region-block mode, the sample's blocks of the evaluated
+    splits; nothing in strain mode."""
+    if config["split"].get("mode", "strain") != "region_blocks":
+        return ""
+    splits = config.get("evaluate", {}).get("splits", ["test"])
+    return " ".join(["--regions", shlex.quote(split_tsv), "--sample", shlex.quote(sample),
+                     "--region-splits", *splits])
+
+
+def split_inputs(config: dict, sample: str) -> list[str]:
+    """The split table, as an input of a sample's classify jobs where they read its blocks."""
+    return ["results/split.tsv"] if classify_region_args(config, sample) else []
 
 
 # ---- long reads (workflow/rules/reads.smk) ----
+
+def reads_metrics(config: dict) -> list[str]:
+    """The per-read metrics the report shows: every enabled model's, or none when reads are off."""
+    if not config.get("reads", {}).get("enabled", False):
+        return []
+    return [f"results/metrics/reads/{m}.json" for m in enabled_models(config)]
+
+
+def simulated_samples(config: dict, split_tsv) -> list[str]:
+    """The samples reads are simulated from, once the split table exists (held_out_samples of the
+    config's reads.splits)."""
+    return held_out_samples(Split.read(split_tsv), config["reads"]["splits"])
+
+
+def read_calls(config: dict, model: str, split_tsv) -> list[str]:
+    """One model's per-read calls of every sample reads are simulated from."""
+    return [f"results/reads/calls/{model}/{s}.tsv" for s in simulated_samples(config, split_tsv)]
+
 
 def held_out_samples(split, splits=("test",)) -> list[str]:
     """The samples reads are simulated from in the workflow: the assemblies of training species in

@@ -5,6 +5,16 @@ checkpoint split:
         stores=expand("results/stores/{sample}.zarr", sample=SAMPLES),
     output:
         "results/split.tsv",
+    log:
+        "logs/split.log",
+    benchmark:
+        "results/benchmarks/split.tsv"
+    conda:
+        ENV
+    threads: 1
+    resources:
+        mem_mb=500,
+        runtime=5,
     params:
         seed=config["seed"],
         fractions=gw.fractions_args(config),
@@ -12,15 +22,7 @@ checkpoint split:
         mode=config["split"]["mode"],
         block_length=config["split"]["block_length"],
         margin=config["split"]["margin"],
-    log:
-        "logs/split.log",
-    benchmark:
-        "results/benchmarks/split.tsv"
-    threads: 1
-    resources:
-        mem_mb=500,
-        runtime=5,
     shell:
-        "{GENOMAMBA} split --samples {input.sheet:q} --stores-dir results/stores --seed {params.seed}"
+        "genomamba split --samples {input.sheet:q} --stores-dir results/stores --seed {params.seed}"
         " --fractions {params.fractions} {params.species} --mode {params.mode}"
         " --block-length {params.block_length} --margin {params.margin} -o {output:q} > {log:q} 2>&1"

@@ -1,6 +1,7 @@
 # A combined model (genomamba/classifiers/combined.py) is built from other models of the config: their
 # directories are its inputs, and its params name them by directory.
 
+
 rule train:
     input:
         split="results/split.tsv",
@@ -8,19 +9,21 @@ rule train:
         members=lambda wc: gw.member_dirs(config, wc.model),
     output:
         directory("results/models/{model}"),
-    params:
-        kind=lambda wc: config["models"][wc.model]["kind"],
-        params=lambda wc: gw.train_params(config, wc.model),
-        seed=config["seed"],
     log:
         "logs/train/{model}.log",
     benchmark:
         "results/benchmarks/train/{model}.tsv"
-    threads: lambda wc: gw.model_resources(config, wc.model)["threads"]
+    conda:
+        model_env
+    threads: gw.model_resource(config, "threads")
     resources:
-        mem_mb=lambda wc: gw.model_resources(config, wc.model)["mem_mb"],
-        runtime=lambda wc: gw.model_resources(config, wc.model)["runtime"],
-        gpu=lambda wc: gw.model_resources(config, wc.model)["gpu"],
+        mem_mb=gw.model_resource(config, "mem_mb"),
+        runtime=gw.model_resource(config, "runtime"),
+        gpu=gw.model_resource(config, "gpu"),
+    params:
+        kind=lambda wc: config["models"][wc.model]["kind"],
+        params=lambda wc: gw.train_params(config, wc.model),
+        seed=config["seed"],
     shell:
-        "{GENOMAMBA} train --kind {params.kind} --split {input.split:q} --params {params.params:q}"
+        "genomamba train --kind {params.kind} --split {input.split:q} --params {params.params:q}"
         " --seed {params.seed} -o {output:q} > {log:q} 2>&1"
