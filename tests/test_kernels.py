@@ -3,8 +3,9 @@
 On a machine without CUDA the kernels run in Triton's interpreter (TRITON_INTERPRET=1, small sizes,
 started by test_kernels_interpreted.py), and what those runs launch is also compiled for an H100
 (compile_for_sm90.py), which checks what the interpreter does not; with CUDA they run compiled at
-medium sizes. Inputs are random and fresh on every run; the seed is in each failure message (set
-GENOMAMBA_TEST_SEED to replay one).
+medium sizes. Inputs are random from a fixed seed (GENOMAMBA_TEST_SEED, 0 by default), so a run is
+repeatable; GENOMAMBA_KERNEL_SOAK=1 draws a fresh seed instead, for soak runs that look for rare
+failures (the seed is in each failure message: set GENOMAMBA_TEST_SEED to replay one).
 """
 
 import inspect
@@ -32,14 +33,17 @@ from genomamba.kernels import selective_scan as ss  # noqa: E402
 from genomamba import kernels  # noqa: E402
 from genomamba.kernels import reference  # noqa: E402
 
-SEED = int(os.environ.get("GENOMAMBA_TEST_SEED", int.from_bytes(os.urandom(4), "little")))
+if os.environ.get("GENOMAMBA_KERNEL_SOAK") == "1" and "GENOMAMBA_TEST_SEED" not in os.environ:
+    SEED = int.from_bytes(os.urandom(4), "little")
+else:
+    SEED = int(os.environ.get("GENOMAMBA_TEST_SEED", "0"))
 FP32_TOL = 1e-4
 BF16_TOL = 1e-2
 
 
 @pytest.fixture
 def gen(request):
-    # one fresh seed per run, offset per test so cases differ (crc32: stable across processes)
+    # the run's seed, offset per test so cases differ (crc32: stable across processes)
     return torch.Generator().manual_seed(SEED + zlib.crc32(request.node.name.encode()) % 100003)
 
 
@@ -126,7 +130,6 @@ SMALL = dict(bwd_block_k=2, bwd_tile_t=4, tile_t=4, fwd_chunks=3, step_block_d=2
     ("chunked", (2, 6, 37, 4), 0, dict(SMALL, bwd_chunks=3), {}),
     ("long_bwd_tiles", (1, 4, 45, 4), 0, dict(SMALL, bwd_tile_t=8, bwd_chunks=2), {}),
     ("groups", (2, 8, 29, 3), 2, dict(SMALL, bwd_block_k=8, bwd_chunks=2), {}),
-    ("atomic_dB_dC", (2, 8, 29, 3), 2, dict(SMALL, bwd_block_k=2, bwd_chunks=2, bwd_atomic_bc=True), {}),
     ("bare", (1, 5, 20, 4), 0, dict(tile_t=8, bwd_tile_t=8), dict(with_all=False, softplus=False)),
     ("step_unroll_16", (1, 8, 70, 4), 0, dict(SMALL, step_unroll=16, bwd_tile_t=16), {}),
     ("length_one", (2, 3, 1, 4), 0, {}, {}),
@@ -187,17 +190,17 @@ def test_auto_plan_picks_kernels_by_size(gen, monkeypatch, with_z):
             used.append(name)
             return original(*args, **kwargs)
         return launch
-    for name in ("_fwd_step", "_fwd_tiled", "_bwd_step", "_bwd_tiled"):
+    for name in ("fwd_step", "fwd_tiled", "bwd_step", "bwd_tiled"):
         monkeypatch.setattr(ss, name, spy(name))
     inputs = _scan_inputs(gen, 1, 4, 24, 4, 0, True)
     if not with_z:
         inputs["z"] = None
     leaves = _leaves(inputs, torch.float32, DEVICE)
     size = 1 * 4 * 24
-    for fwd_min, bwd_min, expected in ((1, 1, ["_fwd_step", "_bwd_step"]),
-                                       (size + 1, size, ["_fwd_tiled", "_bwd_step"]),
-                                       (size, size + 1, ["_fwd_step", "_bwd_tiled"]),
-                                       (10 ** 9, 10 ** 9, ["_fwd_tiled", "_bwd_tiled"])):
+    for fwd_min, bwd_min, expected in ((1, 1, ["fwd_step", "bwd_step"]),
+                                       (size + 1, size, ["fwd_tiled", "bwd_step"]),
+                                       (size, size + 1, ["fwd_step", "bwd_tiled"]),
+                                       (10 ** 9, 10 ** 9, ["fwd_tiled", "bwd_tiled"])):
         ss.set_config(**SMALL, fwd_step_min_elements=fwd_min, bwd_step_min_elements=bwd_min)
         used.clear()
         ss.selective_scan_triton(**leaves, delta_softplus=True).sum().backward()
@@ -254,8 +257,9 @@ def test_causal_conv1d_matches_reference(gen, batch, dim, L, width, bias, init, 
 def test_dispatch_switch(gen, monkeypatch):
     inputs = _leaves(_scan_inputs(gen, 1, 4, 12, 4, 0, True), torch.float32, "cpu")
     calls = []
-    monkeypatch.setattr(ss, "selective_scan_triton",
-                        lambda *a, **k: calls.append("triton") or reference.selective_scan_ref(*a))
+    monkeypatch.setattr(
+        ss, "selective_scan_triton",
+        lambda *a, **k: calls.append("triton") or reference.selective_scan_ref(*a, **k))
     previous = kernels.get_backend()
     try:
         kernels.set_backend("auto")
@@ -277,7 +281,7 @@ def _launch_record(fn, args, kwargs):
     signature, constexprs = {}, {}
     for name, param in params.items():
         value = values[name]
-        if "constexpr" in str(param.annotation):
+        if "constexpr" in str(param.annotation) or value is None:  # None: an absent input
             signature[name], constexprs[name] = "constexpr", value
         elif isinstance(value, torch.Tensor):
             signature[name] = "*" + {torch.float32: "fp32", torch.bfloat16: "bf16"}[value.dtype]
@@ -314,8 +318,8 @@ def test_every_launch_compiles_for_sm90(gen, tmp_path, monkeypatch):
                     ss.selective_scan_triton(**inputs, delta_softplus=True)
         x, weight, bias, init = (torch.randn(*s, generator=gen).to(dtype).requires_grad_()
                                  for s in ((1, 4, 9), (4, 4), (4,), (1, 4, 3)))
-        out, final = conv.causal_conv1d_triton(x, weight, bias, init, return_final_states=True,
-                                               activation="silu")
+        out, final = conv.causal_conv1d_triton(x, weight, bias, initial_states=init,
+                                               return_final_states=True, activation="silu")
         (out.float().sum() + final.float().sum()).backward()
     path = tmp_path / "launches.json"
     path.write_text(json.dumps([json.loads(key) for key in launches]))
@@ -323,4 +327,4 @@ def test_every_launch_compiles_for_sm90(gen, tmp_path, monkeypatch):
                            str(path)], env=dict(os.environ, TRITON_INTERPRET="0"),
                           capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-3000:]
-    assert len(launches) >= 20  # every kernel of both files, in several specializations
+    assert len(launches) >= 20  # every kernel, in several specializations

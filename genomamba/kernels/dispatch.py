@@ -31,19 +31,21 @@ def _use_triton(x) -> bool:
     return x.is_cuda
 
 
-def selective_scan_fn(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+def selective_scan_fn(u, delta, A, B, C, D=None, z=None, *, delta_bias=None, delta_softplus=False,
                       initial_state=None, return_last_state=False):
     if _use_triton(u):
         from .selective_scan import selective_scan_triton
-        return selective_scan_triton(u, delta, A, B, C, D, z, delta_bias, delta_softplus,
-                                     initial_state, return_last_state)
+        return selective_scan_triton(u, delta, A, B, C, D, z, delta_bias=delta_bias,
+                                     delta_softplus=delta_softplus, initial_state=initial_state,
+                                     return_last_state=return_last_state)
     scan = reference.selective_scan_ref if _BACKEND == "reference" else blocked_selective_scan
     return scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state, return_last_state)
 
 
-def causal_conv1d_fn(x, weight, bias=None, initial_states=None, return_final_states=False,
+def causal_conv1d_fn(x, weight, bias=None, *, initial_states=None, return_final_states=False,
                      activation=None):
     if _use_triton(x):
         from .causal_conv1d import causal_conv1d_triton
-        return causal_conv1d_triton(x, weight, bias, initial_states, return_final_states, activation)
+        return causal_conv1d_triton(x, weight, bias, initial_states=initial_states,
+                                    return_final_states=return_final_states, activation=activation)
     return reference.causal_conv1d_ref(x, weight, bias, initial_states, return_final_states, activation)

@@ -48,13 +48,16 @@ class MambaMixer(nn.Module):
     def forward(self, h, state=None):
         conv_state, ssm_state = state if state is not None else (None, None)
         x, z = self.in_proj(h).transpose(1, 2).chunk(2, dim=1)          # (b, di, L) each
-        x, conv_state = kernels.causal_conv1d_fn(x, self.conv_weight, self.conv_bias, conv_state,
-                                                 True, "silu")
+        x, conv_state = kernels.causal_conv1d_fn(x, self.conv_weight, self.conv_bias,
+                                                 initial_states=conv_state,
+                                                 return_final_states=True, activation="silu")
         dt, B, C = self.x_proj(x.transpose(1, 2)).split([self.rank, self.d_state, self.d_state], -1)
         dt = self.dt_proj(dt).transpose(1, 2)
+        # B and C state-major (batch, N, L), as the scan's layouts are mamba_ssm's
         y, ssm_state = kernels.selective_scan_fn(
             x, dt, -torch.exp(self.A_log.float()), B.transpose(1, 2).contiguous(),
-            C.transpose(1, 2).contiguous(), self.D.float(), z, self.dt_bias.float(), True, ssm_state, True)
+            C.transpose(1, 2).contiguous(), self.D.float(), z, delta_bias=self.dt_bias.float(),
+            delta_softplus=True, initial_state=ssm_state, return_last_state=True)
         return self.out_proj(y.transpose(1, 2)), (conv_state, ssm_state)
 
 
