@@ -24,12 +24,15 @@ COMMANDS = {
     "split": "assign samples (or region blocks) to train/validation/test",
     "train": "train a classifier (mamba, transformer, kmer, sourmash) on a split, or combine trained ones",
     "classify": "call the species of every record and file",
+    "track": "species probabilities in windows along every record; species segments; chimeric and mixed flagged",
     "evaluate": "score calls against the truth",
     "report": "write the self-contained HTML report",
     "figures": "draw the paper figures from results",
     "bench": "benchmarks: ingest, kernels, model",
     "simulate-reads": "simulate seeded long reads (log-normal lengths, both strands, errors) from an assembly "
                       "into an unaligned BAM",
+    "simulate-chimeras": "seeded chimeric records and contaminant contigs from assemblies of several species, "
+                         "with a truth table",
 }
 
 
