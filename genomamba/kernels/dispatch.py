@@ -1,21 +1,23 @@
 """Chooses the Triton kernels on CUDA and PyTorch elsewhere (or as forced).
 
-On CPU (backend "auto") the scan is the blocked scan of ``blocked_scan``; backend "reference" forces
-the sequential ground truth of ``reference`` everywhere."""
+On CPU (backend "auto") the kernels are the fast inference kernels of ``cpu_inference`` where no
+gradient is wanted, else the blocked scan of ``blocked_scan`` and the conv of ``reference``; backend
+"blocked" forces those two on CPU, "reference" the sequential ground truth of ``reference`` everywhere."""
 
 from __future__ import annotations
 
-from . import reference
+from . import cpu_inference, reference
 from .blocked_scan import blocked_selective_scan
 
-_BACKEND = "auto"  # "auto" | "triton" | "reference"
+_BACKEND = "auto"  # "auto" | "triton" | "reference" | "blocked"
 
 
 def set_backend(name: str) -> None:
-    """Force 'triton' or 'reference', or 'auto' (Triton on CUDA tensors, the blocked scan otherwise)."""
+    """Force 'triton', 'reference' or 'blocked' (on CPU the blocked scan and the reference conv), or
+    'auto' (Triton on CUDA tensors; on CPU the fast kernels without gradients, else as 'blocked')."""
     global _BACKEND
-    if name not in ("auto", "triton", "reference"):
-        raise ValueError(f"kernel backend must be auto, triton or reference, not {name!r}")
+    if name not in ("auto", "triton", "reference", "blocked"):
+        raise ValueError(f"kernel backend must be auto, triton, reference or blocked, not {name!r}")
     _BACKEND = name
 
 
@@ -38,7 +40,12 @@ def selective_scan_fn(u, delta, A, B, C, D=None, z=None, *, delta_bias=None, del
         return selective_scan_triton(u, delta, A, B, C, D, z, delta_bias=delta_bias,
                                      delta_softplus=delta_softplus, initial_state=initial_state,
                                      return_last_state=return_last_state)
-    scan = reference.selective_scan_ref if _BACKEND == "reference" else blocked_selective_scan
+    if _BACKEND == "reference":
+        scan = reference.selective_scan_ref
+    elif _BACKEND == "auto" and cpu_inference.scan_applies(u, delta, A, B, C, D, z, delta_bias, initial_state):
+        scan = cpu_inference.cpu_selective_scan
+    else:
+        scan = blocked_selective_scan
     return scan(u, delta, A, B, C, D, z, delta_bias, delta_softplus, initial_state, return_last_state)
 
 
@@ -48,4 +55,7 @@ def causal_conv1d_fn(x, weight, bias=None, *, initial_states=None, return_final_
         from .causal_conv1d import causal_conv1d_triton
         return causal_conv1d_triton(x, weight, bias, initial_states=initial_states,
                                     return_final_states=return_final_states, activation=activation)
-    return reference.causal_conv1d_ref(x, weight, bias, initial_states, return_final_states, activation)
+    conv = (cpu_inference.cpu_causal_conv1d
+            if _BACKEND == "auto" and cpu_inference.conv_applies(x, weight, bias, initial_states, activation)
+            else reference.causal_conv1d_ref)
+    return conv(x, weight, bias, initial_states, return_final_states, activation)

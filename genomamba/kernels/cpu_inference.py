@@ -1,0 +1,296 @@
+"""Fast CPU kernels for inference (numba): the selective scan and the causal conv, one compiled pass each.
+
+``selective_scan_fn`` and ``causal_conv1d_fn`` use them on CPU where no gradient is wanted (streaming
+classification, evaluation); training and float64 inputs keep the blocked scan of ``blocked_scan`` and
+the conv of ``reference``, and ``reference`` stays the ground truth. Arguments and results are those of
+the dispatch functions, with B and C of shape (batch, N, L).
+
+Layout. The model's u, delta and z are channels-last in memory ((batch, L, dim) seen as (batch, dim, L)),
+so here time is the outer loop and channels the inner, contiguous one. A tile of 32 channels walks
+through time with its (N, 32) state in the L1 cache; per step each loop over the tile's channels is
+one vectorised pass (16 float32 lanes with AVX-512): delta's bias and softplus, then per state
+
+    h[k, c] = 2^(delta_t[c] A[c, k] log2 e) h[k, c] + delta_t[c] u_t[c] B_t[k]
+    y_t[c] += C_t[k] h[k, c]
+
+then D u and the silu(z) gate. Tiles are independent, so threads share them (``set_threads``; default
+every core; numba's workqueue threads, which sleep between calls: OpenMP's spin and take the cores
+from PyTorch's work in between). The tile width is fixed, so results do not depend on the threads.
+
+The decay uses its own exp2 instead of the C library's, which is one element at a time and would cost
+ten times the rest of the step. x <= 0 is clamped at -126 (2^-126: no state survives that in one
+step), rounded to an integer i with the 1.5 * 2^23 trick (its low bits are i), and 2^(x - i), x - i in
+[-1/2, 1/2], is a degree-6 Taylor polynomial in (x - i) ln 2 (relative error below 3e-7, about float32
+rounding); 2^i goes straight into the float's exponent bits. The softplus and silu use the same exp2
+and, for log(1 + e^-|x|), a short atanh series. Arithmetic is float32, like the reference's in
+float32; against the float64 reference the outputs agree to float32 rounding (tests/test_cpu_scan.py).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import numpy as np
+import torch
+
+try:
+    import numba
+    if "NUMBA_THREADING_LAYER" not in os.environ:
+        numba.config.THREADING_LAYER = "workqueue"
+    from llvmlite import ir
+    from numba import njit, prange, types
+    from numba.extending import intrinsic
+except ImportError:  # pragma: no cover - numba is a dependency; without it the blocked scan runs
+    numba = None
+
+_TILE = 32          # channels per tile: two AVX-512 registers of float32; a (16, 32) state is 2 KiB
+_threads = 0        # 0: every core this process may use
+_launch = threading.Lock()   # numba's workqueue threads serve one parallel call at a time
+# fastmath without reassociation: the exp2's rounding trick, (x + 1.5 * 2^23) - 1.5 * 2^23, must stay
+_FAST = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
+
+
+def available() -> bool:
+    """Whether the fast kernels can run here (numba imports)."""
+    return numba is not None
+
+
+def set_threads(n: int) -> None:
+    """Threads for the fast kernels' tiles; 0 = every core this process may use."""
+    global _threads
+    if n < 0:
+        raise ValueError(f"threads must be 0 (all cores) or more, not {n}")
+    _threads = n
+
+
+def get_threads() -> int:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    limit = numba.config.NUMBA_NUM_THREADS if numba is not None else 1
+    return max(1, min(_threads or cores, limit))
+
+
+def _fast_inputs(*tensors) -> bool:
+    """numba present, CPU, no float64 (it keeps float64 arithmetic elsewhere), no gradient wanted."""
+    tensors = [t for t in tensors if t is not None]
+    if numba is None or any(t.device.type != "cpu" or t.dtype == torch.float64 for t in tensors):
+        return False
+    return not (torch.is_grad_enabled() and any(t.requires_grad for t in tensors))
+
+
+def scan_applies(u, delta, A, B, C, D=None, z=None, delta_bias=None, initial_state=None) -> bool:
+    """Where ``cpu_selective_scan`` gives ``selective_scan_fn``'s result: see ``_fast_inputs``, and B
+    and C shared by all channels, (batch, N, L)."""
+    return B.dim() == 3 and C.dim() == 3 and _fast_inputs(u, delta, A, B, C, D, z, delta_bias, initial_state)
+
+
+def conv_applies(x, weight, bias=None, initial_states=None, activation=None) -> bool:
+    """Where ``cpu_causal_conv1d`` gives ``causal_conv1d_fn``'s result: see ``_fast_inputs``."""
+    return activation in (None, "silu", "swish") and _fast_inputs(x, weight, bias, initial_states)
+
+
+def _run_parallel(kernel, *args) -> None:
+    """Call a parallel kernel with ``get_threads()`` threads. Each kernel is compiled once, for the
+    signature in ``_SIGNATURES`` (any strides), so that every call runs the same machine code: numba
+    would otherwise compile another version for arrays that happen to be contiguous (a chunk of one
+    base), whose float rounding may differ in the last bit."""
+    with _launch:
+        if not kernel.signatures:
+            kernel.compile(_SIGNATURES[kernel])
+            kernel.disable_compile()
+        previous = numba.get_num_threads()
+        numba.set_num_threads(get_threads())
+        try:
+            kernel(*args)
+        finally:
+            numba.set_num_threads(previous)
+
+
+if numba is not None:
+    @intrinsic
+    def _float_bits(typingctx, x):
+        """The int32 whose bits are those of float32 x."""
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.IntType(32))
+        return types.int32(types.float32), codegen
+
+    @intrinsic
+    def _bits_float(typingctx, i):
+        """The float32 whose bits are those of int32 i."""
+        def codegen(context, builder, signature, args):
+            return builder.bitcast(args[0], ir.FloatType())
+        return types.float32(types.int32), codegen
+
+    _ROUND = np.float32(12582912.0)      # 1.5 * 2^23: x + it has round(x) in its low mantissa bits
+    _ROUND_BITS = np.int32(0x4B400000)   # the bits of _ROUND
+    _LN2 = np.float32(0.6931471805599453)
+    _P2, _P3, _P4, _P5, _P6 = [np.float32(1 / f) for f in (2, 6, 24, 120, 720)]   # 1/k!
+
+    @njit(fastmath=_FAST, error_model="numpy", inline="always", cache=True)
+    def _exp2_nonpositive(x):
+        """2^x for float32 x <= 0 (x below -126 gives 2^-126)."""
+        x = max(x, np.float32(-126.0))
+        r = x + _ROUND
+        i = _float_bits(r) - _ROUND_BITS                    # round(x), exact for |x| < 2^22
+        g = (x - (r - _ROUND)) * _LN2                        # (x - i) ln 2, in [-0.347, 0.347]
+        p = np.float32(1.0) + g * (np.float32(1.0) + g * (_P2 + g * (_P3 + g * (_P4 + g * (_P5 + g * _P6)))))
+        return p * _bits_float((i + np.int32(127)) << np.int32(23))
+
+    _LOG2E = np.float32(1.4426950408889634)
+
+    @njit(fastmath=_FAST, error_model="numpy", inline="always", cache=True)
+    def _log1p_unit(e):
+        """log(1 + e) for e in [0, 1]: 2 atanh(s), s = e / (2 + e) <= 1/3, to s^13 (error below 1e-8)."""
+        s = e / (np.float32(2.0) + e)
+        s2 = s * s
+        return np.float32(2.0) * s * (np.float32(1.0) + s2 * (np.float32(1 / 3) + s2 * (np.float32(1 / 5) + s2 * (
+            np.float32(1 / 7) + s2 * (np.float32(1 / 9) + s2 * (np.float32(1 / 11) + s2 * np.float32(1 / 13)))))))
+
+    @njit(fastmath=_FAST, error_model="numpy", inline="always", cache=True)
+    def _softplus(x):
+        """log(1 + e^x) = max(x, 0) + log(1 + e^-|x|)."""
+        return max(x, np.float32(0.0)) + _log1p_unit(_exp2_nonpositive(-abs(x) * _LOG2E))
+
+    @njit(fastmath=_FAST, error_model="numpy", inline="always", cache=True)
+    def _silu(x):
+        """x sigmoid(x), with e^-|x| so that nothing overflows."""
+        e = _exp2_nonpositive(-abs(x) * _LOG2E)
+        r = np.float32(1.0) / (np.float32(1.0) + e)
+        return x * (r if x >= 0 else e * r)
+
+    @njit(fastmath=_FAST, error_model="numpy", cache=True)
+    def _scan_tile(u, delta, z, bias, A2, B, C, D, h, y, c0, c1, softplus, gate):
+        """Channels [c0, c1) of one sequence through all L steps (layouts: see _scan)."""
+        L, n, width = u.shape[0], A2.shape[0], c1 - c0
+        state = np.empty((n, width), np.float32)
+        decay_rate = np.empty((n, width), np.float32)
+        for k in range(n):
+            for j in range(width):
+                state[k, j] = h[k, c0 + j]
+                decay_rate[k, j] = A2[k, c0 + j]
+        dt = np.empty(width, np.float32)
+        dtu = np.empty(width, np.float32)
+        acc = np.empty(width, np.float32)
+        for t in range(L):
+            # branches outside the loops over channels, so that each loop is one vectorised pass
+            for j in range(width):
+                dt[j] = delta[t, c0 + j] + bias[c0 + j]
+            if softplus:
+                for j in range(width):
+                    dt[j] = _softplus(dt[j])
+            for j in range(width):
+                dtu[j] = dt[j] * u[t, c0 + j]
+                acc[j] = 0
+            for k in range(n):
+                bk, ck = B[t, k], C[t, k]
+                for j in range(width):
+                    s = _exp2_nonpositive(dt[j] * decay_rate[k, j]) * state[k, j] + dtu[j] * bk
+                    state[k, j] = s
+                    acc[j] += s * ck
+            for j in range(width):
+                acc[j] += D[c0 + j] * u[t, c0 + j]
+            if gate:
+                for j in range(width):
+                    acc[j] *= _silu(z[t, c0 + j])
+            for j in range(width):
+                y[t, c0 + j] = acc[j]
+        for k in range(n):
+            for j in range(width):
+                h[k, c0 + j] = state[k, j]
+
+    @njit(fastmath=_FAST, error_model="numpy", parallel=True, cache=True)
+    def _scan(u, delta, z, bias, A2, B, C, D, h, y, width, softplus, gate):
+        """u, delta, z, y: (batch, L, dim); bias, D: (dim,); A2 = A log2 e: (N, dim);
+        B, C: (batch, L, N); h: (batch, N, dim), the state entering, updated in place to the state
+        leaving. y = (C h + D u) * silu(z) if gate, delta = softplus(delta + bias) if softplus."""
+        batch, dim = u.shape[0], u.shape[2]
+        tiles = -(-dim // width)
+        for job in prange(batch * tiles):
+            b, c0 = job // tiles, (job % tiles) * width
+            _scan_tile(u[b], delta[b], z[b], bias, A2, B[b], C[b], D, h[b], y[b], c0, min(c0 + width, dim),
+                       softplus, gate)
+
+    @njit(fastmath=_FAST, error_model="numpy", parallel=True, cache=True)
+    def _conv(x, state, weight, bias, out, width, silu):
+        """Depthwise causal conv: x, out: (batch, L, dim); state: (batch, K - 1, dim), the inputs before
+        x; weight: (K, dim); bias: (dim,). out = silu(conv) if silu."""
+        batch, L, dim = x.shape
+        K = weight.shape[0]
+        tiles = -(-dim // width)
+        for job in prange(batch * tiles):
+            b, c0 = job // tiles, (job % tiles) * width
+            c1 = min(c0 + width, dim)
+            for t in range(L):
+                for c in range(c0, c1):
+                    out[b, t, c] = bias[c]
+                for w in range(K):
+                    s = t + w - (K - 1)                      # the input this tap reads
+                    if s >= 0:
+                        for c in range(c0, c1):
+                            out[b, t, c] += weight[w, c] * x[b, s, c]
+                    else:
+                        for c in range(c0, c1):
+                            out[b, t, c] += weight[w, c] * state[b, K - 1 + s, c]
+                if silu:
+                    for c in range(c0, c1):
+                        out[b, t, c] = _silu(out[b, t, c])
+
+
+    def _array(ndim, layout="C"):
+        return types.Array(types.float32, ndim, layout)
+
+    _SIGNATURES = {
+        _scan: (_array(3, "A"), _array(3, "A"), _array(3, "A"), _array(1), _array(2), _array(3), _array(3),
+                _array(1), _array(3), _array(3), types.int64, types.boolean, types.boolean),
+        _conv: (_array(3, "A"), _array(3), _array(2), _array(1), _array(3), types.int64, types.boolean),
+    }
+
+
+def _time_major(x) -> np.ndarray:
+    """(batch, dim, L) tensor -> float32 (batch, L, dim) array; a view of the model's channels-last
+    tensors (numba reads their strides), a copy otherwise."""
+    return x.detach().float().transpose(1, 2).numpy()
+
+
+def cpu_selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
+                       initial_state=None, return_last_state=False):
+    """``selective_scan_fn`` on CPU without gradients (see ``scan_applies``)."""
+    batch, dim, L = u.shape
+    n = A.shape[1]
+    with torch.no_grad():
+        h = (initial_state.float().transpose(1, 2).contiguous() if initial_state is not None
+             else torch.zeros(batch, n, dim, dtype=torch.float32))
+        y = torch.empty(batch, L, dim, dtype=torch.float32)
+        if L:
+            zero = torch.zeros(dim, dtype=torch.float32)
+            bias = (delta_bias.float() if delta_bias is not None else zero).contiguous()
+            skip = (D.float() if D is not None else zero).contiguous()
+            A2 = (A.float() * float(np.log2(np.e))).t().contiguous()
+            _run_parallel(_scan, _time_major(u), _time_major(delta), _time_major(z if z is not None else u),
+                          bias.numpy(), A2.numpy(), np.ascontiguousarray(_time_major(B)),
+                          np.ascontiguousarray(_time_major(C)), skip.numpy(), h.numpy(), y.numpy(), _TILE,
+                          bool(delta_softplus), z is not None)
+    y = y.transpose(1, 2).to(u.dtype)
+    last = h.transpose(1, 2)
+    return (y, last) if return_last_state else y
+
+
+def cpu_causal_conv1d(x, weight, bias=None, initial_states=None, return_final_states=False, activation=None):
+    """``causal_conv1d_fn`` on CPU without gradients (see ``conv_applies``)."""
+    batch, dim, L = x.shape
+    K = weight.shape[-1]
+    with torch.no_grad():
+        xt = x.detach().float().transpose(1, 2)                                 # (batch, L, dim)
+        state = (initial_states.float().transpose(1, 2) if initial_states is not None
+                 else torch.zeros(batch, K - 1, dim, dtype=torch.float32))
+        out = torch.empty(batch, L, dim, dtype=torch.float32)
+        if L:
+            w = weight.detach().float().reshape(dim, K).t().contiguous()
+            b = (bias.detach().float() if bias is not None else torch.zeros(dim)).contiguous()
+            _run_parallel(_conv, xt.numpy(), state.contiguous().numpy(), w.numpy(), b.numpy(), out.numpy(),
+                          _TILE, activation is not None)
+        out = out.transpose(1, 2).to(x.dtype)
+        if not return_final_states:
+            return out
+        final = torch.cat([state, xt], dim=1)[:, L:]                          # the last K - 1 inputs
+        return out, final.transpose(1, 2).to(x.dtype)

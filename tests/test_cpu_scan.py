@@ -1,0 +1,153 @@
+"""The fast CPU inference kernels (genomamba/kernels/cpu_inference.py) against the float64 reference:
+seeded inputs, odd sizes (channels not a multiple of the tile), state carried across chunks, every
+option of the scan and the conv; the dispatch picks them only where no gradient is wanted; and a real
+model on a real slice, both strands, gives today's probabilities and calls."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from genomamba import kernels
+from genomamba.alphabet import reverse_complement
+from genomamba.classifiers import load
+from genomamba.io import read_records
+from genomamba.kernels import cpu_inference
+from genomamba.kernels.reference import causal_conv1d_ref, selective_scan_ref
+
+pytestmark = pytest.mark.skipif(not cpu_inference.available(), reason="numba is not installed")
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def scan_inputs(seed, batch=2, dim=40, n=16, L=300):
+    """The model's layouts: u and z channels-last views of one (batch, L, 2 dim) tensor, delta a view
+    of a (batch, L, dim) one; A negative, as -exp(A_log)."""
+    g = torch.Generator().manual_seed(seed)
+    xz = torch.randn(batch, L, 2 * dim, generator=g)
+    u, z = xz[..., :dim].transpose(1, 2), xz[..., dim:].transpose(1, 2)
+    delta = (torch.randn(batch, L, dim, generator=g) - 1).transpose(1, 2)
+    A = -torch.exp(torch.randn(dim, n, generator=g))
+    B, C = torch.randn(batch, n, L, generator=g), torch.randn(batch, n, L, generator=g)
+    D, bias = torch.randn(dim, generator=g), 0.5 * torch.randn(dim, generator=g)
+    h0 = torch.randn(batch, dim, n, generator=g)
+    return u, delta, A, B, C, D, z, bias, h0
+
+
+def as64(*tensors):
+    return [t.double() if t is not None else None for t in tensors]
+
+
+@pytest.mark.parametrize("n", [8, 16])
+@pytest.mark.parametrize("options", ["all", "bare"])
+def test_the_fast_scan_matches_the_float64_reference(n, options):
+    u, delta, A, B, C, D, z, bias, h0 = scan_inputs(1 + n, n=n)
+    if options == "bare":   # no D, no gate, no bias, no softplus (delta must stay positive), no state
+        D = z = bias = h0 = None
+        delta = delta.exp()
+    softplus = options == "all"
+    y, last = cpu_inference.cpu_selective_scan(u, delta, A, B, C, D, z, bias, softplus, h0, True)
+    y_ref, last_ref = selective_scan_ref(*as64(u, delta, A, B, C, D, z, bias), softplus, *as64(h0), True)
+    assert y.dtype == torch.float32 and y.shape == u.shape and last.shape == (2, 40, n)
+    scale = y_ref.abs().max().item()
+    assert (y.double() - y_ref).abs().max().item() < 2e-5 * scale
+    assert (last.double() - last_ref).abs().max().item() < 2e-5 * last_ref.abs().max().item()
+
+
+def test_the_fast_scan_carries_its_state_across_chunks():
+    u, delta, A, B, C, D, z, bias, h0 = scan_inputs(7, batch=1, dim=64, n=8, L=500)
+    whole, whole_last = cpu_inference.cpu_selective_scan(u, delta, A, B, C, D, z, bias, True, h0, True)
+    pieces, state = [], h0
+    for start, end in [(0, 1), (1, 130), (130, 131), (131, 500)]:
+        s = slice(start, end)
+        y, state = cpu_inference.cpu_selective_scan(u[..., s], delta[..., s], A, B[..., s], C[..., s], D,
+                                                    z[..., s], bias, True, state, True)
+        pieces.append(y)
+    assert torch.equal(torch.cat(pieces, -1), whole)      # each step's arithmetic is the same
+    assert torch.equal(state, whole_last)
+    y_ref = selective_scan_ref(*as64(u, delta, A, B, C, D, z, bias), True, *as64(h0))
+    assert (whole.double() - y_ref).abs().max().item() < 2e-5 * y_ref.abs().max().item()
+
+
+def test_the_fast_scan_gives_the_same_results_with_any_number_of_threads():
+    args = scan_inputs(3, batch=2, dim=96, n=8, L=200)
+    u, delta, A, B, C, D, z, bias, h0 = args
+    results = []
+    try:
+        for threads in (1, 2, 3):
+            cpu_inference.set_threads(threads)
+            results.append(cpu_inference.cpu_selective_scan(u, delta, A, B, C, D, z, bias, True, h0))
+    finally:
+        cpu_inference.set_threads(0)
+    assert all(torch.equal(results[0], r) for r in results[1:])
+
+
+def test_extreme_steps_stay_finite_and_match_the_reference():
+    """Large delta (decays to 2^-126 and below), large |z| (the gate saturates), softplus of large
+    inputs: nothing overflows or turns into NaN."""
+    u, delta, A, B, C, D, z, bias, h0 = scan_inputs(5, batch=1, dim=32, n=8, L=64)
+    delta, z = delta * 60, z * 80
+    y = cpu_inference.cpu_selective_scan(u, delta, A, B, C, D, z, bias, True, h0)
+    y_ref = selective_scan_ref(*as64(u, delta, A, B, C, D, z, bias), True, *as64(h0))
+    assert torch.isfinite(y).all()
+    assert (y.double() - y_ref).abs().max().item() < 2e-5 * y_ref.abs().max().item()
+
+
+@pytest.mark.parametrize("activation", ["silu", None])
+@pytest.mark.parametrize("L", [2, 3, 257])
+def test_the_fast_conv_matches_the_reference_and_carries_its_state(activation, L):
+    g = torch.Generator().manual_seed(L)
+    dim, width = 40, 4
+    x = torch.randn(1, L, 2 * dim, generator=g)[..., :dim].transpose(1, 2)
+    weight, bias = torch.randn(dim, width, generator=g), torch.randn(dim, generator=g)
+    state = torch.randn(1, dim, width - 1, generator=g)
+    out, final = cpu_inference.cpu_causal_conv1d(x, weight, bias, state, True, activation)
+    out_ref, final_ref = causal_conv1d_ref(*as64(x, weight, bias, state), True, activation)
+    assert (out.double() - out_ref).abs().max().item() < 1e-5 * out_ref.abs().max().item()
+    assert torch.equal(final.double(), final_ref)      # the last width - 1 inputs, copied
+    first = cpu_inference.cpu_causal_conv1d(x[..., :1], weight, bias, None, False, activation)
+    assert (first.double() - causal_conv1d_ref(*as64(x[..., :1], weight, bias), None, False,
+                                                activation)).abs().max().item() < 1e-5 * out_ref.abs().max().item()
+
+
+def test_the_dispatch_uses_the_fast_kernels_only_where_no_gradient_is_wanted():
+    u, delta, A, B, C, D, z, bias, h0 = scan_inputs(9, batch=1, dim=32, n=8, L=50)
+    assert cpu_inference.scan_applies(u, delta, A, B, C, D, z, bias, h0)
+    assert not cpu_inference.scan_applies(*as64(u, delta, A, B, C, D, z, bias, h0))      # float64
+    assert not cpu_inference.scan_applies(u, delta, A, B.unsqueeze(1), C.unsqueeze(1))   # grouped B, C
+    A_trained = A.clone().requires_grad_()
+    assert not cpu_inference.scan_applies(u, delta, A_trained, B, C)
+    with torch.no_grad():
+        assert cpu_inference.scan_applies(u, delta, A_trained, B, C)
+    y = kernels.selective_scan_fn(u, delta, A_trained, B, C, D, z, delta_bias=bias, delta_softplus=True,
+                                  initial_state=h0)
+    assert y.requires_grad                                  # training still gets the blocked scan
+    with torch.inference_mode():
+        fast = kernels.selective_scan_fn(u, delta, A, B, C, D, z, delta_bias=bias, delta_softplus=True,
+                                         initial_state=h0)
+    assert (fast - y.detach()).abs().max().item() < 2e-5 * y.abs().max().item()
+    with pytest.raises(ValueError, match="blocked"):
+        kernels.set_backend("fast")
+
+
+@pytest.fixture(scope="module")
+def bacteria():
+    model = load(ROOT / "resources" / "models" / "bacteria")
+    model.params["score_chunk"] = 700     # several chunks, so that conv and SSM states are carried
+    return model.to("cpu")
+
+
+def test_a_real_model_on_a_real_slice_gives_todays_probabilities_on_both_strands(bacteria):
+    for record in read_records(ROOT / "tests" / "data" / "ecoli_DH1_slice.fa"):  # read while open
+        tokens = np.concatenate([t for t, _ in record.chunks()])[5000:7000]
+    for strand in (tokens, reverse_complement(tokens)):
+        fast = bacteria.score([strand])
+        try:
+            kernels.set_backend("blocked")
+            today = bacteria.score([strand])
+        finally:
+            kernels.set_backend("auto")
+        assert np.abs(fast[0] - today[0]).max() < 1e-4
+        assert abs(fast[1] - today[1]) < 1e-4
+        assert np.argmax(fast[0]) == np.argmax(today[0])
