@@ -8,16 +8,19 @@ gain more than twice the penalty). A window's evidence (log-likelihood) for each
 
 * a called window (confidence > 0 and >= the model's threshold): log max(p_species, ``floor``) for
   each species, log ``unclassified_weight`` for ``unclassified``;
-* an uncalled window: log ``unclassified_weight`` for every species and 0 for ``unclassified``: it
-  tells nothing about which species, and a long run of them is a segment of no known species.
+* an uncalled window: log ``uncalled_weight`` for every species and 0 for ``unclassified``: it tells
+  nothing about which species, and leans a little to no species (a window of a strain unlike the
+  training strains is often uncalled, so one uncalled window counts for less than a called one);
+  a long run of them is a segment of no known species.
 
 Evidence is weighted by the window's share of a full window, so the record's short last window
 counts for less. Change points lie on window boundaries: a breakpoint is found to within half a
-window where the window holding it leans to the side with most of its bases.
+window where the window holding it leans to the side with most of its bases; a change between two
+species across uncalled windows is put in their middle.
 
-A segment's confidence is the length-weighted mean, over its windows, of the window's confidence
-where the window's call is the segment's species (0 elsewhere); a species segment is *confident*
-when that is at least the model's threshold and it is at least ``min_segment`` bases long.
+A segment's confidence is the length-weighted mean, over its called windows, of their probability of
+the segment's species (0 where none is called); a species segment is *confident* when that is at
+least the model's threshold and it is at least ``min_segment`` bases long.
 
 Flags, per record: ``chimeric`` when its confident segments are of two or more species;
 ``contaminant`` when it has confident segments but none of the assembly's main species (the species
@@ -41,6 +44,7 @@ from .calls import ASSEMBLY_RECORD, UNCLASSIFIED
 DEFAULT_SWITCH_PENALTY = 10.0
 DEFAULT_FLOOR = 1e-3
 DEFAULT_UNCLASSIFIED_WEIGHT = 0.05
+DEFAULT_UNCALLED_WEIGHT = 0.5
 SEGMENT_COLUMNS = ("record", "start", "end", "call", "confidence", "windows", "confident")
 FLAG_COLUMNS = ("record", "length", "call", "flag", "species")
 
@@ -50,6 +54,7 @@ class SegmentParams:
     switch_penalty: float = DEFAULT_SWITCH_PENALTY
     floor: float = DEFAULT_FLOOR
     unclassified_weight: float = DEFAULT_UNCLASSIFIED_WEIGHT
+    uncalled_weight: float = DEFAULT_UNCALLED_WEIGHT
     min_segment: int = 0
 
     def check(self) -> None:
@@ -57,9 +62,9 @@ class SegmentParams:
 
         if not self.switch_penalty >= 0:
             raise InputError(f"the switch penalty must be >= 0, got {self.switch_penalty}")
-        if not 0 < self.floor < 1 or not 0 < self.unclassified_weight < 1:
-            raise InputError("floor and unclassified weight must lie in (0, 1), got "
-                             f"{self.floor} and {self.unclassified_weight}")
+        weights = (self.floor, self.unclassified_weight, self.uncalled_weight)
+        if not all(0 < w < 1 for w in weights):
+            raise InputError(f"floor, unclassified and uncalled weights must lie in (0, 1), got {weights}")
         if self.min_segment < 0:
             raise InputError(f"the minimum segment length must be >= 0, got {self.min_segment}")
 
@@ -81,9 +86,10 @@ def evidence(probs, confidence, sizes, threshold: float, params: SegmentParams) 
     confidence = np.asarray(confidence, np.float64)
     called = (confidence > 0) & (confidence >= threshold)
     n, k = probs.shape
-    out = np.full((n, k + 1), np.log(params.unclassified_weight))
+    out = np.zeros((n, k + 1))
     out[called, :k] = np.log(np.maximum(probs[called], params.floor))
-    out[~called, k] = 0.0
+    out[called, k] = np.log(params.unclassified_weight)
+    out[~called, :k] = np.log(params.uncalled_weight)
     sizes = np.asarray(sizes, np.float64)
     weight = sizes / sizes.max() if n else sizes
     return out * weight[:, None]
@@ -109,6 +115,25 @@ def viterbi(loglik: np.ndarray, switch_penalty: float) -> np.ndarray:
     return path
 
 
+def centre_changes_in_gaps(path: np.ndarray, called: np.ndarray, unclassified: int) -> np.ndarray:
+    """Move each change between two species into the middle of the uncalled windows around it: they
+    are evidence for neither side, so every position in them scores the same and Viterbi's choice
+    among them is arbitrary."""
+    path = path.copy()
+    for i in np.flatnonzero(np.diff(path)) + 1:
+        before, after = path[i - 1], path[i]
+        if unclassified in (before, after):
+            continue
+        lo, hi = i, i
+        while lo > 0 and not called[lo - 1] and path[lo - 1] == before:
+            lo -= 1
+        while hi < len(path) and not called[hi] and path[hi] == after:
+            hi += 1
+        middle = (lo + hi) // 2
+        path[lo:middle], path[middle:hi] = before, after
+    return path
+
+
 def segment_track(track, species, threshold: float, params: SegmentParams = SegmentParams()) -> list[Segment]:
     """The segments of one record's track (``genomamba.track.Track``)."""
     n = len(track.starts)
@@ -117,14 +142,15 @@ def segment_track(track, species, threshold: float, params: SegmentParams = Segm
     sizes = track.sizes
     path = viterbi(evidence(track.probs, track.confidence, sizes, threshold, params), params.switch_penalty)
     labels = [*species, UNCLASSIFIED]
-    calls = np.argmax(track.probs, 1)
     called = (track.confidence > 0) & (track.confidence >= threshold)
+    path = centre_changes_in_gaps(path, called, len(species))
     segments = []
     cuts = [0, *(np.flatnonzero(np.diff(path)) + 1), n]
     for a, b in zip(cuts[:-1], cuts[1:]):
         state = int(path[a])
-        agree = called[a:b] & (calls[a:b] == state)
-        confidence = float(np.sum(np.where(agree, track.confidence[a:b], 0.0) * sizes[a:b]) / sizes[a:b].sum())
+        size = np.where(called[a:b], sizes[a:b], 0)
+        mine = track.probs[a:b, state] if state < len(species) else np.zeros(b - a)
+        confidence = float(np.sum(mine * size) / size.sum()) if size.sum() else 0.0
         start, end = int(track.starts[a]), int(track.ends[b - 1])
         confident = state < len(species) and confidence >= threshold and end - start >= params.min_segment
         segments.append(Segment(track.record, start, end, labels[state], confidence, b - a, bool(confident)))
