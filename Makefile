@@ -2,7 +2,7 @@
 PYTHON ?= python3
 CORES ?= 2
 
-.PHONY: install run test figures bench clean
+.PHONY: install run test lint test-config figures bench clean
 
 # Installs torch first, pinned, so pip takes the local CPU wheel (or the CUDA one on a GPU box)
 # instead of resolving the newest multi-GB build; then the package and its test tools.
@@ -16,8 +16,17 @@ run: install
 test: install
 	$(PYTHON) -m pytest -q tests
 
+# The workflow as Snakemake checks it: formatted as snakefmt writes it, and lint-clean.
+lint: install
+	snakefmt --check Snakefile workflow
+	snakemake --lint
+
+# The small config of .test/ end to end, into build/test-config/ (CI: .ci/slurm, also through SLURM).
+test-config: install
+	snakemake --cores $(CORES) --configfile .test/config.yaml --directory build/test-config
+
 figures: install
 	snakemake --cores $(CORES) figures
 
 clean:
-	rm -rf results logs .snakemake
+	rm -rf results logs .snakemake build/test-config
