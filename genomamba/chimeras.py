@@ -3,8 +3,9 @@
 From a host assembly (one species) and one or more donor assemblies (other species) it makes one
 assembly (FASTA) holding:
 
-* ``host`` records: the host's own records, unchanged (real contigs, on which no breakpoint should be
-  found);
+* ``host`` records: the host's own records, unchanged, and ``host_pieces`` slices of them as
+  ``host<i>`` records (lengths as a chimera's pieces, like the contigs of a draft assembly): real
+  sequence, on which no breakpoint should be found;
 * ``chimera<i>`` records: ``pieces`` pieces joined end to end, alternating between the host and a
   donor drawn at random for each chimera; a piece is a slice of a record drawn in proportion to its
   length, at a uniform offset, from either strand, its length log-uniform in [``piece_min``,
@@ -44,11 +45,12 @@ class ChimeraParams:
     contaminant_min: int = 5_000
     contaminant_max: int = 200_000
     keep_host: bool = True
+    host_pieces: int = 0
 
     def check(self) -> None:
-        if self.chimeras < 0 or self.contaminants < 0:
-            raise InputError(f"the numbers of chimeras and contaminants must be >= 0, got "
-                             f"{self.chimeras} and {self.contaminants}")
+        if min(self.chimeras, self.contaminants, self.host_pieces) < 0:
+            raise InputError(f"the numbers of chimeras, contaminants and host pieces must be >= 0, got "
+                             f"{self.chimeras}, {self.contaminants} and {self.host_pieces}")
         if self.pieces < 2:
             raise InputError(f"a chimera has at least 2 pieces, got {self.pieces}")
         for low, high, what in ((self.piece_min, self.piece_max, "piece"),
@@ -121,6 +123,11 @@ def simulate_chimeras(host: Source, donors: list[Source], params: ChimeraParams,
         for name, tokens in zip(host.names, host.sequences):
             records.append((name, tokens))
             truth.append(Piece(name, 0, len(tokens), host.species, "host", host.path, name, 0, len(tokens), "+"))
+    for i in range(params.host_pieces):
+        name = f"host{i}"
+        tokens, record, start, end, strand = _slice(rng, host, _log_uniform(rng, params.piece_min, params.piece_max))
+        records.append((name, tokens))
+        truth.append(Piece(name, 0, len(tokens), host.species, "host", host.path, record, start, end, strand))
     for i in range(params.chimeras):
         name, parts, at = f"chimera{i}", [], 0
         donor = donors[int(rng.integers(len(donors)))]

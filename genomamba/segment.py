@@ -14,9 +14,10 @@ gain more than twice the penalty). A window's evidence (log-likelihood) for each
   a long run of them is a segment of no known species.
 
 Evidence is weighted by the window's share of a full window, so the record's short last window
-counts for less. Change points lie on window boundaries: a breakpoint is found to within half a
-window where the window holding it leans to the side with most of its bases; a change between two
-species across uncalled windows is put in their middle.
+counts for less. Change points found by Viterbi lie on window boundaries (a change between two
+species across uncalled windows is put in their middle); ``refine_changes`` then moves each change
+between two species to the best of the positions within two windows of it, ``step`` bases apart, by
+scoring half-windows on either side of each.
 
 A segment's confidence is the length-weighted mean, over its called windows, of their probability of
 the segment's species (0 where none is called); a species segment is *confident* when that is at
@@ -34,7 +35,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -155,6 +156,35 @@ def segment_track(track, species, threshold: float, params: SegmentParams = Segm
         confident = state < len(species) and confidence >= threshold and end - start >= params.min_segment
         segments.append(Segment(track.record, start, end, labels[state], confidence, b - a, bool(confident)))
     return segments
+
+
+def refine_changes(segments: list[Segment], tokens, score, species, window: int, floor: float = DEFAULT_FLOOR,
+                   step: int | None = None) -> list[Segment]:
+    """``segments`` with each change between two species moved to the position p, ``step`` bases
+    apart (default a tenth of the window) within two windows of it, where the half-window before p is
+    most like the left species and the one after p most like the right: the largest log p_left(before)
+    + log p_right(after), each floored at ``floor``; where several positions tie (a classifier whose
+    probabilities are often exactly 0 or 1), the middle one of them. ``score(tokens) -> (probs,
+    confidence)`` is the classifier's."""
+    step = step or max(window // 10, 1)
+    half = max(window // 2, 1)
+    out = list(segments)
+    for i in range(1, len(out)):
+        left, right = out[i - 1], out[i]
+        if UNCLASSIFIED in (left.call, right.call):
+            continue
+        a, b = species.index(left.call), species.index(right.call)
+        here = right.start
+        lowest, highest = max(left.start + step, here - 2 * window), min(right.end - step, here + 2 * window)
+        positions = np.arange(here - (here - lowest) // step * step, highest + 1, step)
+        if not len(positions):
+            continue
+        fits = np.array([np.log(max(score(tokens[max(p - half, left.start):p])[0][a], floor))
+                         + np.log(max(score(tokens[p:min(p + half, right.end)])[0][b], floor)) for p in positions])
+        best = positions[np.flatnonzero(fits >= fits.max() - 1e-9)]
+        moved = int(best[len(best) // 2])
+        out[i - 1], out[i] = replace(left, end=moved), replace(right, start=moved)
+    return out
 
 
 @dataclass

@@ -14,7 +14,7 @@ from genomamba.classifiers.kmer import KmerClassifier
 from genomamba.classifiers.mamba import MambaClassifier
 from genomamba.cli import main
 from genomamba.errors import InputError
-from genomamba.segment import SegmentParams, flag_records, segment_track, viterbi
+from genomamba.segment import SegmentParams, flag_records, refine_changes, segment_track, viterbi
 from genomamba.track import Track, read_track_table, track_record, window_bounds
 
 from test_classify_support import LAYOUT, build_split, genome_path
@@ -127,7 +127,7 @@ def sources():
 def test_chimeras_are_seeded_and_their_truth_table_is_exact(tmp_path):
     host, donors = sources()
     params = ChimeraParams(chimeras=6, pieces=3, piece_min=5000, piece_max=30000, contaminants=5,
-                           contaminant_min=2000, contaminant_max=20000)
+                           contaminant_min=2000, contaminant_max=20000, host_pieces=3)
     records, truth = simulate_chimeras(host, donors, params, seed=7)
     again = simulate_chimeras(host, donors, params, seed=7)
     assert [n for n, _ in records] == [n for n, _ in again[0]] and truth == again[1]
@@ -136,7 +136,7 @@ def test_chimeras_are_seeded_and_their_truth_table_is_exact(tmp_path):
 
     by_name = dict(records)
     by_source = {s.path: s for s in (host, *donors)}
-    assert [p.record for p in truth if p.kind == "host"] == host.names
+    assert [p.record for p in truth if p.kind == "host"] == host.names + ["host0", "host1", "host2"]
     for piece in truth:
         source = by_source[piece.source]
         original = source.sequences[source.names.index(piece.source_record)][piece.source_start:piece.source_end]
@@ -327,3 +327,23 @@ def test_a_change_across_uncalled_windows_lies_in_their_middle():
     track = synthetic_track([0] * 8 + [-1] * 4 + [1] * 8, seed=5)
     segments = segment_track(track, SPECIES, 0.5)
     assert [(s.call, s.start, s.end) for s in segments] == [("A a", 0, 100_000), ("B b", 100_000, 200_000)]
+
+
+def test_refinement_moves_a_change_to_the_join_between_windows():
+    # species A is the base A (token 0), species B the base C (token 1): a join at 23_456
+    tokens = np.r_[np.zeros(23_456, np.uint8), np.ones(36_544, np.uint8)]
+
+    def score(piece):
+        b = float(np.mean(piece == 1)) if len(piece) else 0.5
+        return np.array([1 - b, b, 0.0]), max(b, 1 - b)
+
+    starts, ends = window_bounds(60_000, 10_000)
+    probs = np.array([score(tokens[a:e])[0] for a, e in zip(starts, ends)])
+    track = Track("r", starts, ends, probs, probs.max(1))
+    segments = segment_track(track, SPECIES, 0.5)
+    assert [(s.call, s.end) for s in segments[:1]] == [("A a", 20_000)]  # window 20-30 kb leans to B
+    refined = refine_changes(segments, tokens, score, SPECIES, 10_000, step=100)
+    assert [(s.start, s.end, s.call) for s in refined] == [(0, 23_500, "A a"), (23_500, 60_000, "B b")]
+    # hard 0/1 probabilities tie over many positions: the middle of them
+    hard = refine_changes(segments, tokens, lambda p: (np.round(score(p)[0]), 1.0), SPECIES, 10_000, step=1000)
+    assert abs(hard[0].end - 23_456) <= 2_500

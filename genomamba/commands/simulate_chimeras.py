@@ -29,6 +29,9 @@ def add_arguments(parser):
                         help="contaminant contigs (default %(default)s)")
     parser.add_argument("--contaminant-min", type=int, default=p.contaminant_min, help="default %(default)s")
     parser.add_argument("--contaminant-max", type=int, default=p.contaminant_max, help="default %(default)s")
+    parser.add_argument("--host-pieces", type=int, default=p.host_pieces,
+                        help="also add this many slices of the host (lengths as pieces) as records host<i> "
+                             "(default %(default)s)")
     parser.add_argument("--no-host-records", action="store_true",
                         help="leave the host's own records out of the output")
     add_force_argument(parser)
@@ -40,7 +43,7 @@ def run(args) -> int:
     from ..errors import InputError
 
     params = ChimeraParams(args.chimeras, args.pieces, args.piece_min, args.piece_max, args.contaminants,
-                           args.contaminant_min, args.contaminant_max, not args.no_host_records)
+                           args.contaminant_min, args.contaminant_max, not args.no_host_records, args.host_pieces)
     params.check()
     host = parse_source(args.host, "--host")
     donors = [parse_source(d, "--donor") for d in args.donor]

@@ -48,7 +48,10 @@ def add_arguments(parser):
 def run(args) -> int:
     from ..classifiers import check_device
     from ..inputs import check_options, iter_records
-    from ..segment import SegmentParams, flag_records, segment_track, write_flags, write_segments
+    import numpy as np
+
+    from ..segment import (SegmentParams, flag_records, refine_changes, segment_track, write_flags,
+                           write_segments)
     from ..track import track_record, write_bedgraphs, write_track_table
     from .classify import load_model
 
@@ -71,13 +74,19 @@ def run(args) -> int:
         check_output(args.bedgraph_dir, "folder", [args.input, args.model], args.force)
     model = load_model(args.model, args.device)
 
-    started, tracks = time.perf_counter(), []
+    started, tracks, segments = time.perf_counter(), [], {}
     for record in iter_records(args.input, chunk_size=args.chunk_size, min_length=args.min_length):
-        tracks.append(track_record(model, record.name, record.chunks(), args.window))
+        kept = []  # the record's tokens, for placing its change points more finely than the windows
+        track = track_record(model, record.name, (kept.append(c) or c for c in record.chunks()), args.window)
+        tracks.append(track)
+        found = segment_track(track, model.species, model.threshold, params)
+        if len({s.call for s in found}) > 1:
+            found = refine_changes(found, np.concatenate(kept), lambda t: model.score([t]), model.species,
+                                   args.window)
+        segments[track.record] = found
     write_track_table(args.output, tracks, model.species, model.threshold)
     if args.bedgraph_dir is not None:
         write_bedgraphs(args.bedgraph_dir, tracks, model.species)
-    segments = {t.record: segment_track(t, model.species, model.threshold, params) for t in tracks}
     flags = flag_records(segments, {t.record: t.length for t in tracks})
     if args.segments is not None:
         write_segments(args.segments, [s for record in segments.values() for s in record])
