@@ -70,13 +70,13 @@ def test_the_fast_scan_carries_its_state_across_chunks():
     assert (whole.double() - y_ref).abs().max().item() < 2e-5 * y_ref.abs().max().item()
 
 
-def test_the_fast_scan_gives_the_same_results_with_any_number_of_threads():
-    args = scan_inputs(3, batch=2, dim=96, n=8, L=200)
-    u, delta, A, B, C, D, z, bias, h0 = args
+def test_the_fast_scan_gives_the_same_results_with_any_threads_and_tiles(monkeypatch):
+    u, delta, A, B, C, D, z, bias, h0 = scan_inputs(3, batch=2, dim=96, n=8, L=200)
     results = []
     try:
-        for threads in (1, 2, 3):
+        for threads, widest in [(1, 128), (2, 128), (1, 32), (2, 48)]:   # tiles of 96, 32, 48 channels
             cpu_inference.set_threads(threads)
+            monkeypatch.setattr(cpu_inference, "_TILE_MAX", widest)
             results.append(cpu_inference.cpu_selective_scan(u, delta, A, B, C, D, z, bias, True, h0))
     finally:
         cpu_inference.set_threads(0)
@@ -95,7 +95,7 @@ def test_extreme_steps_stay_finite_and_match_the_reference():
 
 
 @pytest.mark.parametrize("activation", ["silu", None])
-@pytest.mark.parametrize("L", [2, 3, 257])
+@pytest.mark.parametrize("L", [2, 3, 1100])
 def test_the_fast_conv_matches_the_reference_and_carries_its_state(activation, L):
     g = torch.Generator().manual_seed(L)
     dim, width = 40, 4

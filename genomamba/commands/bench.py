@@ -2,7 +2,7 @@
 
 import importlib
 
-BENCHMARKS = ("ingest", "kernels", "model")
+BENCHMARKS = ("ingest", "kernels", "model", "cpu")
 
 
 def add_arguments(parser):
