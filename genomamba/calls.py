@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from .atomic import atomic_open
 from .errors import InputError, open_input
+from .outputs import open_output
 
 UNCLASSIFIED = "unclassified"
 ASSEMBLY_RECORD = "*"
@@ -82,7 +82,7 @@ class CallsWriter:
         self._reset()
 
     def __enter__(self):
-        self._context = atomic_open(self.path, newline="")
+        self._context = open_output(self.path, newline="")  # "-": standard output
         self._fh = self._context.__enter__()
         self._writer = csv.writer(self._fh, delimiter="\t", lineterminator="\n")
         self._writer.writerow(header(self.species))

@@ -8,11 +8,15 @@ consecutive pieces named ``name:start-end`` (0-based, half-open); a last piece s
 
 The input rules that every command reading sequences applies (tokenize, classify, simulate-reads)
 live here: ``check_options`` (reader options in range), ``checked_records`` (record names unique,
-at least one record per input) and ``check_distinct_inputs`` (no input given twice).
+at least one record per input) and ``check_distinct_inputs`` (no input given twice). An input
+named ``-`` is standard input: ``stdin_inputs`` gives it as ``genomamba.io.stdin.Stdin``, a path
+named ``<stdin>`` that every reader of files takes.
 """
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,7 @@ import numpy as np
 from .errors import InputError
 
 DEFAULT_CHUNK_SIZE = 1 << 20
+STDIN = "-"  # the input name that means standard input
 
 
 @dataclass
@@ -68,6 +73,25 @@ def check_options(*, min_length: int = 0, min_mapq: int = 0) -> None:
     for option, value in (("--min-length", min_length), ("--min-mapq", min_mapq)):
         if value < 0:
             raise InputError(f"{option} must not be negative, got {value}")
+
+
+@contextlib.contextmanager
+def stdin_inputs(paths):
+    """``paths`` with ``-`` replaced by standard input as a path (``genomamba.io.stdin.Stdin``; its
+    temporary copy is removed when the block ends). ``-`` may be given once, and not for a terminal."""
+    paths = list(paths)
+    wanted = [str(p) == STDIN for p in paths]
+    if not any(wanted):
+        yield paths
+        return
+    if sum(wanted) > 1:
+        raise InputError("standard input (-) given more than once")
+    if sys.stdin is None or sys.stdin.isatty():
+        raise InputError("standard input (-) is a terminal: pipe or redirect a file into it")
+    from .io.stdin import Stdin
+
+    with Stdin() as stdin:
+        yield [stdin if is_stdin else p for p, is_stdin in zip(paths, wanted)]
 
 
 def check_distinct_inputs(paths) -> None:
@@ -129,7 +153,13 @@ def iter_records(path, *, chunk_size: int = DEFAULT_CHUNK_SIZE, min_length: int 
     """Records of a store directory or a sequence file (reader options go to ``read_records``;
     stores apply ``min_length`` only), with the rules of ``checked_records``: names unique within
     the input, at least one record."""
+    from .io.stdin import Stdin
+
     check_options(min_length=min_length, min_mapq=min_mapq)
+    if isinstance(path, Stdin):  # read as a file; named <stdin>
+        yield from _file_records(path, chunk_size,
+                                 dict(min_length=min_length, min_mapq=min_mapq, reference=reference))
+        return
     path = Path(path)
     if not path.exists():
         raise InputError("no such file or directory", path)

@@ -10,7 +10,10 @@ into, e.g. the figures). What may already be at the path:
 - any other directory: never replaced, ``--force`` or not (genomamba did not write it);
 - anything else (a FIFO, a device): never replaced.
 
-An output may not be an input, lie inside one or contain one. A store or model directory is
+An output may not be an input, lie inside one or contain one. ``-`` is standard output, for the
+commands whose output is a table or FASTA (``check_output(..., stdout=True)``; elsewhere it is
+refused rather than taken for a file named ``-``); ``open_output`` writes it straight there, as it
+goes: no temporary name, nothing to move into place. A store or model directory is
 recognised as genomamba's by its marker: the store's group attribute ``format`` in ``zarr.json``;
 a model's ``config.json`` with a ``kind`` beside its weights (``model.safetensors``,
 ``weights.safetensors`` or ``references.sig.json``, or a combined model's ``members`` folder; see
@@ -19,9 +22,11 @@ genomamba/checkpoint.py and genomamba/classifiers/).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import stat
+import sys
 from pathlib import Path
 
 from .errors import InputError
@@ -33,6 +38,7 @@ KINDS = ("file", "store", "model", "folder")
 NAMES = {"file": "file", "store": "genomamba sequence store", "model": "genomamba model directory",
          "folder": "folder", "directory": "directory"}  # directory: what genomamba.atomic found it wrote
 
+STDOUT = "-"  # the output name that means standard output
 _forced: set[Path] = set()  # outputs whose replacement --force allowed (consulted by genomamba.atomic)
 
 
@@ -109,12 +115,23 @@ def _overlap(output: Path, source: Path) -> str | None:
     return None
 
 
-def check_output(path, kind: str, inputs=(), force: bool = False) -> Path:
+def is_stdout(path) -> bool:
+    return str(path) == STDOUT
+
+
+def check_output(path, kind: str, inputs=(), force: bool = False, stdout: bool = False) -> Path:
     """Refuse (InputError naming ``path``) an output that overlaps an input, whose folder cannot
     hold it, or that may not replace what is there (see the module docstring). With ``force``,
-    genomamba.atomic may later replace a file, store or model directory of another kind there."""
+    genomamba.atomic may later replace a file, store or model directory of another kind there.
+    ``stdout``: the command can write this output to standard output (``-``)."""
     if kind not in KINDS:
         raise ValueError(f"unknown output kind {kind!r}")
+    if is_stdout(path):
+        if stdout:
+            return Path(path)
+        what = "a file" if kind == "file" else f"a {NAMES[kind]}"
+        raise InputError(f"standard output (-) is not possible here: give {what} name (./- for a "
+                         f"file named '-')", path)
     path = Path(path)
     for source in inputs:
         if source is not None:
@@ -134,6 +151,21 @@ def check_output(path, kind: str, inputs=(), force: bool = False) -> Path:
     if force:
         _forced.add(path.resolve())
     return path
+
+
+@contextlib.contextmanager
+def open_output(path, mode: str = "w", **kwargs):
+    """Open an output file for writing: standard output for ``-`` (text or binary as ``mode`` says;
+    left open), else genomamba.atomic's temporary file, moved into place when complete."""
+    if is_stdout(path):
+        stream = sys.stdout.buffer if "b" in mode else sys.stdout
+        yield stream
+        stream.flush()
+        return
+    from .atomic import atomic_open
+
+    with atomic_open(path, mode, **kwargs) as fh:
+        yield fh
 
 
 def forced(path) -> bool:

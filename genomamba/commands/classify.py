@@ -7,20 +7,21 @@ Writes the calls table described in ``genomamba.calls``; inputs are sequence fil
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
+from .. import progress
 from ..errors import InputError
-from ..inputs import DEFAULT_CHUNK_SIZE
+from ..inputs import DEFAULT_CHUNK_SIZE, STDIN
 from ..outputs import add_force_argument, check_output
 
 
 def add_arguments(parser):
     parser.add_argument("--model", required=True, type=Path, help="model directory (genomamba train)")
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT",
-                        help="FASTA/GenBank/EMBL/SAM/BAM/CRAM files or zarr stores")
-    parser.add_argument("-o", "--output", required=True, type=Path, help="calls table (TSV) to write")
+                        help="FASTA/GenBank/EMBL/SAM/BAM/CRAM files or zarr stores; - reads standard input")
+    parser.add_argument("-o", "--output", required=True, type=Path,
+                        help="calls table (TSV) to write; - for standard output")
     add_force_argument(parser)
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
                         help=f"tokens per streamed chunk (default {DEFAULT_CHUNK_SIZE})")
@@ -40,6 +41,7 @@ def add_arguments(parser):
     parser.add_argument("--min-length", type=int, default=0, help="skip records shorter than this")
     parser.add_argument("--min-mapq", type=int, default=0, help="SAM/BAM/CRAM: minimum mapping quality")
     parser.add_argument("--reference", type=Path, default=None, help="CRAM: reference FASTA")
+    progress.add_arguments(parser)
 
 
 def load_model(model_dir: Path, device: str):
@@ -67,17 +69,36 @@ def records_to_call(path: Path, reader_options: dict, regions, args):
     if regions is None:
         yield from iter_records(path, **reader_options)
         return
-    sample = args.sample or path.name.split(".")[0]
+    sample = args.sample or Path(path).name.split(".")[0]
     blocks = sample_blocks_of(regions, sample, args.region_splits, args.regions)
     for record in iter_records(path, **reader_options):
         if record.name in blocks:
             yield from cut_blocks(record, blocks[record.name])
 
 
+def total_bases(paths, reader_options: dict) -> int | None:
+    """The bases to call, for the progress bar's percentage and time left: read ahead (a store's
+    lengths, a file read once more: quick beside calling it); None with standard input, which is
+    read only as it is called."""
+    from ..inputs import iter_records
+    from ..io.stdin import Stdin
+
+    if any(isinstance(p, Stdin) for p in paths):
+        return None
+    return sum(sum(len(c) for c in record.chunks()) for p in paths for record in iter_records(p, **reader_options))
+
+
+def counted(chunks, bar):
+    """The token chunks, each counted on the bar as the classifier takes it."""
+    for chunk in chunks:
+        bar.update(len(chunk))
+        yield chunk
+
+
 def run(args) -> int:
     from ..calls import CallsWriter
     from ..classifiers import check_device
-    from ..inputs import Counted, check_distinct_inputs, check_options, fragments
+    from ..inputs import Counted, check_distinct_inputs, check_options, fragments, stdin_inputs
     from ..split import Split
 
     if args.chunk_size <= 0:
@@ -86,26 +107,32 @@ def run(args) -> int:
         raise InputError(f"--fragment-length must be > 0, got {args.fragment_length}")
     check_options(min_length=args.min_length, min_mapq=args.min_mapq)
     check_device(args.device, "--device")
-    missing = [p for p in args.inputs if not p.exists()]
+    files = [p for p in args.inputs if str(p) != STDIN]
+    missing = [p for p in files if not p.exists()]
     if missing:
         raise InputError("no such file or directory", missing[0])
-    check_distinct_inputs(args.inputs)  # each file's rows are told apart by its path alone
-    check_output(args.output, "file", [*args.inputs, args.model, args.regions, args.reference], args.force)
+    if args.regions and not args.sample and len(files) < len(args.inputs):
+        raise InputError("--regions with standard input (-) needs --sample")
+    check_distinct_inputs(files)  # each file's rows are told apart by its path alone
+    check_output(args.output, "file", [*files, args.model, args.regions, args.reference], args.force,
+                 stdout=True)
     regions = Split.read(args.regions) if args.regions else None
     model = load_model(args.model, args.device)
     reader_options = dict(chunk_size=args.chunk_size, min_length=args.min_length,
                           min_mapq=args.min_mapq, reference=args.reference)
-    with CallsWriter(args.output, model.species, model.threshold) as writer:
-        for path in args.inputs:
-            started, rows = time.perf_counter(), 0
-            for record in records_to_call(path, reader_options, regions, args):
-                pieces = fragments(record, args.fragment_length) if args.fragment_length else [record]
-                for piece in pieces:
-                    chunks = Counted(piece.chunks())
-                    probs, confidence = model.score(chunks)
-                    writer.add(str(path), piece.name, chunks.length, probs, confidence)
-                    rows += 1
-            call = writer.end_file(str(path))
-            print(f"{path}: {rows} rows, assembly call {call} ({time.perf_counter() - started:.1f} s)",
-                  file=sys.stderr, flush=True)
+    with stdin_inputs(args.inputs) as inputs, CallsWriter(args.output, model.species, model.threshold) as writer:
+        total = total_bases(inputs, reader_options) if progress.shown() and regions is None else None
+        with progress.Bases("classify", total) as bar:
+            for path in inputs:
+                started, rows = time.perf_counter(), 0
+                for record in records_to_call(path, reader_options, regions, args):
+                    pieces = fragments(record, args.fragment_length) if args.fragment_length else [record]
+                    for piece in pieces:
+                        chunks = Counted(counted(piece.chunks(), bar))
+                        probs, confidence = model.score(chunks)
+                        writer.add(str(path), piece.name, chunks.length, probs, confidence)
+                        rows += 1
+                call = writer.end_file(str(path))
+                progress.message(f"{path}: {rows} rows, assembly call {call} "
+                                 f"({time.perf_counter() - started:.1f} s)")
     return 0

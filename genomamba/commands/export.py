@@ -14,7 +14,8 @@ _LETTERS = np.frombuffer(BASES.encode(), dtype=np.uint8)
 def add_arguments(parser):
     parser.add_argument("store", metavar="STORE.zarr")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.fa[.gz]",
-                        help="FASTA to write; gzip-compressed when the name ends in .gz")
+                        help="FASTA to write; gzip-compressed when the name ends in .gz; - for standard "
+                             "output (plain)")
     parser.add_argument("--width", type=int, default=WIDTH, help=f"bases per line (default {WIDTH})")
     add_force_argument(parser)
 
@@ -63,20 +64,20 @@ def write_fasta(store, fh, width: int = WIDTH):
 
 
 def run(args) -> int:
-    from ..atomic import atomic_path
-    from ..errors import InputError
     import gzip
+
+    from ..errors import InputError
+    from ..outputs import open_output
     from ..store import SequenceStore
 
     if args.width < 1:
         raise InputError("--width must be positive")
-    check_output(args.output, "file", [args.store], args.force)
+    check_output(args.output, "file", [args.store], args.force, stdout=True)
     store = SequenceStore.open(args.store)
-    with atomic_path(args.output) as tmp:
+    with open_output(args.output, "wb", buffering=1 << 20) as fh:
         if str(args.output).endswith(".gz"):
-            with gzip.open(tmp, "wb", compresslevel=6) as fh:
-                write_fasta(store, fh, args.width)
+            with gzip.GzipFile(fileobj=fh, mode="wb", compresslevel=6) as gz:
+                write_fasta(store, gz, args.width)
         else:
-            with open(tmp, "wb", buffering=1 << 20) as fh:
-                write_fasta(store, fh, args.width)
+            write_fasta(store, fh, args.width)
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 
+from .. import progress
 from ..outputs import add_force_argument, check_output
 
 
@@ -14,7 +15,7 @@ def add_arguments(parser):
                      "anything that is not DNA are errors (exit code 2) and leave nothing at -o.")
     parser.add_argument("inputs", nargs="+", metavar="INPUT",
                         help="FASTA (plain, gzip, bgzip, xz, bz2), GenBank, EMBL, SAM, BAM or CRAM; "
-                             "format and compression are detected from the content")
+                             "format and compression are detected from the content; - reads standard input")
     parser.add_argument("-o", "--output", required=True, metavar="STORE.zarr",
                         help="store to write (a genomamba store already there is replaced)")
     add_force_argument(parser)
@@ -26,22 +27,21 @@ def add_arguments(parser):
     parser.add_argument("--include-secondary", action="store_true",
                         help="SAM/BAM/CRAM: keep secondary and supplementary alignments too")
     parser.add_argument("--reference", metavar="FASTA", help="CRAM: the reference it was compressed against")
-    bar = parser.add_mutually_exclusive_group()
-    bar.add_argument("--progress", dest="progress", action="store_true", default=None, help="always show a progress bar")
-    bar.add_argument("--no-progress", dest="progress", action="store_false", help="never show a progress bar")
+    progress.add_arguments(parser)
 
 
 def run(args) -> int:
-    from ..inputs import check_options
+    from ..inputs import STDIN, check_options, stdin_inputs
     from ..io.tokenize import tokenize_files
 
     check_options(min_length=args.min_length, min_mapq=args.min_mapq)
     # a directory is no sequence file: the reader refuses it, so the output may not overlap files only
-    files = [p for p in [*args.inputs, args.reference] if p is not None and not os.path.isdir(p)]
+    files = [p for p in [*args.inputs, args.reference] if p not in (None, STDIN) and not os.path.isdir(p)]
     check_output(args.output, "store", files, args.force)
-    attrs = tokenize_files(args.inputs, args.output, species=args.species, strain=args.strain,
-                           min_length=args.min_length, min_mapq=args.min_mapq, reference=args.reference,
-                           include_secondary=args.include_secondary, progress=args.progress)
+    with stdin_inputs(args.inputs) as inputs:
+        attrs = tokenize_files(inputs, args.output, species=args.species, strain=args.strain,
+                               min_length=args.min_length, min_mapq=args.min_mapq, reference=args.reference,
+                               include_secondary=args.include_secondary, progress=args.progress)
     print(f"{args.output}: {attrs['n_records']} records, {attrs['total_length']} bases "
           f"from {len(attrs['sources'])} file(s)", file=sys.stderr)
     return 0

@@ -6,6 +6,7 @@ import pysam
 
 from ..alphabet import reverse_complement
 from .codes import describe_invalid, encode, no_mask
+from .stdin import whole
 from ..errors import InputError
 
 PAIRED, UNMAPPED, REVERSE, READ1 = 0x1, 0x4, 0x10, 0x40
@@ -40,7 +41,7 @@ def _open(path, fmt, reference):
     quiet = fmt == "cram"  # htslib would complain that a CRAM index is missing; none is needed
     previous = pysam.set_verbosity(0) if quiet else None
     try:
-        return pysam.AlignmentFile(str(path), mode, **kwargs)
+        return pysam.AlignmentFile(str(whole(path)), mode, **kwargs)  # pysam reads standard input's copy
     except (OSError, ValueError) as exc:
         raise InputError(f"cannot open as {fmt.upper()}: {exc}", path) from None
     finally:

@@ -21,6 +21,7 @@ import os
 import zlib
 
 from ..errors import InputError
+from .stdin import Stdin, whole
 
 try:  # ISA-L inflates gzip about twice as fast as zlib; optional
     from isal import igzip as gzip_module
@@ -58,6 +59,8 @@ def sniff_compression(path) -> str:
 
 
 def _open_raw(path):
+    if isinstance(path, Stdin):  # standard input, from its first byte however often it is opened
+        return path.open()
     try:
         return open(path, "rb")
     except FileNotFoundError:
@@ -220,7 +223,6 @@ class Decompressed:
         self.compression = sniff_compression(path)
         if self.compression == "zstd":
             raise InputError("zstd-compressed input is not supported; use gzip, bgzip, xz or bz2", path)
-        self.size = os.path.getsize(path)
         self._hashing = _HashingReader(_open_raw(path))
         opener = _opener(self.compression)
         self._stream = opener(self._hashing) if opener else self._hashing
@@ -248,8 +250,9 @@ class Decompressed:
         failure = locate_failure(self.path, kind)
         if failure is None:
             return DecompressionError(message, self.path)
+        size = os.path.getsize(whole(self.path))
         return DecompressionError(f"{message}, detected in compressed bytes {failure.start}-{failure.end - 1} "
-                                  f"of {self.size}", self.path, failure)
+                                  f"of {size}", self.path, failure)
 
     def blocks(self, size: int | None = None):
         while block := self.read(size):

@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from . import Source
 from ..atomic import atomic_path
 from ..errors import InputError
 from ..inputs import check_options, checked_records
+from ..progress import Bases
 from ..store import StoreWriter
+from .stdin import Stdin
 
 
-def _progress(enabled):
-    if enabled is None:
-        enabled = sys.stderr.isatty()
-    if not enabled:
+def _sizes(inputs) -> int | None:
+    """The inputs' total size in bytes, where all are files of known size (not standard input)."""
+    try:
+        return sum(os.path.getsize(p) for p in inputs if not isinstance(p, Stdin))
+    except OSError:
         return None
-    from tqdm import tqdm
-    return tqdm(unit="bp", unit_scale=True, desc="tokenize", file=sys.stderr)
 
 
 def tokenize_files(inputs, output, *, species=None, strain=None, min_length=0, min_mapq=0,
@@ -26,37 +26,36 @@ def tokenize_files(inputs, output, *, species=None, strain=None, min_length=0, m
     """Read every input (any supported format) into a new store at ``output``; returns its attributes.
 
     The store appears at ``output`` only when complete. Record names must be unique across all
-    inputs. ``progress`` None shows a bar only when stderr is a terminal.
+    inputs. ``progress`` None shows a bar when genomamba.progress says so (on a terminal); its
+    percentage and time left follow the bytes read of the input files (not for standard input).
     """
     if not inputs:
         raise InputError("no input files")
     check_options(min_length=min_length, min_mapq=min_mapq)
-    bar = _progress(progress)
+    total = None if any(isinstance(p, Stdin) for p in inputs) else _sizes(inputs)
+    done = 0  # bytes of the inputs read to their end
     first_seen: dict[str, str] = {}
     sources = []
-    try:
-        with atomic_path(output) as tmp:
-            writer = StoreWriter(tmp)
-            for path in inputs:
-                with Source(path, min_length=min_length, min_mapq=min_mapq, reference=reference,
-                            include_secondary=include_secondary) as source:
-                    n_records = n_bases = 0
-                    # the input rules shared with classify and simulate-reads: unique names, some records
-                    for record in checked_records(path, source.records(), first_seen=first_seen,
-                                                  min_length=min_length, min_mapq=min_mapq):
-                        writer.begin(record.name)
-                        for tokens, mask in record.chunks():
-                            writer.append(tokens, mask)
-                        length = writer.end()
-                        n_records += 1
-                        n_bases += length
-                        if bar is not None:
-                            bar.update(length)
-                    sources.append({"path": str(path), "name": os.path.basename(str(path)),
-                                    "format": source.format, "sha256": source.sha256(),
-                                    "records": n_records, "bases": n_bases})
-            writer.close(species=species, strain=strain, sources=sources)
-            return dict(writer.attrs)
-    finally:
-        if bar is not None:
-            bar.close()
+    with Bases("tokenize", total, show=progress) as bar, atomic_path(output) as tmp:
+        writer = StoreWriter(tmp)
+        for path in inputs:
+            with Source(path, min_length=min_length, min_mapq=min_mapq, reference=reference,
+                        include_secondary=include_secondary) as source:
+                n_records = n_bases = 0
+                # the input rules shared with classify and simulate-reads: unique names, some records
+                for record in checked_records(path, source.records(), first_seen=first_seen,
+                                              min_length=min_length, min_mapq=min_mapq):
+                    writer.begin(record.name)
+                    for tokens, mask in record.chunks():
+                        writer.append(tokens, mask)
+                        bar.update(len(tokens), done + source.raw_bytes_read if total else None)
+                    n_records += 1
+                    n_bases += writer.end()
+                sources.append({"path": str(path), "name": os.path.basename(str(path)),
+                                "format": source.format, "sha256": source.sha256(),
+                                "records": n_records, "bases": n_bases})
+            if total:
+                done += os.path.getsize(path)
+                bar.update(0, done)
+        writer.close(species=species, strain=strain, sources=sources)
+        return dict(writer.attrs)
