@@ -151,3 +151,16 @@ def test_a_real_model_on_a_real_slice_gives_todays_probabilities_on_both_strands
         assert np.abs(fast[0] - today[0]).max() < 1e-4
         assert abs(fast[1] - today[1]) < 1e-4
         assert np.argmax(fast[0]) == np.argmax(today[0])
+
+
+def test_the_cpu_benchmark_compares_both_paths(tmp_path, capsys):
+    from genomamba.bench import cpu as bench_cpu
+
+    tsv = tmp_path / "cpu.tsv"
+    assert bench_cpu.main(["--models", "default", "--length", "2048", "--old-length", "512", "--chunk", "1000",
+                           "--repeats", "1", "--tsv", str(tsv)]) == 0
+    rows = [line.split("\t") for line in tsv.read_text().splitlines()]
+    assert tuple(rows[0]) == bench_cpu.COLUMNS and [r[1] for r in rows[1:]] == ["fast", "today"]
+    table = dict(zip(rows[0], rows[1]))
+    assert table["bases"] == "2048" and float(table["max_prob_diff"]) < 1e-4 and float(table["kbp_per_s_cpu"]) > 0
+    assert "genomamba bench cpu" in capsys.readouterr().out

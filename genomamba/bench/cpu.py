@@ -31,6 +31,7 @@ from genomamba import kernels
 from genomamba.kernels import cpu_inference
 from genomamba.models import ModelConfig, build_model
 
+LENGTHS = {"default": (1 << 19, 1 << 15), "d128x4": (1 << 15, 1 << 12)}   # (fast, today's path)
 SIZES = {"default": ModelConfig(n_classes=6), "d128x4": ModelConfig(n_classes=6, d_model=128, n_layers=4, d_state=16)}
 COLUMNS = ("model", "path", "torch_threads", "kernel_threads", "bases", "wall_s", "cpu_s", "kbp_per_s_wall",
            "kbp_per_s_cpu", "speedup_wall", "max_prob_diff", "max_summary_diff", "load_1min")
@@ -39,13 +40,16 @@ COLUMNS = ("model", "path", "torch_threads", "kernel_threads", "bases", "wall_s"
 def parse(argv):
     p = argparse.ArgumentParser(prog="genomamba bench cpu", description=__doc__.splitlines()[0])
     p.add_argument("--models", nargs="+", default=list(SIZES), choices=list(SIZES))
-    p.add_argument("--length", type=int, default=1 << 20, help="bases streamed by the fast path")
-    p.add_argument("--old-length", type=int, nargs="+", default=[1 << 17, 1 << 15],
-                   help="bases streamed by today's path, per model (one value: for all)")
+    p.add_argument("--length", type=int, nargs="+",
+                   help="bases streamed by the fast path, per model in --models' order (one value: for "
+                        "all; default 2^19 for the default model, 2^15 for d128x4)")
+    p.add_argument("--old-length", type=int, nargs="+",
+                   help="bases streamed by today's path, likewise (default 2^15 and 2^12)")
     p.add_argument("--chunk", type=int, default=8192, help="bases per chunk (the classifier's CPU default)")
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--threads", type=int, default=0,
-                   help="PyTorch intra-op threads (0: all cores); the fast kernels use all cores")
+    p.add_argument("--threads", type=int, default=1,
+                   help="PyTorch intra-op threads (default 1, the classifier's; 0: all cores); the fast "
+                        "kernels use all cores")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tsv", help="also write the table here")
     return p.parse_args(argv)
@@ -121,8 +125,9 @@ def main(argv=None) -> int:
     rows = []
     try:
         for i, name in enumerate(args.models):
-            old = args.old_length[min(i, len(args.old_length) - 1)]
-            rows += run_model(name, args.length, min(old, args.length), args)
+            length = args.length[min(i, len(args.length) - 1)] if args.length else LENGTHS[name][0]
+            old = args.old_length[min(i, len(args.old_length) - 1)] if args.old_length else LENGTHS[name][1]
+            rows += run_model(name, length, min(old, length), args)
     finally:
         torch.set_num_threads(previous)
     print("\t".join(COLUMNS))

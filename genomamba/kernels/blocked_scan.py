@@ -1,5 +1,6 @@
-"""A blocked selective scan, the CPU path of ``selective_scan_fn``: the same recurrence as
-``kernels.reference`` with far fewer Python steps, so that training on CPU is practical.
+"""A blocked selective scan, the CPU path of ``selective_scan_fn`` where a gradient is wanted (and for
+float64): the same recurrence as ``kernels.reference`` with far fewer Python steps, so that training
+on CPU is practical. Inference on CPU takes the compiled scan of ``cpu_inference`` instead.
 
 The reference loops over every position; its backward pass is very slow on CPU (each step's
 ``select`` allocates a full-size gradient). Here the sequence is cut into blocks of ``T`` positions:
