@@ -34,6 +34,7 @@ from .figures import accuracy_vs_length, disabled_models
 from .outcomes import Rate, calibrations, model_outcomes, rates
 from .plots import figure, panel_letters, svg_element, svg_inline
 from .report_assets import CSS, SCRIPT
+from .report_track import contamination_section
 from .stats import wilson
 from .style import CHANCE_COLOUR, legend_order, model_styles
 
@@ -753,15 +754,17 @@ def glossary_section() -> str:
 # ---- the page --------------------------------------------------------------------------------
 
 NAV = (("summary", "Summary"), ("calls", "Calls"), ("accuracy", "Accuracy"), ("reads", "Long reads"),
-       ("confusion", "Confusion"), ("calibration", "Calibration"), ("figures", "Figures"),
+       ("confusion", "Confusion"), ("calibration", "Calibration"), ("contamination", "Contamination"),
+       ("figures", "Figures"),
        ("skipped", "Left out"), ("run", "This run"), ("config", "Configuration"), ("software", "Software"),
        ("provenance", "Provenance"), ("definitions", "Definitions"))
 
 
 def build_report(split, metrics_paths, calls_paths, *, config=None, provenance=None, primary=None,
-                 read_metrics_paths=(), figures=None, command_line=None) -> str:
+                 read_metrics_paths=(), figures=None, command_line=None, flags_paths=()) -> str:
     """The report page as a string (``read_metrics_paths``: per-read metrics, a Long reads section;
-    ``figures``: the folder ``genomamba figures`` wrote, shown in a Figures section)."""
+    ``figures``: the folder ``genomamba figures`` wrote, shown in a Figures section; ``flags_paths``:
+    ``genomamba track``'s flags tables, a Contamination section)."""
     truth = split_truth(split)
     docs = [read_metrics(p) for p in metrics_paths]
     metrics = merge_metrics([dict(d, splits=json.loads(json.dumps(d["splits"]))) for d in docs])
@@ -791,6 +794,8 @@ def build_report(split, metrics_paths, calls_paths, *, config=None, provenance=N
     skipped = [(f"model {name}", why) for name, why in disabled_models(config_doc).items()
                if name in (config_doc.get("models") or {})]
     skipped += figures_skipped
+    contamination_html, contamination_skipped = contamination_section(flags_paths)
+    skipped += contamination_skipped
     for doc in metrics:
         for split_name, part in doc["splits"].items():
             if part.get("missing_samples"):
@@ -800,7 +805,8 @@ def build_report(split, metrics_paths, calls_paths, *, config=None, provenance=N
     skipped += truncated
     sections = [summary_section(res, assembly_calls), calls_html, accuracy_section(res),
                 *([reads_section([read_metrics(p) for p in read_metrics_paths])] if read_metrics_paths else []),
-                confusion_section(metrics), calibration_section(res), figures_html, skipped_section(skipped),
+                confusion_section(metrics), calibration_section(res), contamination_html, figures_html,
+                skipped_section(skipped),
                 run_section(config, command_line, seed), config_section(config_text, config),
                 software_section(), provenance_section(prov), glossary_section()]
     body = "".join(sections)

@@ -14,6 +14,7 @@ from genomamba.classifiers.kmer import KmerClassifier
 from genomamba.classifiers.mamba import MambaClassifier
 from genomamba.cli import main
 from genomamba.errors import InputError
+from genomamba.report_track import contamination_section
 from genomamba.segment import SegmentParams, flag_records, refine_changes, segment_track, viterbi
 from genomamba.track import Track, read_track_table, track_record, window_bounds
 
@@ -236,16 +237,16 @@ def test_track_command_on_a_synthetic_contaminated_assembly(kmer_dir, tmp_path):
     truth = read_truth(truth_path)
 
     out = tmp_path / "out"
-    assert main(["track", "--model", str(kmer_dir), str(fasta), "-o", str(out / "track.tsv"), "--window", "5000",
-                 "--bedgraph-dir", str(out / "bedgraph"), "--segments", str(out / "segments.tsv"),
-                 "--flags", str(out / "flags.tsv")]) == 0
-    tracks, species = read_track_table(out / "track.tsv")
+    assert main(["track", "--model", str(kmer_dir), str(fasta), "-o", str(out / "sim.track.tsv"), "--window",
+                 "5000", "--bedgraph-dir", str(out / "bedgraph"), "--segments", str(out / "sim.segments.tsv"),
+                 "--flags", str(out / "sim.flags.tsv")]) == 0
+    tracks, species = read_track_table(out / "sim.track.tsv")
     from genomamba.classifiers import load
     model = load(kmer_dir)
     assert species == model.species
     lengths = {p.record: p.end for p in truth}
     assert {t.record: t.length for t in tracks} == lengths
-    rows = read_tsv(out / "track.tsv")[1:]
+    rows = read_tsv(out / "sim.track.tsv")[1:]
     for t in tracks:  # windows tile the record; each row's call follows from its numbers
         assert t.starts[0] == 0 and np.array_equal(t.starts[1:], t.ends[:-1])
         assert np.all(t.probs >= 0) and np.all(t.probs.sum(1) <= 1 + 1e-5)
@@ -257,7 +258,7 @@ def test_track_command_on_a_synthetic_contaminated_assembly(kmer_dir, tmp_path):
         assert np.allclose([float(line.split("\t")[3]) for line in lines[1:]], [float(r[5 + j]) for r in rows],
                            atol=1e-5)
 
-    flags = {r[0]: r for r in read_tsv(out / "flags.tsv")[1:]}
+    flags = {r[0]: r for r in read_tsv(out / "sim.flags.tsv")[1:]}
     assert flags["*"][2:4] == [HOST[0], "mixed"]
     for piece in truth:
         if piece.kind == "host":
@@ -266,11 +267,17 @@ def test_track_command_on_a_synthetic_contaminated_assembly(kmer_dir, tmp_path):
             assert flags[piece.record][3] == "contaminant" and flags[piece.record][2] == piece.species
     for i in range(2):
         assert flags[f"chimera{i}"][3].startswith("chimeric")
-    segments = read_tsv(out / "segments.tsv")
+    segments = read_tsv(out / "sim.segments.tsv")
     assert segments[0] == ["record", "start", "end", "call", "confidence", "windows", "confident"]
     for record, position, _, _ in breakpoints(truth):  # each join found to within a window
         cuts = [int(r[1]) for r in segments[1:] if r[0] == record and int(r[1]) > 0]
         assert cuts and min(abs(c - position) for c in cuts) <= 5000
+
+    # the report's section: the assembly's row, and one track plot per flagged record
+    html, skipped = contamination_section([out / "sim.flags.tsv"])
+    assert "<td>sim</td><td>Staphylococcus aureus</td><td>mixed</td>" in html and not skipped
+    flagged = [r for r, f in flags.items() if r != "*" and f[3] != "clean"]
+    assert html.count("<svg") == len(flagged) == 4
 
 
 @pytest.mark.parametrize("extra, message", [

@@ -20,6 +20,9 @@ def add_arguments(parser):
     parser.add_argument("--primary", help="the primary model (default: the first metrics file's)")
     parser.add_argument("--figures", type=Path,
                         help="the folder `genomamba figures` wrote: its figures and their provenance are shown")
+    parser.add_argument("--tracks", nargs="*", default=[], type=Path, metavar="FLAGS_TSV",
+                        help="genomamba track's <sample>.flags.tsv (its .track.tsv and .segments.tsv beside "
+                             "it): a Contamination section")
     parser.add_argument("-o", "--output", required=True, type=Path, help="the HTML file to write")
     add_force_argument(parser)
 
@@ -28,7 +31,7 @@ def command_line(args) -> str:
     """The command as run, rebuilt from its parsed arguments (so it is the same however invoked)."""
     words = ["genomamba", "report", "--split", str(args.split)]
     for flag, values in (("--metrics", args.metrics), ("--calls", args.calls),
-                         ("--read-metrics", args.read_metrics)):
+                         ("--read-metrics", args.read_metrics), ("--tracks", args.tracks)):
         if values:
             words += [flag, *map(str, values)]
     for flag, value in (("--config", args.config), ("--provenance", args.provenance),
@@ -43,10 +46,10 @@ def run(args) -> int:
     from ..split import Split
 
     check_output(args.output, "file", [args.split, *args.metrics, *args.calls, *args.read_metrics,
-                                       args.config, args.provenance, args.figures], args.force)
+                                       *args.tracks, args.config, args.provenance, args.figures], args.force)
     write_report(args.output, split=Split.read(args.split), metrics_paths=args.metrics,
                  calls_paths=args.calls, config=args.config, provenance=args.provenance,
                  primary=args.primary, read_metrics_paths=args.read_metrics, figures=args.figures,
-                 command_line=command_line(args))
+                 command_line=command_line(args), flags_paths=args.tracks)
     print(args.output)
     return 0
