@@ -41,14 +41,26 @@ ACGT = 4
 def kmer_counts(chunks: Iterable[np.ndarray], k: int) -> np.ndarray:
     """(4^k,) float64 counts of the k-mers of a sequence given as token chunks in order (k-mers with N
     are skipped); the same whatever the chunking."""
-    counts = np.zeros(ACGT ** k)
-    carry = np.zeros(0, dtype=np.uint8)
-    for chunk in chunks:
-        tokens = np.concatenate((carry, np.asarray(chunk, dtype=np.uint8)))
-        if len(tokens) >= k:
-            counts += np.bincount(_kmer_index(tokens, k), minlength=ACGT ** k)
-        carry = tokens[-(k - 1):] if k > 1 else tokens[:0]
-    return counts
+    tally = KmerTally(k)
+    for _ in tally.passing(chunks):
+        pass
+    return tally.counts
+
+
+class KmerTally:
+    """k-mer counts of a sequence fed chunk by chunk, for a classifier that streams its chunks on:
+    ``for chunk in tally.passing(chunks)`` counts while the classifier reads."""
+
+    def __init__(self, k: int):
+        self.k, self.counts, self._carry = k, np.zeros(ACGT ** k), np.zeros(0, dtype=np.uint8)
+
+    def passing(self, chunks: Iterable[np.ndarray]):
+        for chunk in chunks:
+            tokens = np.concatenate((self._carry, np.asarray(chunk, dtype=np.uint8)))
+            if len(tokens) >= self.k:
+                self.counts += np.bincount(_kmer_index(tokens, self.k), minlength=ACGT ** self.k)
+            self._carry = tokens[len(tokens) - self.k + 1:]
+            yield chunk
 
 
 def _kmer_index(tokens: np.ndarray, k: int) -> np.ndarray:
@@ -162,12 +174,57 @@ class MarkovCheck:
                 "negatives_rejected": float((fake < self.threshold).mean()), "windows": len(real_windows)}
 
     def tensors(self) -> dict:
-        return {"markov_log_probs": np.asarray(self.log_probs, dtype=np.float32)}
+        """The chains as a float32 array ``markov.log_probs`` (for a model directory's safetensors)."""
+        return {"markov.log_probs": np.ascontiguousarray(self.log_probs, dtype=np.float32)}
 
     def config(self) -> dict:
         return {"order": self.order, "threshold": self.threshold, "min_length": self.min_length}
 
     @classmethod
     def from_saved(cls, tensors: dict, config: dict) -> "MarkovCheck":
-        return cls(np.asarray(tensors["markov_log_probs"], dtype=np.float64), config["order"],
+        return cls(np.asarray(tensors["markov.log_probs"], dtype=np.float64), config["order"],
                    config["threshold"], config["min_length"])
+
+
+def load_check(tensors: dict, config: dict, config_path) -> MarkovCheck:
+    """The check saved in a model directory (``config["markov"]`` and tensor ``markov.log_probs``); an
+    InputError naming ``config_path`` where they do not fit together."""
+    from .errors import InputError
+
+    try:
+        check = MarkovCheck.from_saved(tensors, config["markov"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"'markov' is not a saved Markov check ({type(exc).__name__}: {exc})", config_path) from None
+    if check.log_probs.ndim != 2 or check.log_probs.shape[1] != ACGT ** (check.order + 1) \
+            or check.log_probs.shape[0] != len(config.get("species", [])):
+        raise InputError(f"markov.log_probs has shape {tuple(check.log_probs.shape)}, expected "
+                         f"({len(config.get('species', []))}, {ACGT ** (check.order + 1)})", config_path)
+    return check
+
+
+def fit_check(species, train, validation, order: int, seed: int, log=print, windows_per_sample: int = 40):
+    """A calibrated ``MarkovCheck`` from labelled sources (``genomamba.data.LabelledSource``): chains
+    from every record of the training sources, the threshold from ``windows_per_sample`` windows of
+    ``min_length`` bases of each validation source (of the training sources where no validation
+    record is long enough: then real DNA scores higher than unseen DNA would, a looser check)."""
+    check = MarkovCheck.fit([[s.source.read(r) for s in train if s.label == label for r in range(len(s.source.lengths))]
+                             for label in range(len(species))], order=order)
+    rng = np.random.default_rng([seed, 20261206])
+    windows, held_out = [], True
+    for sources in (validation, train):
+        for s in sources:
+            for r, length in enumerate(s.source.lengths):
+                if length >= check.min_length:
+                    for a in rng.integers(0, length - check.min_length + 1, size=windows_per_sample):
+                        windows.append(s.source.read(r, int(a), int(a) + check.min_length))
+        if windows:
+            break
+        held_out = False
+    if not windows:
+        log(f"Markov check: no record of {check.min_length} bases to calibrate on; not used")
+        return None
+    summary = check.calibrate(windows, rng)
+    log(f"Markov check (order {order}) calibrated on {summary['windows']} {'held-out' if held_out else 'training'} "
+        f"windows of {check.min_length} bases: threshold {summary['threshold']:.4f}, real windows rejected "
+        f"{summary['real_rejected']:.3f}, synthetic negatives rejected {summary['negatives_rejected']:.3f}")
+    return check

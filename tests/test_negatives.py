@@ -1,8 +1,8 @@
 """Synthetic negatives (genomamba.negatives): the generators, the sampler's "no species" windows, and
 the models on negatives made from held-out strains: the k-mer and sourmash models call every one
 ``unclassified`` while the k-mer model still calls the held-out strains right; a Mamba trained for
-seconds calls the strains right and learns the "no species" class, but not well enough to reject
-every negative (marked xfail)."""
+seconds calls the strains right and learns the "no species" class, not well enough to reject every
+negative on its own, but with its Markov check (genomamba/markov.py) it does."""
 
 import json
 from itertools import permutations
@@ -242,7 +242,8 @@ TINY_MAMBA = {"d_model": 16, "n_layers": 2, "d_state": 4, "window": 128, "chunk_
 @pytest.fixture(scope="module")
 def mamba_scores(split, held_out):
     """The tiny Mamba and its (call, confidence, "no species" probability) of every held-out genome
-    and of the negatives of every kind made from them (10 kb: each genome; 100 kb: the first).
+    and of the negatives of every kind made from them (10 kb: each genome; 100 kb: the first), with
+    its Markov check; and the negatives' calls without it (the model alone).
     Scored on one thread, like the tests (conftest's one_thread is per test, this runs once)."""
     model = MambaClassifier.fit(split, TINY_MAMBA, seed=1, log=lambda *_: None)
 
@@ -255,13 +256,17 @@ def mamba_scores(split, held_out):
     try:
         genomes = [(species, scored(genome)) for species, genome in held_out]
         made = negatives_of(held_out, 10_000, seed=10_000) + negatives_of(held_out[:1], 100_000, seed=100_000)
-        return model, genomes, [(kind, len(tokens), scored(tokens)) for kind, tokens in made]
+        checked = [(kind, len(tokens), scored(tokens)) for kind, tokens in made]
+        check, model.markov_check = model.markov_check, None
+        alone = [(kind, len(tokens), scored(tokens)) for kind, tokens in made]
+        model.markov_check = check
+        return model, genomes, checked, alone
     finally:
         torch.set_num_threads(threads)
 
 
 def test_tiny_mamba_calls_held_out_strains_and_learns_the_no_species_class(mamba_scores):
-    model, genomes, made = mamba_scores
+    model, genomes, made, _ = mamba_scores
     assert model.model.cfg.n_classes == len(model.species) + 1
     assert [call for _, (call, _, _) in genomes] == [species for species, _ in genomes]
     real_share = np.mean([share for _, (_, _, share) in genomes])
@@ -269,7 +274,27 @@ def test_tiny_mamba_calls_held_out_strains_and_learns_the_no_species_class(mamba
     assert 0 < real_share < negative_share - 0.05
 
 
-@pytest.mark.xfail(strict=True, reason="a Mamba trained for seconds calls some negatives of every kind")
-def test_tiny_mamba_rejects_every_negative(mamba_scores):
-    _, _, made = mamba_scores
-    assert [(kind, length) for kind, length, (call, _, _) in made if call != "unclassified"] == []
+def test_tiny_mamba_rejects_every_negative_with_its_markov_check_not_without(mamba_scores):
+    model, _, checked, alone = mamba_scores
+    assert model.markov_check is not None
+    assert [(kind, length) for kind, length, (call, _, _) in checked if call != "unclassified"] == []
+    assert [(kind, length) for kind, length, (call, _, _) in alone if call != "unclassified"] != []
+
+
+def test_the_markov_check_is_saved_with_the_model_and_checked_on_load(mamba_scores, held_out, tmp_path):
+    from safetensors.torch import load_file, save_file
+
+    model, _, _, _ = mamba_scores
+    model.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text())
+    assert config["markov"]["order"] == 6 and config["markov"]["min_length"] == 10_000
+    loaded = load(tmp_path / "m")
+    fake = negatives.make("shuffled", np.random.default_rng(4), held_out[0][1][:20_000])
+    for tokens in (held_out[0][1], fake):
+        assert loaded.score([tokens])[1] == model.score([tokens])[1]
+    weights = tmp_path / "m" / "model.safetensors"
+    tensors = load_file(str(weights))
+    tensors["markov.log_probs"] = tensors["markov.log_probs"][:, :100].contiguous()
+    save_file(tensors, str(weights))
+    with pytest.raises(InputError, match="markov.log_probs"):
+        load(tmp_path / "m")

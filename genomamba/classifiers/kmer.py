@@ -55,8 +55,9 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import markov
 from ..calls import calibrate_threshold
-from ..data import calibration_rows, labelled_windows, with_negatives
+from ..data import calibration_rows, labelled_windows, split_sources, with_negatives
 from ..errors import ConfigError, InputError
 from ..modelfiles import entry, read_json, read_tensors
 from .base import Classifier, training_species
@@ -79,6 +80,7 @@ DEFAULTS = {
     "ood_margin": 1.0,
     "target_accuracy": 0.95,
     "min_threshold": 0.5,
+    "markov_order": 6,
 }
 
 
@@ -94,6 +96,7 @@ def resolve_params(params: dict) -> dict:
     require(0 < p["ood_quantile"] < 1, "ood_quantile", "a number in (0, 1)", p["ood_quantile"])
     require(0 < p["target_accuracy"] <= 1, "target_accuracy", "a number in (0, 1]", p["target_accuracy"])
     require(p["negatives"] < 1, "negatives", "a share in [0, 1)", p["negatives"])
+    require(p["markov_order"] <= 8, "markov_order", "an integer in 0..8", p["markov_order"])
     return p
 
 
@@ -175,12 +178,13 @@ class KmerClassifier(Classifier):
     ARRAYS = ("coef", "intercept", "mean", "scale", "centroids")
 
     def __init__(self, species, threshold, params, coef, intercept, mean, scale, centroids,
-                 radius_fit):
+                 radius_fit, markov_check: markov.MarkovCheck | None = None):
         self.species, self.threshold, self.params = list(species), float(threshold), dict(params)
         self.coef, self.intercept = np.asarray(coef), np.asarray(intercept)
         self.mean, self.scale, self.centroids = np.asarray(mean), np.asarray(scale), np.asarray(centroids)
         self.radius_fit = [float(x) for x in radius_fit]  # (A, B) of radius(L)^2 = A + B / L
         self.counter = KmerCounter(self.params["k"])
+        self.markov_check = markov_check
 
     # -- features and scores of many sequences at once
     def _standardised(self, counts: np.ndarray) -> np.ndarray:
@@ -209,7 +213,10 @@ class KmerClassifier(Classifier):
         return probs, confidence
 
     def score(self, chunks):
-        probs, confidence = self.score_counts(self.counter.count(chunks)[0])
+        tally = markov.KmerTally(self.markov_check.order + 1) if self.markov_check else None
+        probs, confidence = self.score_counts(self.counter.count(tally.passing(chunks) if tally else chunks)[0])
+        if tally is not None and not self.markov_check.accepts_counts(tally.counts):
+            return probs[0], 0.0
         return probs[0], float(confidence[0])
 
     # -- training
@@ -264,6 +271,10 @@ class KmerClassifier(Classifier):
         log(f"kmer: validation accuracy {correct[real].mean():.4f} on {real.sum()} windows; "
             f"{np.mean(confidence[real] == 0):.4f} beyond the OOD radius; threshold {classifier.threshold:.4f}; "
             f"{np.mean(~kept[~real]) if (~real).any() else 1:.4f} of {(~real).sum()} negatives unclassified")
+        if params["markov_order"]:
+            classifier.markov_check = markov.fit_check(
+                species, split_sources(split, "train", species), split_sources(split, "validation", species),
+                params["markov_order"], seed, log)
         return classifier
 
     @staticmethod
@@ -291,9 +302,12 @@ class KmerClassifier(Classifier):
         config = {"kind": self.kind, "species": self.species, "threshold": self.threshold,
                   "params": self.params, "radius_fit": self.radius_fit,
                   "features": f"canonical {self.params['k']}-mer frequencies, sqrt, standardised"}
+        arrays = {name: np.ascontiguousarray(getattr(self, name), dtype=np.float64) for name in self.ARRAYS}
+        if self.markov_check is not None:
+            config["markov"] = self.markov_check.config()
+            arrays.update(self.markov_check.tensors())
         (model_dir / "config.json").write_text(json.dumps(config, indent=2) + "\n")
-        save_file({name: np.ascontiguousarray(getattr(self, name), dtype=np.float64)
-                   for name in self.ARRAYS}, str(model_dir / "weights.safetensors"))
+        save_file(arrays, str(model_dir / "weights.safetensors"))
 
     @classmethod
     def load(cls, model_dir):
@@ -323,7 +337,8 @@ class KmerClassifier(Classifier):
             if arrays[name].shape != shapes[name]:
                 raise InputError(f"array {name!r} has shape {arrays[name].shape}, but the {len(species)} "
                                  f"species and k={params['k']} of config.json need {shapes[name]}", weights_path)
-        return cls(species, threshold, params, *(arrays[name] for name in cls.ARRAYS), radius_fit)
+        check = markov.load_check(arrays, config, config_path) if "markov" in config else None
+        return cls(species, threshold, params, *(arrays[name] for name in cls.ARRAYS), radius_fit, check)
 
 
 CLASSIFIER = KmerClassifier

@@ -10,7 +10,8 @@ Probabilities. softmax(head(summary)), the summary being the record's mean final
 output, "no species"; the species' probabilities are reported as they are (they then sum to 1 minus
 that class's), so a sequence that looks like none of them gets a low confidence and is
 ``unclassified`` by the threshold. The confidence is the max probability, or 0 where the summary is
-beyond the out-of-distribution radius.
+beyond the out-of-distribution radius or where a record of 10 kb or more fails the Markov check
+(``genomamba.markov``: is it DNA of a trained species at all?).
 
 Storage: a checkpoint directory (``genomamba.checkpoint``); config.json keeps the params, the
 threshold and the radius fit (``ood``), the class means and the shared precision matrix are tensors
@@ -25,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import checkpoint, kernels
+from .. import checkpoint, kernels, markov
 from ..alphabet import reverse_complement
 from ..data import WindowSampler, data_digest, split_sources
 from ..errors import ConfigError, InputError
@@ -44,9 +45,10 @@ class NeuralClassifier(Classifier):
     arch = ""
 
     def __init__(self, model: SpeciesModel, species, threshold: float, params: dict,
-                 distance: WindowDistance, metadata: dict, device):
+                 distance: WindowDistance, metadata: dict, device, markov_check: markov.MarkovCheck | None = None):
         self.model, self.species, self.threshold = model, list(species), float(threshold)
         self.params, self.distance, self.metadata = params, distance, metadata
+        self.markov_check = markov_check
         self.to(device)
 
     def to(self, device) -> "NeuralClassifier":
@@ -119,13 +121,14 @@ class NeuralClassifier(Classifier):
             raise TrainingPaused(trainer.step, train_cfg.total_steps, ckpt_dir)
 
         distance, threshold, metrics = calibrate(model, species, train, validation, p, seed, device, log, cls.kind)
+        check = markov.fit_check(species, train, validation, p["markov_order"], seed, log) if p["markov_order"] else None
         metadata = {"digests": digests, "steps": trainer.step, "seed": seed, "metrics": metrics,
                     "seconds": round(time.time() - started, 1), "device": str(device),
                     "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
                     "training_throughput": trainer.throughput(),
                     "history": [{"step": h["step"], "stage": h["stage"], "loss": round(h["loss"], 5)}
                                 for h in trainer.history]}
-        return cls(model, species, threshold, p, distance, metadata, device)
+        return cls(model, species, threshold, p, distance, metadata, device, check)
 
     # -- scoring -------------------------------------------------------------------------------------
     def _stream_summary(self, chunks):
@@ -139,6 +142,9 @@ class NeuralClassifier(Classifier):
     @torch.inference_mode()
     def score(self, chunks):
         self.model.eval()
+        tally = markov.KmerTally(self.markov_check.order + 1) if self.markov_check else None
+        if tally is not None:
+            chunks = tally.passing(chunks)
         kept = [] if self.model.cfg.rc_equivariant else None
         if kept is not None:   # the reverse strand starts at the record's end: keep its tokens
             chunks = (kept.append(np.asarray(c, np.uint8)) or c for c in chunks)
@@ -153,6 +159,8 @@ class NeuralClassifier(Classifier):
         probs = self.model.probabilities(pooled.float())[0, :len(self.species)]
         n_windows = count / self.params["window"] * len(strands)
         inside = self.distance.inside(float(self.distance.gaussian.distance(pooled.cpu())[0]), n_windows)
+        if tally is not None:
+            inside = inside and self.markov_check.accepts_counts(tally.counts)
         return probs, float(probs.max()) if inside else 0.0
 
     # -- storage -------------------------------------------------------------------------------------
@@ -163,6 +171,9 @@ class NeuralClassifier(Classifier):
                                 "class exceeds radius(windows); see genomamba/classifiers/neural.py",
                   "ood": self.distance.config()}
         tensors = {**self.model.state_dict(), **self.distance.gaussian.tensors("ood.")}
+        if self.markov_check is not None:
+            config["markov"] = self.markov_check.config()
+            tensors.update({k: torch.from_numpy(v) for k, v in self.markov_check.tensors().items()})
         checkpoint.save(model_dir, config=config, tensors=tensors, species=self.species, metadata=self.metadata)
 
     @classmethod
@@ -197,8 +208,8 @@ class NeuralClassifier(Classifier):
             raise InputError(f"{len(species)} species, but the model of config.json has {model_cfg.n_classes} "
                              f"outputs (expected {outputs})", labels_path)
         model = SpeciesModel(model_cfg)
-        checkpoint.load_weights(model, {k: v for k, v in ckpt.tensors.items() if not k.startswith("ood.")},
-                                weights_path)
+        checkpoint.load_weights(model, {k: v for k, v in ckpt.tensors.items()
+                                        if not k.startswith(("ood.", "markov."))}, weights_path)
         d, means, precision = model_cfg.d_model, ckpt.tensors.get("ood.means"), ckpt.tensors.get("ood.precision")
         if means is None or precision is None or means.ndim != 2 or means.shape[1] != d \
                 or tuple(precision.shape) != (d, d):
@@ -210,7 +221,8 @@ class NeuralClassifier(Classifier):
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"'ood' is not a saved out-of-distribution model ({type(exc).__name__}: {exc})",
                              config_path) from None
+        check = markov.load_check(ckpt.tensors, config, config_path) if "markov" in config else None
         device = resolve_device(params["device"] if params["device"] != "cuda" else "auto")
         if params["threads"] and device.type == "cpu":
             torch.set_num_threads(params["threads"])
-        return cls(model.to(device).eval(), species, threshold, params, distance, ckpt.metadata, device)
+        return cls(model.to(device).eval(), species, threshold, params, distance, ckpt.metadata, device, check)

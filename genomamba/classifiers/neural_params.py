@@ -24,7 +24,9 @@ defaults:
             checkpoint_dir "" (resumable checkpoints there; an existing one is resumed),
             checkpoint_every 0 (steps; 0 = only at the end when checkpoint_dir is set)
   threshold threshold_quantile 0.05, max_threshold 0.5, ood_windows [1, 4, 16], ood_quantile 0.99,
-            ood_margin 1.0 (``genomamba.classifiers.neural_calibration``)
+            ood_margin 1.0 (``genomamba.classifiers.neural_calibration``), markov_order 6 (the
+            order of the Markov check that a record of 10 kb or more is DNA of a trained species at
+            all, ``genomamba.markov``; 0 = no check)
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ DEFAULTS = {
     "chunk_size": 512, "tbptt_chunks": 1, "rc_equivariant": False, "log_every": 50,
     "threads": 1, "device": "auto", "kernel_backend": "auto", "score_chunk": 0,
     "checkpoint_dir": "", "checkpoint_every": 0, "threshold_quantile": 0.05, "max_threshold": 0.5,
-    "ood_windows": [1, 4, 16], "ood_quantile": 0.99, "ood_margin": 1.0,
+    "ood_windows": [1, 4, 16], "ood_quantile": 0.99, "ood_margin": 1.0, "markov_order": 6,
 }
 MODEL_KEYS = {"mamba": ("d_model", "n_layers", "d_state", "d_conv", "expand", "dt_rank", "rc_equivariant"),
               "transformer": ("d_model", "n_layers", "n_heads", "mlp_ratio", "rc_equivariant")}
@@ -65,6 +67,7 @@ def resolve_params(params: dict | None, arch: str) -> dict:
     require(0 < p["ood_quantile"] < 1, "ood_quantile", "a number in (0, 1)", p["ood_quantile"])
     require(p["ood_margin"] > 0, "ood_margin", "a number > 0", p["ood_margin"])
     require(p["negatives"] < 1, "negatives", "a share in [0, 1)", p["negatives"])
+    require(p["markov_order"] <= 8, "markov_order", "an integer in 0..8", p["markov_order"])
     if arch == "transformer" and p["pretrain_steps"]:
         raise ConfigError("pretrain_steps is for mamba only: the transformer's encoder is bidirectional, "
                           "it has no next-base head")
