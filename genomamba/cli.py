@@ -161,6 +161,7 @@ def main(argv=None) -> int:
         print(_interrupted_message(args, signum), file=sys.stderr)
         return 128 + signum
     finally:
+        progress.choose(None)  # the choice was this command's (main may run again in one process)
         for s, handler in previous.items():
             signal.signal(s, handler)
 

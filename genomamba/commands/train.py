@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
+from .. import progress
 from ..errors import ConfigError
 from ..outputs import add_force_argument, check_output
 
@@ -24,6 +24,7 @@ def add_arguments(parser):
     parser.add_argument("-o", "--output", required=True, type=Path,
                         help="model directory to write (a genomamba model directory already there is replaced)")
     add_force_argument(parser)
+    progress.add_arguments(parser)
     parser.add_argument("--max-minutes", type=float, default=None, metavar="M",
                         help="neural kinds: stop training after M minutes at a step boundary, save the "
                              "run to params.checkpoint_dir and exit with status 3; the same command "
@@ -49,7 +50,7 @@ def parse_params(text: str) -> dict:
 
 
 def log(message: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    progress.message(f"[{time.strftime('%H:%M:%S')}] {message}")  # on stderr, above a progress bar
 
 
 def run(args) -> int:
