@@ -11,8 +11,9 @@ trained on the same split). Every held-out (test) assembly of a training species
 generator of ``genomamba simulate-chimeras`` (seed ``--seed`` + the host's index) adds ``--chimeras``
 chimeric records (host and donor pieces of 20 kb - 1 Mb) and ``--contaminants`` contaminant contigs
 (5 - 200 kb) drawn from the held-out assemblies of the other species, keeps the host's own
-records and adds ``--host-pieces`` real contigs cut from them (20 kb - 1 Mb); the assembly and its truth table go to ``DIR/sets``. Each model tracks every record with the
-same windows (``genomamba track``'s code), and the scores are:
+records and adds ``--host-pieces`` real contigs cut from them (20 kb - 1 Mb); the assembly and its
+truth table go to ``DIR/sets`` (``--piece-min/--piece-max/--contaminant-max`` change the lengths,
+for short genomes). Each model tracks every record with the same windows (``genomamba track``'s code), and the scores are:
 
   joins       breakpoints between pieces both >= 50 kb with a segment boundary within 5 kb
   real        the hosts' records and contigs (real held-out sequence) flagged neither chimeric nor
@@ -32,12 +33,11 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
-
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from genomamba.chimeras import ChimeraParams, Source, breakpoints, simulate_chimeras, write_fasta, write_truth  # noqa: E402
+from genomamba.chimeras import (ChimeraParams, Source, breakpoints, simulate_chimeras, write_fasta,  # noqa: E402
+                                write_truth)
 from genomamba.segment import (SegmentParams, flag_records, refine_changes, segment_track, write_flags,  # noqa: E402
                                write_segments)
 from genomamba.track import track_record, write_track_table  # noqa: E402
@@ -120,6 +120,9 @@ def main(argv=None) -> int:
     parser.add_argument("--chimeras", type=int, default=10)
     parser.add_argument("--contaminants", type=int, default=10)
     parser.add_argument("--host-pieces", type=int, default=20, help="real contigs cut from each host")
+    parser.add_argument("--piece-min", type=int, default=ChimeraParams.piece_min)
+    parser.add_argument("--piece-max", type=int, default=ChimeraParams.piece_max)
+    parser.add_argument("--contaminant-max", type=int, default=ChimeraParams.contaminant_max)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-refine", dest="refine", action="store_false",
                         help="keep change points on window boundaries")
@@ -137,7 +140,8 @@ def main(argv=None) -> int:
     sources = {r["sample"]: Source.read(r["species"], r["path"]) for r in held_out}
     params = SegmentParams(switch_penalty=args.switch_penalty)
     chimera_params = ChimeraParams(chimeras=args.chimeras, contaminants=args.contaminants,
-                                   host_pieces=args.host_pieces)
+                                   host_pieces=args.host_pieces, piece_min=args.piece_min, piece_max=args.piece_max,
+                                   contaminant_max=args.contaminant_max)
 
     totals = {name: {} for name in models}
     for index, host in enumerate(held_out):
@@ -181,7 +185,8 @@ def main(argv=None) -> int:
             rate = lambda a, b: f"{t[a]}/{t[b]} ({t[a] / t[b]:.1%})" if t[b] else f"{t[a]}/0"  # noqa: E731
             print(f"{name}: joins >= 50 kb found within 5 kb {rate('joins_found', 'joins')}; real held-out "
                   f"records clean {rate('real_clean', 'real')}, {t['real_boundaries']} boundaries on "
-                  f"{t['real_mb']:.1f} Mb; contaminants >= 20 kb flagged {rate('contaminants_flagged', 'contaminants')},"
+                  f"{t['real_mb']:.1f} Mb; contaminants >= 20 kb flagged "
+                  f"{rate('contaminants_flagged', 'contaminants')},"
                   f" < 20 kb {rate('small_flagged', 'small')}; {t['seconds']:.0f} s")
     return 0
 
