@@ -15,7 +15,7 @@ records and adds ``--host-pieces`` real contigs cut from them (20 kb - 1 Mb); th
 truth table go to ``DIR/sets`` (``--piece-min/--piece-max/--contaminant-max`` change the lengths,
 for short genomes). Each model tracks every record with the same windows (``genomamba track``'s code), and the scores are:
 
-  joins       breakpoints between pieces both >= 50 kb with a segment boundary within 5 kb
+  joins       breakpoints between pieces both >= 50 kb (``--join-min``) with a segment boundary within 5 kb
   real        the hosts' records and contigs (real held-out sequence) flagged neither chimeric nor
               contaminant, and segment boundaries per Mb on them
   contaminant contaminant contigs >= 20 kb (and < 20 kb) flagged ``contaminant``
@@ -42,7 +42,7 @@ from genomamba.segment import (SegmentParams, flag_records, refine_changes, segm
                                write_segments)
 from genomamba.track import track_record, write_track_table  # noqa: E402
 
-JOIN_MIN, JOIN_TOLERANCE, CONTAMINANT_MIN = 50_000, 5_000, 20_000
+JOIN_TOLERANCE, CONTAMINANT_MIN = 5_000, 20_000
 
 
 def read_sheet(path, data: Path) -> list[dict]:
@@ -85,11 +85,11 @@ def train_models(rows, kinds, out: Path, seed: int) -> dict:
     return models
 
 
-def score_host(truth, segments, flags) -> dict:
+def score_host(truth, segments, flags, join_min: int) -> dict:
     """The counts behind the summary for one host's assembly."""
     cuts = {record: [s.start for s in segs[1:]] for record, segs in segments.items()}
     flag = {f.record: f.flag for f in flags}
-    joins = [(r, p) for r, p, before, after in breakpoints(truth) if before >= JOIN_MIN and after >= JOIN_MIN]
+    joins = [(r, p) for r, p, before, after in breakpoints(truth) if before >= join_min and after >= join_min]
     real = [p for p in truth if p.kind == "host"]
     big = [p for p in truth if p.kind == "contaminant" and p.end - p.start >= CONTAMINANT_MIN]
     small = [p for p in truth if p.kind == "contaminant" and p.end - p.start < CONTAMINANT_MIN]
@@ -123,6 +123,7 @@ def main(argv=None) -> int:
     parser.add_argument("--piece-min", type=int, default=ChimeraParams.piece_min)
     parser.add_argument("--piece-max", type=int, default=ChimeraParams.piece_max)
     parser.add_argument("--contaminant-max", type=int, default=ChimeraParams.contaminant_max)
+    parser.add_argument("--join-min", type=int, default=50_000, help="joins scored: both pieces at least this long")
     parser.add_argument("--device", default="auto")
     parser.add_argument("--no-refine", dest="refine", action="store_false",
                         help="keep change points on window boundaries")
@@ -165,7 +166,7 @@ def main(argv=None) -> int:
             write_track_table(folder / f"{host['sample']}.track.tsv", tracks, model.species, model.threshold)
             write_segments(folder / f"{host['sample']}.segments.tsv", [s for v in segments.values() for s in v])
             write_flags(folder / f"{host['sample']}.flags.tsv", flags)
-            counts = score_host(truth, segments, flags)
+            counts = score_host(truth, segments, flags, args.join_min)
             counts["seconds"] = seconds
             counts["bases"] = sum(t.length for t in tracks)
             for key, value in counts.items():
@@ -183,7 +184,8 @@ def main(argv=None) -> int:
                    f"{t['bases'] / 1e3 / max(t['seconds'], 1e-9):.0f}"]
             fh.write("\t".join(map(str, row)) + "\n")
             rate = lambda a, b: f"{t[a]}/{t[b]} ({t[a] / t[b]:.1%})" if t[b] else f"{t[a]}/0"  # noqa: E731
-            print(f"{name}: joins >= 50 kb found within 5 kb {rate('joins_found', 'joins')}; real held-out "
+            print(f"{name}: joins >= {args.join_min / 1000:g} kb found within 5 kb {rate('joins_found', 'joins')}; "
+                  f"real held-out "
                   f"records clean {rate('real_clean', 'real')}, {t['real_boundaries']} boundaries on "
                   f"{t['real_mb']:.1f} Mb; contaminants >= 20 kb flagged "
                   f"{rate('contaminants_flagged', 'contaminants')},"
