@@ -2,7 +2,9 @@
 segments, and chimeric records and mixed assemblies flagged.
 
 Writes the track table and bedGraphs (``genomamba.track``), and optionally the segments and the flags
-(``genomamba.segment``).
+(``genomamba.segment``). Records are streamed one at a time; each record's tokens (1 byte per base)
+are kept while it is tracked, to place its change points more finely than the windows
+(``genomamba.segment.refine_changes``).
 """
 
 from __future__ import annotations
