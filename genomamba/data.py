@@ -116,12 +116,18 @@ def data_digest(sources: list[LabelledSource]) -> str:
     return h.hexdigest()
 
 
-def read_window(source, record: int, length: int, rng: np.random.Generator) -> np.ndarray:
-    """``length`` tokens of one record of a source from a uniform start (fewer if the record is
-    shorter)."""
+def window_span(source, record: int, length: int, rng: np.random.Generator) -> tuple[int, int]:
+    """(start, end) of ``length`` bases of one record of a source from a uniform start (fewer if the
+    record is shorter)."""
     record_length = int(source.lengths[record])
     start = int(rng.integers(0, max(record_length - length, 0) + 1))
-    return np.asarray(source.read(record, start, min(start + int(length), record_length)), dtype=np.uint8)
+    return start, min(start + int(length), record_length)
+
+
+def read_window(source, record: int, length: int, rng: np.random.Generator) -> np.ndarray:
+    """The tokens of ``window_span``."""
+    start, end = window_span(source, record, length, rng)
+    return np.asarray(source.read(record, start, end), dtype=np.uint8)
 
 
 class WindowSampler:
@@ -143,25 +149,42 @@ class WindowSampler:
         if empty and require_all_classes:
             raise ConfigError(f"no samples for class(es) {empty} to draw windows from")
 
-    def _draw(self, rng, label: int) -> np.ndarray:
+    def _choose(self, rng, label: int) -> tuple:
+        """Where a window of class ``label`` comes from, (source, record, start, end, reverse), drawn
+        without reading it."""
         members = self.by_class[label]
         source, weights = members[rng.integers(len(members))]
         record = int(rng.choice(len(weights), p=weights))
-        tokens = read_window(source.source, record, self.window, rng)
-        if self.rc_augment and rng.random() < 0.5:
-            tokens = reverse_complement(tokens)
-        return tokens
+        start, end = window_span(source.source, record, self.window, rng)
+        return source.source, record, start, end, bool(self.rc_augment and rng.random() < 0.5)
 
-    def batch(self, step: int, stream: int = TRAIN_STREAM):
+    @staticmethod
+    def _read(choice: tuple) -> np.ndarray:
+        source, record, start, end, reverse = choice
+        tokens = np.asarray(source.read(record, start, end), dtype=np.uint8)
+        return reverse_complement(tokens) if reverse else tokens
+
+    def _draw(self, rng, label: int) -> np.ndarray:
+        return self._read(self._choose(rng, label))
+
+    def batch(self, step: int, stream: int = TRAIN_STREAM, share: tuple[int, int] = (0, 1)):
         """(tokens uint8 (batch, window), labels int64 (batch,)) for this step; the same every time.
-        Label ``n_classes`` marks a synthetic negative (only with ``negatives`` > 0)."""
+        Label ``n_classes`` marks a synthetic negative (only with ``negatives`` > 0).
+
+        ``share = (rank, ranks)`` gives rows rank, rank + ranks, rank + 2 ranks, ... of that batch:
+        one rank's share in data-parallel training, so the ranks' shares are disjoint and together
+        are the batch of one process. The windows of the other rows are drawn but not read (those
+        that become negatives are: making one draws from ``rng`` according to its tokens)."""
+        rank, ranks = share
         rng = np.random.default_rng([self.seed, stream, step])
         labels = rng.integers(len(self.by_class), size=self.batch_size)
-        windows = [self._draw(rng, int(c)) for c in labels]
-        if self.negatives:
-            for i in np.flatnonzero(rng.random(self.batch_size) < self.negatives):
-                windows[i], labels[i] = random_negative(rng, windows[i]), len(self.by_class)
-        return np.stack(windows), labels.astype(np.int64)
+        choices = [self._choose(rng, int(c)) for c in labels]
+        rows = range(rank, self.batch_size, ranks)
+        negative = np.flatnonzero(rng.random(self.batch_size) < self.negatives) if self.negatives else []
+        windows = {i: self._read(choices[i]) for i in sorted({*rows, *map(int, negative)})}
+        for i in negative:
+            windows[i], labels[i] = random_negative(rng, windows[i]), len(self.by_class)
+        return np.stack([windows[i] for i in rows]), labels[list(rows)].astype(np.int64)
 
     def fixed_windows(self, per_class: int, stream: int = EVAL_STREAM):
         """``per_class`` windows of every class that has samples (no augmentation): an evaluation set."""

@@ -15,6 +15,16 @@ a long run is split into time-boxed segments (``genomamba train --max-minutes``)
 
 Sequence-length warm-up (``window_warmup`` steps, HyenaDNA's recipe): each stage starts on windows of
 one chunk and doubles them in equal steps until they reach ``window``.
+
+Data-parallel training (``torchrun``, ``genomamba.distributed``): where a process group of N ranks is
+running, the model is wrapped in DistributedDataParallel and ``batch_size`` is the batch of the whole
+step, dealt row by row to the ranks (``WindowSampler.batch(share=...)``), B = batch_size / N each.
+Each rank's loss is its mean over its B windows (next-base: over the whole batch's target count,
+times N) and DDP averages the gradients over the ranks, so a step is the single-process step on the
+same batch up to the order of floating-point sums; gradients are synchronised once per step, at the
+last backpropagation segment. Losses, tokens and the time-limit decision are the whole step's, the
+same on every rank, so a checkpoint (written by rank 0) does not depend on the number of ranks and
+resumes with any number that divides the batch.
 """
 
 from __future__ import annotations
@@ -26,8 +36,10 @@ from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
 
-from . import checkpoint
+from . import checkpoint, distributed
 from .alphabet import N
 from .data import TRAIN_STREAM, WindowSampler
 from .errors import ConfigError
@@ -76,6 +88,34 @@ def autocast_for(device: torch.device):
     return contextlib.nullcontext()
 
 
+class Segment(nn.Module):
+    """The forward of one backpropagation segment: the model fed chunk by chunk with its state
+    carried, then the species head's logits (``classify``; with ``finish`` at the window's end) or
+    the summed next-base cross-entropy. A module of its own because DistributedDataParallel
+    synchronises gradients through the forward of the module it wraps."""
+
+    def __init__(self, model: SpeciesModel):
+        super().__init__()
+        self.model = model
+
+    def forward(self, tokens, state, chunks, *, classify: bool, finish: bool = False, strands: int = 1):
+        model = self.model
+        if classify:
+            for start, end in chunks:
+                model.feed(tokens[:, start:end], state)
+            if finish:
+                model.finish(state)
+            return model.head(model.mean_of_strands(model.pooled(state).chunk(strands)))
+        loss = 0.0
+        for start, end in chunks:
+            hidden = model.feed(tokens[:, start:end], state)
+            targets = tokens[:, start + 1:end + 1]
+            logits = model.lm_head(hidden[:, :targets.shape[1]])
+            loss = loss + F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
+                                          targets.reshape(-1), ignore_index=N, reduction="sum")
+        return loss
+
+
 class Trainer:
     def __init__(self, model: SpeciesModel, sampler: WindowSampler, cfg: TrainConfig, device, log=print):
         if cfg.pretrain_steps and model.lm_head is None:
@@ -85,6 +125,15 @@ class Trainer:
         self.model, self.sampler, self.cfg = model, sampler, cfg
         self.device = torch.device(device)
         self.log = log
+        self.ranks, self.rank = distributed.world_size(), distributed.rank()
+        if cfg.batch_size % self.ranks:
+            raise ConfigError(f"batch_size {cfg.batch_size} is not a multiple of the {self.ranks} ranks: "
+                              "each rank takes an equal share of the batch")
+        self.segment = Segment(model)
+        if distributed.active():
+            # Unused parameters: the next-base head in classification, the species head in pretraining.
+            self.segment = DistributedDataParallel(self.segment, find_unused_parameters=True,
+                                                   broadcast_buffers=False)
         self.step = 0
         self.history: list[dict] = []
         self.tokens_seen, self.train_seconds = 0, 0.0   # throughput of the training steps (all segments)
@@ -122,6 +171,13 @@ class Trainer:
             end = min(start + span, length)
             yield [(c, min(c + chunk, end)) for c in range(start, end, chunk)], end == length
 
+    def _synchronised(self, last: bool):
+        """Data-parallel: gradients stay local until the step's last segment, whose backward
+        averages the accumulated gradients over the ranks."""
+        if last or not distributed.active():
+            return contextlib.nullcontext()
+        return self.segment.no_sync()
+
     def classification_loss(self, tokens: torch.Tensor, labels: torch.Tensor) -> float:
         """Backpropagates segment by segment; returns the window's loss (the last segment's)."""
         strands = self.model.strands(tokens)
@@ -129,37 +185,32 @@ class Trainer:
         state = self.model.new_state(tokens.shape[0])
         segments = list(self._segments(tokens.shape[1]))
         loss_value = 0.0
-        for chunks, last in segments:
-            with autocast_for(self.device):
-                for start, end in chunks:
-                    self.model.feed(tokens[:, start:end], state)
-                if last:
-                    self.model.finish(state)
-                logits = self.model.head(self.model.mean_of_strands(self.model.pooled(state).chunk(len(strands))))
-            loss = F.cross_entropy(logits.float(), labels)
-            (loss / len(segments)).backward()
+        for index, (chunks, last) in enumerate(segments):
+            with self._synchronised(index == len(segments) - 1):
+                with autocast_for(self.device):
+                    logits = self.segment(tokens, state, chunks, classify=True, finish=last, strands=len(strands))
+                loss = F.cross_entropy(logits.float(), labels)
+                (loss / len(segments)).backward()
             loss_value = loss.item()
             state.detach()
-        return loss_value
+        return distributed.mean(loss_value, self.device)
 
     def next_base_loss(self, tokens: torch.Tensor) -> float:
-        """Mean cross-entropy of predicting each base from the ones before it (N targets ignored)."""
+        """Mean cross-entropy of predicting each base from the ones before it (N targets ignored),
+        over the whole step's batch (every rank's share)."""
         state = self.model.new_state(tokens.shape[0])
-        n_targets = max(int((tokens[:, 1:] != N).sum()), 1)
+        n_targets = max(int(distributed.total(int((tokens[:, 1:] != N).sum()), self.device)), 1)
+        segments = list(self._segments(tokens.shape[1]))
         total = 0.0
-        for chunks, _ in self._segments(tokens.shape[1]):
-            loss = 0.0
-            with autocast_for(self.device):
-                for start, end in chunks:
-                    hidden = self.model.feed(tokens[:, start:end], state)
-                    targets = tokens[:, start + 1:end + 1]
-                    logits = self.model.lm_head(hidden[:, :targets.shape[1]])
-                    loss = loss + F.cross_entropy(logits.float().reshape(-1, logits.shape[-1]),
-                                                  targets.reshape(-1), ignore_index=N, reduction="sum")
-            (loss / n_targets).backward()
+        for index, (chunks, _) in enumerate(segments):
+            with self._synchronised(index == len(segments) - 1):
+                with autocast_for(self.device):
+                    loss = self.segment(tokens, state, chunks, classify=False)
+                # DDP averages over the ranks: this rank's sum counts as a share of the batch's.
+                (loss / n_targets * self.ranks if self.ranks > 1 else loss / n_targets).backward()
             total += loss.item() / n_targets
             state.detach()
-        return total
+        return distributed.total(total, self.device)
 
     def train_step(self) -> float:
         if self.stage(self.step) != self.optimizer_stage:   # fine-tuning starts with a fresh optimizer
@@ -167,7 +218,7 @@ class Trainer:
             self.optimizer = self._new_optimizer()
         self.model.train()
         started = time.perf_counter()
-        tokens, labels = self.sampler.batch(self.step, TRAIN_STREAM)
+        tokens, labels = self.sampler.batch(self.step, TRAIN_STREAM, share=(self.rank, self.ranks))
         tokens = torch.as_tensor(tokens[:, :self.window_at(self.step)], dtype=torch.long, device=self.device)
         labels = torch.as_tensor(labels, device=self.device)
         for group in self.optimizer.param_groups:
@@ -180,7 +231,7 @@ class Trainer:
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
         self.optimizer.step()   # loss.item() above has waited for the GPU: the step time is complete
         self.train_seconds += time.perf_counter() - started
-        self.tokens_seen += tokens.numel() * (2 if self.model.cfg.rc_equivariant else 1)
+        self.tokens_seen += tokens.numel() * (2 if self.model.cfg.rc_equivariant else 1) * self.ranks
         self.history.append({"step": self.step, "stage": self.optimizer_stage, "loss": loss})
         self.step += 1
         return loss
@@ -205,7 +256,7 @@ class Trainer:
                          f"window {self.window_at(self.step - 1)} ({rate / 1e6:.2f} M tokens/s)")
             if on_step is not None:
                 on_step(self)
-            if should_stop is not None and self.step < end and should_stop():
+            if should_stop is not None and self.step < end and distributed.any_rank(should_stop(), self.device):
                 return False
         return True
 
@@ -216,6 +267,9 @@ class Trainer:
                 "tokens_seen": self.tokens_seen, "train_seconds": self.train_seconds}
 
     def save(self, directory, *, config: dict, species: list, metadata: dict) -> None:
+        """Write a resumable checkpoint (rank 0 only: every rank holds the same model and optimizer)."""
+        if not distributed.is_main():
+            return
         checkpoint.save(directory, config=config, tensors=self.model.state_dict(), species=species,
                         metadata=metadata, optimizer=self.optimizer, trainer=self.trainer_state())
 
