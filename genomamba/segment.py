@@ -72,6 +72,8 @@ class SegmentParams:
 
 @dataclass
 class Segment:
+    """A run of windows in one state; ``windows``, ``confidence`` and ``confident`` are those of the
+    windows Viterbi assigned, also after ``refine_changes`` moved its ends."""
     record: str
     start: int
     end: int
