@@ -278,14 +278,14 @@ def cpu_selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
     batch, dim, L = u.shape
     n = A.shape[1]
     with torch.no_grad():
-        h = (initial_state.float().transpose(1, 2).contiguous() if initial_state is not None
+        h = (initial_state.detach().float().transpose(1, 2).contiguous() if initial_state is not None
              else torch.zeros(batch, n, dim, dtype=torch.float32))
         y = torch.empty(batch, L, dim, dtype=torch.float32)
         if L:
             zero = torch.zeros(dim, dtype=torch.float32)
-            bias = (delta_bias.float() if delta_bias is not None else zero).contiguous()
-            skip = (D.float() if D is not None else zero).contiguous()
-            A2 = (A.float() * float(np.log2(np.e))).t().contiguous()
+            bias = (delta_bias.detach().float() if delta_bias is not None else zero).contiguous()
+            skip = (D.detach().float() if D is not None else zero).contiguous()
+            A2 = (A.detach().float() * float(np.log2(np.e))).t().contiguous()
             _run_parallel(_scan, _time_major(u), _time_major(delta), _time_major(z if z is not None else u),
                           bias.numpy(), A2.numpy(), np.ascontiguousarray(_time_major(B)),
                           np.ascontiguousarray(_time_major(C)), skip.numpy(), h.numpy(), y.numpy(),
@@ -302,7 +302,7 @@ def cpu_causal_conv1d(x, weight, bias=None, initial_states=None, return_final_st
     K = weight.shape[-1]
     with torch.no_grad():
         xt = x.detach().float().transpose(1, 2)                                 # (batch, L, dim)
-        state = (initial_states.float().transpose(1, 2) if initial_states is not None
+        state = (initial_states.detach().float().transpose(1, 2) if initial_states is not None
                  else torch.zeros(batch, K - 1, dim, dtype=torch.float32))
         out = torch.empty(batch, L, dim, dtype=torch.float32)
         if L:
