@@ -45,8 +45,9 @@ try:
 except ImportError:  # pragma: no cover - numba is a dependency; without it the blocked scan runs
     numba = None
 
-# Channels per tile of the scan: wide tiles spend less of each step on loop set-up (128 ran twice as
-# fast per element as 32), narrow ones give every thread a tile; a (16, 128) state is 8 KiB of L1.
+# Channels per tile of the scan: wide tiles spend less of each step on loop set-up (per channel, each
+# loop's entry costs about as much as its vector work when a tile is 32 wide), narrow ones give every
+# thread a tile; a (16, 128) state is 8 KiB of L1.
 _TILE_MIN, _TILE_MAX = 32, 128
 _CONV_STEPS = 512   # steps per block of the conv, which threads share
 _threads = 0        # 0: every core this process may use
