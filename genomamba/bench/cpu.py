@@ -118,9 +118,10 @@ def main(argv=None) -> int:
     if not cpu_inference.available():
         print("genomamba bench cpu: numba is not installed, so there is no fast CPU path", file=sys.stderr)
         return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     previous = torch.get_num_threads()
-    torch.set_num_threads(args.threads or len(os.sched_getaffinity(0)))
-    print(f"# {cpu_name()}, {len(os.sched_getaffinity(0))} cores, "
+    torch.set_num_threads(args.threads or cores)
+    print(f"# {cpu_name()}, {cores} cores, "
           f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; genomamba bench cpu {' '.join(argv or [])}")
     rows = []
     try:
