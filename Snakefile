@@ -10,8 +10,9 @@ docs/cluster.md.
 
 import sys
 
-# This checkout's genomamba, even when another copy is installed: imported here, and first on the
-# PYTHONPATH of every job (the `genomamba` entry point of the job's environment then imports this code).
+# This checkout's genomamba, even when another copy is installed: imported here, and put first on the
+# PYTHONPATH of every job by the shell prefix below (the `genomamba` entry point of the job's
+# environment then imports this code).
 sys.path.insert(0, workflow.basedir)
 from snakemake.utils import min_version
 
