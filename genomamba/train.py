@@ -132,8 +132,7 @@ class Trainer:
         self.segment = Segment(model)
         if distributed.active():
             # Unused parameters: the next-base head in classification, the species head in pretraining.
-            self.segment = DistributedDataParallel(self.segment, find_unused_parameters=True,
-                                                   broadcast_buffers=False)
+            self.segment = DistributedDataParallel(self.segment, find_unused_parameters=True)
         self.step = 0
         self.history: list[dict] = []
         self.tokens_seen, self.train_seconds = 0, 0.0   # throughput of the training steps (all segments)

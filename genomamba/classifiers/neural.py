@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import checkpoint, kernels, markov
+from .. import checkpoint, distributed, kernels, markov
 from ..alphabet import reverse_complement
 from ..data import WindowSampler, data_digest, split_sources
 from ..errors import ConfigError, InputError
@@ -63,7 +63,11 @@ class NeuralClassifier(Classifier):
     def fit(cls, split, params: dict, seed: int, log=print, deadline: float | None = None) -> "NeuralClassifier":
         """Train on the split's training samples, calibrate on its validation samples. With a
         ``deadline`` (``time.monotonic()`` seconds) training stops at the first step boundary past it,
-        saves its checkpoint and raises ``TrainingPaused``; the same call again continues."""
+        saves its checkpoint and raises ``TrainingPaused``; the same call again continues.
+
+        Under ``torchrun`` with several ranks (``genomamba.distributed``) the ranks train one model
+        data-parallel, ``batch_size`` windows per step in all; rank 0 logs, writes the checkpoints,
+        then calibrates alone and returns the classifier, the others return None once training ends."""
         p = resolve_params(params, cls.arch)
         species = training_species(split)
         train = split_sources(split, "train", species)
@@ -88,9 +92,32 @@ class NeuralClassifier(Classifier):
     @classmethod
     def _fit(cls, species, train, validation, p: dict, seed: int, log, deadline):
         started = time.time()
-        device = resolve_device(p["device"])
+        device = distributed.rank_device(resolve_device(p["device"]))
+        if not distributed.is_main():
+            log = lambda message: None   # noqa: E731 (rank 0 speaks for the run)
         kernels.set_backend(p["kernel_backend"])
-        cfg = model_config(cls.arch, p, head_outputs(species, p))
+        with distributed.process_group(device):
+            trainer, digests = cls._train(model_config(cls.arch, p, head_outputs(species, p)), species, train,
+                                          validation, p, seed, device, log, deadline)
+        if not distributed.is_main():
+            return None
+        model = trainer.model
+        distance, threshold, metrics = calibrate(model, species, train, validation, p, seed, device, log, cls.kind)
+        check = markov.fit_check(species, train, validation, p["markov_order"], seed, log) if p["markov_order"] else None
+        metadata = {"digests": digests, "steps": trainer.step, "seed": seed, "metrics": metrics,
+                    "seconds": round(time.time() - started, 1), "device": str(device),
+                    "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                    "training_throughput": trainer.throughput(),
+                    "history": [{"step": h["step"], "stage": h["stage"], "loss": round(h["loss"], 5)}
+                                for h in trainer.history]}
+        if trainer.ranks > 1:
+            metadata["ranks"] = trainer.ranks
+        return cls(model, species, threshold, p, distance, metadata, device, check)
+
+    @classmethod
+    def _train(cls, cfg, species, train, validation, p: dict, seed: int, device, log, deadline):
+        """(the Trainer at the end of training, the data digests): resumed from and saved to
+        ``checkpoint_dir`` where there is one."""
         train_cfg = train_config(p)
         model = build_model(cfg, seed).to(device)
         sampler = WindowSampler(train, len(species), p["window"], p["batch_size"], seed, p["rc_augment"],
@@ -119,16 +146,7 @@ class NeuralClassifier(Classifier):
         if not trainer.run(log_every=p["log_every"], on_step=save_progress, should_stop=past_deadline):
             save_checkpoint(trainer)
             raise TrainingPaused(trainer.step, train_cfg.total_steps, ckpt_dir)
-
-        distance, threshold, metrics = calibrate(model, species, train, validation, p, seed, device, log, cls.kind)
-        check = markov.fit_check(species, train, validation, p["markov_order"], seed, log) if p["markov_order"] else None
-        metadata = {"digests": digests, "steps": trainer.step, "seed": seed, "metrics": metrics,
-                    "seconds": round(time.time() - started, 1), "device": str(device),
-                    "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-                    "training_throughput": trainer.throughput(),
-                    "history": [{"step": h["step"], "stage": h["stage"], "loss": round(h["loss"], 5)}
-                                for h in trainer.history]}
-        return cls(model, species, threshold, p, distance, metadata, device, check)
+        return trainer, digests
 
     # -- scoring -------------------------------------------------------------------------------------
     def _stream_summary(self, chunks):

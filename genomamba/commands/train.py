@@ -1,4 +1,7 @@
-"""`genomamba train`: fit a classifier on a split and write its model directory atomically."""
+"""`genomamba train`: fit a classifier on a split and write its model directory atomically.
+
+Under ``torchrun --nproc-per-node N`` the neural kinds train data-parallel on N ranks
+(``genomamba.distributed``): every rank runs this command, rank 0 logs and writes the model."""
 
 from __future__ import annotations
 
@@ -50,15 +53,23 @@ def parse_params(text: str) -> dict:
 
 
 def log(message: str) -> None:
-    progress.message(f"[{time.strftime('%H:%M:%S')}] {message}")  # on stderr, above a progress bar
+    """A line on stderr, above a progress bar; in a data-parallel run, rank 0's only."""
+    from .. import distributed  # torch: imported when a command runs, not for the help
+
+    if distributed.is_main():
+        progress.message(f"[{time.strftime('%H:%M:%S')}] {message}")
 
 
 def run(args) -> int:
     from ..atomic import atomic_path
+    from .. import distributed
     from ..classifiers import classifier_class, resolve_params
     from ..split import Split
     from ..train import TrainingPaused
 
+    if distributed.launched() and args.kind not in ("mamba", "transformer"):
+        raise ConfigError(f"{distributed.world_size()} ranks (torchrun): only the neural kinds (mamba, "
+                          f"transformer) train data-parallel; train {args.kind} in one process")
     params = parse_params(args.params)
     split = Split.read(args.split)
     params_file = [args.params[1:]] if args.params.startswith("@") else []
@@ -79,6 +90,8 @@ def run(args) -> int:
     except TrainingPaused as paused:
         log(f"train {args.kind}: {paused}")
         return PAUSED
+    if classifier is None:   # a rank other than 0 of a data-parallel run: rank 0 writes the model
+        return 0
     with atomic_path(args.output) as tmp:
         classifier.save(tmp)
     log(f"train {args.kind}: wrote {args.output} (threshold {classifier.threshold:.4f}, "
