@@ -20,7 +20,7 @@ defaults:
             torch's default. One suits the tiny default model: on a busy machine OpenMP threads
             spinning against other jobs slow its training steps down many times),
             device "auto" (cuda if available, else cpu), kernel_backend "auto" ("triton",
-            "reference"), score_chunk 0 (inference chunk; 0 = 8192 bases on CPU, 262144 on CUDA),
+            "reference", "blocked": genomamba/kernels/dispatch.py), score_chunk 0 (inference chunk; 0 = 8192 bases on CPU, 262144 on CUDA),
             checkpoint_dir "" (resumable checkpoints there; an existing one is resumed),
             checkpoint_every 0 (steps; 0 = only at the end when checkpoint_dir is set)
   threshold threshold_quantile 0.05, max_threshold 0.5, ood_windows [1, 4, 16], ood_quantile 0.99,
@@ -58,8 +58,8 @@ def resolve_params(params: dict | None, arch: str) -> dict:
     configuration."""
     p = checked_params(params, DEFAULTS)
     require(p["device"] in ("auto", "cpu", "cuda"), "device", "auto, cpu or cuda", p["device"])
-    require(p["kernel_backend"] in ("auto", "triton", "reference"), "kernel_backend",
-            "auto, triton or reference", p["kernel_backend"])
+    require(p["kernel_backend"] in ("auto", "triton", "reference", "blocked"), "kernel_backend",
+            "auto, triton, reference or blocked", p["kernel_backend"])
     require(p["threshold_quantile"] < 1, "threshold_quantile", "a number in [0, 1)", p["threshold_quantile"])
     require(p["max_threshold"] <= 1, "max_threshold", "a number in [0, 1]", p["max_threshold"])
     require(max(p["ood_windows"]) >= 1, "ood_windows", "at least one whole window (a value >= 1)",
