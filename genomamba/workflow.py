@@ -242,6 +242,13 @@ def model_resources(config: dict, model: str) -> dict:
     return {**DEFAULT_RESOURCES, **config["models"][model].get("resources", {})}
 
 
+def train_launcher(config: dict, model: str) -> str:
+    """What starts a model's `genomamba train`: nothing extra for at most one GPU; for N > 1 GPUs,
+    torchrun with one process per GPU (data-parallel training, genomamba/distributed.py)."""
+    gpus = model_resources(config, model)["gpu"]
+    return f"torchrun --standalone --nproc-per-node {gpus} --no-python " if gpus > 1 else ""
+
+
 def sample_frame(path):
     """The sample sheet as a pandas DataFrame of strings, for snakemake.utils.validate."""
     import pandas as pd

@@ -180,3 +180,22 @@ def test_without_torchrun_nothing_distributed_starts(monkeypatch):
     with distributed.process_group(torch.device("cpu")):
         assert not torch.distributed.is_initialized()
         assert (distributed.world_size(), distributed.rank(), distributed.is_main()) == (1, 0, True)
+
+
+def test_the_workflow_starts_one_process_per_gpu_with_torchrun_from_two_gpus():
+    from genomamba.workflow import train_launcher
+
+    config = {"models": {m: {"kind": "mamba", "resources": {"gpu": n}} for m, n in (("a", 0), ("b", 1), ("c", 4))}}
+    assert train_launcher(config, "a") == train_launcher(config, "b") == ""
+    assert train_launcher(config, "c") == "torchrun --standalone --nproc-per-node 4 --no-python "
+
+
+def test_train_refuses_several_ranks_for_a_kind_that_does_not_train_data_parallel(monkeypatch, tmp_path, capsys):
+    from genomamba.cli import main
+
+    for name, value in (("RANK", "0"), ("LOCAL_RANK", "0"), ("WORLD_SIZE", "2"), ("MASTER_ADDR", "127.0.0.1"),
+                        ("MASTER_PORT", "1")):
+        monkeypatch.setenv(name, value)
+    assert main(["train", "--kind", "kmer", "--split", str(tmp_path / "split.tsv"), "-o", str(tmp_path / "m")]) == 2
+    assert "only the neural kinds (mamba, transformer) train data-parallel" in capsys.readouterr().err
+    assert not (tmp_path / "m").exists()

@@ -24,6 +24,7 @@ rule train:
         kind=lambda wc: config["models"][wc.model]["kind"],
         params=lambda wc: gw.train_params(config, wc.model),
         seed=config["seed"],
+        launch=lambda wc: gw.train_launcher(config, wc.model),
     shell:
-        "genomamba train --kind {params.kind} --split {input.split:q} --params {params.params:q}"
+        "{params.launch}genomamba train --kind {params.kind} --split {input.split:q} --params {params.params:q}"
         " --seed {params.seed} -o {output:q} > {log:q} 2>&1"
