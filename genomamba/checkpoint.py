@@ -6,6 +6,9 @@
     training.json          metadata: data digests, steps, metrics, history
     optimizer.safetensors  (resumable checkpoints) optimizer tensors and the torch RNG state
     trainer.json           (resumable checkpoints) step, stage, optimizer hyper-parameters
+
+In data-parallel training (``genomamba.distributed``) every rank holds the same model and optimizer
+and only rank 0 writes; nothing saved depends on the number of ranks, so a run resumes with another.
 """
 
 from __future__ import annotations
