@@ -90,8 +90,8 @@ class Bases(_Bar):
 class Steps(_Bar):
     """Training steps from ``start`` to ``end``, with steps/s and the time left."""
 
-    def __init__(self, desc: str, start: int, end: int):
-        super().__init__(desc=desc, total=end, initial=start, unit="step")
+    def __init__(self, desc: str, start: int, end: int, show: bool | None = None):
+        super().__init__(show, desc=desc, total=end, initial=start, unit="step")
 
     def update(self, steps: int = 1) -> None:
         if self._bar is not None:

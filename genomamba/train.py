@@ -39,7 +39,7 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
-from . import checkpoint, distributed
+from . import checkpoint, distributed, progress
 from .alphabet import N
 from .data import TRAIN_STREAM, WindowSampler
 from .errors import ConfigError
@@ -247,16 +247,19 @@ class Trainer:
         """Train up to step ``until`` (default: the end); ``on_step(trainer)`` runs after each step.
         ``should_stop()``, asked after each step, ends the run early. True when ``until`` was reached."""
         end = self.cfg.total_steps if until is None else min(until, self.cfg.total_steps)
-        while self.step < end:
-            loss = self.train_step()
-            if log_every and (self.step % log_every == 0 or self.step == end):
-                rate = self.throughput()["tokens_per_second"] or 0
-                self.log(f"step {self.step}/{self.cfg.total_steps} {self.optimizer_stage} loss {loss:.4f} "
-                         f"window {self.window_at(self.step - 1)} ({rate / 1e6:.2f} M tokens/s)")
-            if on_step is not None:
-                on_step(self)
-            if should_stop is not None and self.step < end and distributed.any_rank(should_stop(), self.device):
-                return False
+        # a bar on a terminal only (genomamba.progress), from rank 0 only
+        with progress.Steps("train", self.step, end, show=None if distributed.is_main() else False) as bar:
+            while self.step < end:
+                loss = self.train_step()
+                bar.update()
+                if log_every and (self.step % log_every == 0 or self.step == end):
+                    rate = self.throughput()["tokens_per_second"] or 0
+                    self.log(f"step {self.step}/{self.cfg.total_steps} {self.optimizer_stage} loss {loss:.4f} "
+                             f"window {self.window_at(self.step - 1)} ({rate / 1e6:.2f} M tokens/s)")
+                if on_step is not None:
+                    on_step(self)
+                if should_stop is not None and self.step < end and distributed.any_rank(should_stop(), self.device):
+                    return False
         return True
 
     # -- resumable checkpoints -------------------------------------------------------------------
