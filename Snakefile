@@ -45,6 +45,7 @@ include: "workflow/rules/classify.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
 include: "workflow/rules/reads.smk"
+include: "workflow/rules/track.smk"
 
 
 rule all:

@@ -242,6 +242,13 @@ def model_resources(config: dict, model: str) -> dict:
     return {**DEFAULT_RESOURCES, **config["models"][model].get("resources", {})}
 
 
+def track_flags(config: dict, samples) -> list[str]:
+    """The flags tables of the species tracks of every sample where ``track.enabled``, else none."""
+    if not (config.get("track") or {}).get("enabled"):
+        return []
+    return [f"results/tracks/{sample}.flags.tsv" for sample in samples]
+
+
 def train_launcher(config: dict, model: str) -> str:
     """What starts a model's `genomamba train`: nothing extra for at most one GPU; for N > 1 GPUs,
     torchrun with one process per GPU (data-parallel training, genomamba/distributed.py)."""

@@ -32,3 +32,12 @@ def test_unreadable_split_is_an_input_error(tmp_path):
     with pytest.raises(InputError) as err:
         evaluated_samples({"evaluate": {"splits": ["test"]}}, path)
     assert err.value.path == path
+
+
+def test_track_flags_only_when_tracks_are_enabled():
+    from genomamba.workflow import track_flags
+
+    assert track_flags({}, ["a1", "b1"]) == []
+    assert track_flags({"track": {"enabled": False}}, ["a1"]) == []
+    assert track_flags({"track": {"enabled": True}}, ["a1", "b1"]) == ["results/tracks/a1.flags.tsv",
+                                                                     "results/tracks/b1.flags.tsv"]

@@ -23,6 +23,7 @@ rule report:
         calls=gw.all_calls(config, SAMPLES),
         stores=expand("results/stores/{sample}.zarr", sample=SAMPLES),  # provenance: their sources
         figures="results/figures",  # shown with their provenance
+        tracks=gw.track_flags(config, SAMPLES),  # flagged records, if track.enabled
     output:
         report(
             "results/report.html",
@@ -41,10 +42,12 @@ rule report:
         runtime=10,
     params:
         primary=config["primary_model"],
+        tracks="--tracks " if gw.track_flags(config, SAMPLES) else "",
     shell:
         "genomamba report --config {input.config:q} --split {input.split:q} --metrics {input.metrics:q}"
         " {input.fragments:q} --calls {input.calls:q} --primary {params.primary:q} --read-metrics {input.reads:q}"
-        " --provenance {input.split:q} --figures {input.figures:q} -o {output:q} > {log:q} 2>&1"
+        " --provenance {input.split:q} --figures {input.figures:q} {params.tracks}{input.tracks:q}"
+        " -o {output:q} > {log:q} 2>&1"
 
 
 rule figures:

@@ -9,7 +9,9 @@ TRACK = config.get("track") or {}
 rule track:
     input:
         model=f"results/models/{config['primary_model']}",
-        sequences=lambda wc: gw.classify_input(config, wc.sample, SAMPLES[wc.sample].path),
+        sequences=lambda wc: gw.classify_input(
+            config, wc.sample, SAMPLES[wc.sample].path
+        ),
     output:
         track="results/tracks/{sample}.track.tsv",
         segments="results/tracks/{sample}.segments.tsv",
@@ -38,4 +40,4 @@ rule track:
 
 rule tracks:
     input:
-        expand("results/tracks/{sample}.flags.tsv", sample=SAMPLES) if TRACK.get("enabled") else [],
+        gw.track_flags(config, SAMPLES),
