@@ -5,6 +5,11 @@ at rates of 0 or 1, where the normal approximation fails). ``bootstrap_rate``: a
 over groups (genomes, or region blocks), for rates over items that are not independent -- the
 records and fragments of one genome share its answer; the groups are resampled with replacement and
 the rate recomputed as total successes over total items. Both give 95% intervals by default.
+
+A bootstrap over few groups cannot be wider than the groups it saw: when every genome is all right,
+every resample is too, and the percentile interval collapses to [1, 1]. So the bootstrap interval is
+widened to contain the Wilson interval of the pooled rate with as many trials as there are groups
+(the independent units), never narrower than what that many genomes can tell.
 """
 
 from __future__ import annotations
@@ -42,4 +47,16 @@ def bootstrap_rate(groups, seed: int, replicates: int = BOOTSTRAP_REPLICATES,
     rates = k[draws].sum(axis=1) / n[draws].sum(axis=1)
     tail = (1 - level) / 2 * 100
     low, high = np.percentile(rates, [tail, 100 - tail])
-    return float(low), float(high)
+    pooled = k.sum() / n.sum()
+    z = float(np.sqrt(2) * _erfinv(level))
+    floor_low, floor_high = wilson(pooled * len(groups), len(groups), z)
+    return float(min(low, floor_low)), float(max(high, floor_high))
+
+
+def _erfinv(level: float) -> float:
+    """The z of a two-sided ``level`` interval divided by sqrt(2) (Z95 / sqrt(2) at 0.95)."""
+    if abs(level - 0.95) < 1e-12:
+        return Z95 / math.sqrt(2)
+    from scipy.special import erfinv
+
+    return float(erfinv(level))
