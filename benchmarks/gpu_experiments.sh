@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Run one issue-5 experiment on the GPU machine in one device call, and pack its results into $OUT.
 #
-#   bash benchmarks/gpu_experiments.sh EXPERIMENT      (from the repository root; EXPERIMENT: bacteria | apes)
+#   bash benchmarks/gpu_experiments.sh EXPERIMENT [SHARED]
+#
+# from the repository root; EXPERIMENT: bacteria | apes; SHARED: the shared folder whose data/ the
+# experiments' sample sheets name as ../shared/data (default: GPU_EXPERIMENT_SHARED, else ../shared
+# beside the repository, as benchmarks/gpu_prepare.sh takes it).
 #
 # Needs, carried with the repository: .whl (wheels of snakemake, zarr, pysam, biopython and their
-# dependencies for Python 3.12, pulp left out) and .data (a copy of /work/shared/data); both are made
-# once by benchmarks/gpu_prepare.sh. The packages are installed into /tmp/site only where snakemake,
-# zarr, pysam or Bio do not import already (so the script also runs on a development machine).
+# dependencies for Python 3.12, pulp left out) and .data (a copy of SHARED/data); both are made
+# once by benchmarks/gpu_prepare.sh. The packages are installed into a `mktemp -d` folder only where
+# snakemake, zarr, pysam or Bio do not import already (so the script also runs on a development machine).
 #
 # Environment (all optional):
 #   OUT                          where the results go (required on the device; default ./benchmarks/out/EXPERIMENT)
 #   GPU_EXPERIMENT_SECONDS       time guard for install + snakemake, in seconds (default 540 of the
 #                                device's 600 s per command, the rest packs)
-#   GPU_EXPERIMENT_WORKDIR       snakemake --directory (default /tmp/EXPERIMENT)
+#   GPU_EXPERIMENT_WORKDIR       snakemake --directory (default: EXPERIMENT in a new `mktemp -d` folder)
+#   GPU_EXPERIMENT_SHARED        the shared folder, when the SHARED argument is not given
 #   GPU_EXPERIMENT_CONFIG        further --configfile(s), space-separated, after the experiment's own
 #                                (e.g. a CPU-sized override to check this script)
 #   GPU_EXPERIMENT_CORES         snakemake --cores (default 16)
@@ -37,7 +42,13 @@ for c in "${configs[@]}" Snakefile; do
 done
 mapfile -t configs < <(realpath "${configs[@]}")   # snakemake runs in the work directory
 budget=${GPU_EXPERIMENT_SECONDS:-540}
-workdir=${GPU_EXPERIMENT_WORKDIR:-/tmp/$exp}
+if [ -n "${GPU_EXPERIMENT_WORKDIR:-}" ]; then
+    workdir=$GPU_EXPERIMENT_WORKDIR
+else
+    scratch=$(mktemp -d -t "gpu_experiments.XXXXXX") || exit 2
+    workdir=$scratch/$exp
+fi
+shared=${2:-${GPU_EXPERIMENT_SHARED:-$(dirname "$repo")/shared}}
 out=${OUT:-$repo/benchmarks/out/$exp}
 mkdir -p "$out" "$workdir" || exit 2
 log="$workdir/gpu_experiments.log"
@@ -48,17 +59,18 @@ say() { echo "[gpu_experiments $(date -u +%H:%M:%S) +$((SECONDS - started))s] $*
 # 1. packages: only where missing (the GPU machine has torch, numpy, pandas, sklearn, matplotlib)
 if ! python3 -c "import snakemake, zarr, pysam, Bio" 2>/dev/null; then
     [ -d .whl ] || { say "no snakemake here and no .whl folder carried (benchmarks/gpu_prepare.sh)"; exit 2; }
-    say "installing $(ls .whl/*.whl | wc -l) wheels into /tmp/site"
+    site=$(mktemp -d -t "gpu_experiments_site.XXXXXX") || exit 2
+    say "installing $(ls .whl/*.whl | wc -l) wheels into $site"
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/site .whl/*.whl >> "$log" 2>&1 || { say "pip install failed"; tail -n 20 "$log"; exit 2; }
-    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+        --target "$site" .whl/*.whl >> "$log" 2>&1 || { say "pip install failed"; tail -n 20 "$log"; exit 2; }
+    export PYTHONPATH=$site${PYTHONPATH:+:$PYTHONPATH}
 fi
 
 # 2. data: the experiments' sheets name ../shared/data/..., looked up under the run directory and
-#    then beside the repository; point both (and /work/shared/data) at the carried copy
+#    then beside the repository; point both (and SHARED/data) at the carried copy
 if [ -d .data ]; then
-    for shared in "$(dirname "$workdir")/shared" "$(dirname "$repo")/shared" /work/shared; do
-        mkdir -p "$shared" && { [ -e "$shared/data" ] || ln -s "$repo/.data" "$shared/data"; }
+    for dir in "$(dirname "$workdir")/shared" "$(dirname "$repo")/shared" "$shared"; do
+        mkdir -p "$dir" && { [ -e "$dir/data" ] || ln -s "$repo/.data" "$dir/data"; }
     done
 fi
 

@@ -1,6 +1,6 @@
 """Rebuild the embedded default genomes in resources/genomes from the development data.
 
-Usage (from the repository root):  python resources/make_resources.py /work/shared/data [--seed 20261123]
+Usage (from the repository root):  python resources/make_resources.py ../shared/data [--seed 20261123]
 
 Every bacterial genome becomes a 3-contig "assembly": its first record (the chromosome, or chromosome I)
 is cut into three equal thirds and one 40 kb slice is taken at a seeded position inside each third, so the

@@ -1,7 +1,7 @@
 """Helpers shared by the classifier tests: stores and a split built from the embedded slices.
 
 Every test module that trains builds its own stores under its tmp_path (tokenizing 16 slices of
-120 kb takes about a second); nothing here reads /work/shared.
+120 kb takes about a second); nothing here reads the shared development data (../shared).
 """
 
 from pathlib import Path
