@@ -101,4 +101,5 @@ def test_simulated_reads_are_called_one_by_one_and_scored_by_length(trained, tmp
     assert main(["report", "--split", str(directory / "stores" / "split.tsv"), "--read-metrics", str(out),
                  "-o", str(page)]) == 0
     section = page.read_text().split('<section id="reads">')[1].split("</section>")[0]
-    assert "&gt;= 2 kb" in section and f"({bins['>= 2 kb']['n']})" in section
+    n = bins[">= 2 kb"]["n"]
+    assert "&gt;= 2 kb" in section and f"{round(bins['>= 2 kb']['accuracy'] * n)}/{n}</span>" in section
