@@ -46,7 +46,7 @@ COMMANDS = {
                       "genomamba report --split split.tsv --metrics metrics.json -o report.html"),
     "figures": Command("draw the paper figures from results",
                        "genomamba figures --metrics metrics.json -o figures"),
-    "bench": Command("benchmarks: ingest, kernels, model", "genomamba bench ingest"),
+    "bench": Command("benchmarks: ingest, kernels, model, cpu", "genomamba bench cpu"),
     "simulate-reads": Command("simulate seeded long reads (log-normal lengths, both strands, errors) from an "
                               "assembly into an unaligned BAM",
                               "genomamba simulate-reads assembly.fa -o reads.bam --seed 1 --count 1000"),
