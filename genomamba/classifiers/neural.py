@@ -153,7 +153,8 @@ class NeuralClassifier(Classifier):
         """(pooled summary, bases) of one strand, streamed in ``score_chunk`` pieces."""
         state = self.model.new_state(1)
         for piece in rechunk(chunks, self.score_chunk):
-            self.model.feed(torch.as_tensor(piece, dtype=torch.long, device=self.device)[None], state)
+            tokens = torch.from_numpy(piece.astype(np.int64))   # a copy: chunks may be read-only views
+            self.model.feed(tokens.to(self.device)[None], state)
         self.model.finish(state)
         return self.model.pooled(state), state.count
 
