@@ -34,6 +34,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from . import negatives
+from .kmers import codes_by_chunk, reverse_complements, reversals
 
 ACGT = 4
 
@@ -52,40 +53,12 @@ class KmerTally:
     ``for chunk in tally.passing(chunks)`` counts while the classifier reads."""
 
     def __init__(self, k: int):
-        self.k, self.counts, self._carry = k, np.zeros(ACGT ** k), np.zeros(0, dtype=np.uint8)
+        self.k, self.counts = k, np.zeros(ACGT ** k)
 
     def passing(self, chunks: Iterable[np.ndarray]):
-        for chunk in chunks:
-            tokens = np.concatenate((self._carry, np.asarray(chunk, dtype=np.uint8)))
-            if len(tokens) >= self.k:
-                self.counts += np.bincount(_kmer_index(tokens, self.k), minlength=ACGT ** self.k)
-            self._carry = tokens[len(tokens) - self.k + 1:]
+        for chunk, codes in codes_by_chunk(chunks, self.k):
+            self.counts += np.bincount(codes, minlength=ACGT ** self.k)
             yield chunk
-
-
-def _kmer_index(tokens: np.ndarray, k: int) -> np.ndarray:
-    """Index (base-4, oldest base most significant) of every k-mer of ``tokens`` without an N."""
-    t = tokens.astype(np.int64)
-    n = len(t) - k + 1
-    index = np.zeros(n, dtype=np.int64)
-    has_n = np.zeros(n, dtype=bool)
-    for j in range(k):
-        part = t[j:j + n]
-        index = index * ACGT + np.minimum(part, ACGT - 1)
-        has_n |= part >= ACGT
-    return index[~has_n]
-
-
-def reversal(k: int) -> np.ndarray:
-    """Permutation of k-mer indices: position i holds the index of k-mer i read backwards."""
-    digits = np.indices((ACGT,) * k).reshape(k, -1)          # digits[j] = base j of every k-mer
-    return np.ravel_multi_index(digits[::-1], (ACGT,) * k)
-
-
-def complement(k: int) -> np.ndarray:
-    """Permutation of k-mer indices: the reverse complement of every k-mer."""
-    digits = np.indices((ACGT,) * k).reshape(k, -1)
-    return np.ravel_multi_index((ACGT - 1 - digits)[::-1], (ACGT,) * k)
 
 
 def chain(counts: np.ndarray, order: int, beta: float) -> np.ndarray:
@@ -112,7 +85,7 @@ class MarkovCheck:
     def __init__(self, log_probs: np.ndarray, order: int, threshold: float, min_length: int):
         self.log_probs = np.asarray(log_probs, dtype=np.float64)   # (species, 4^(order+1))
         self.order, self.threshold, self.min_length = int(order), float(threshold), int(min_length)
-        self._reverse = reversal(order + 1)
+        self._reverse = reversals(order + 1)
 
     @classmethod
     def fit(cls, sequences_by_species, order: int = 6, beta: float = 4.0, min_length: int = 10_000) -> "MarkovCheck":
@@ -120,7 +93,7 @@ class MarkovCheck:
         if order < 1:
             raise ValueError("the Markov check needs an order of at least 1")
         k = order + 1
-        rc = complement(k)
+        rc = reverse_complements(k)
         tables = []
         for sequences in sequences_by_species:
             counts = sum((kmer_counts([s], k) for s in sequences), np.zeros(ACGT ** k))   # records not joined

@@ -56,6 +56,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import markov
+from ..kmers import codes_by_chunk, reverse_complements
 from ..calls import calibrate_threshold
 from ..data import calibration_rows, labelled_windows, split_sources, with_negatives
 from ..errors import ConfigError, InputError
@@ -103,26 +104,11 @@ def resolve_params(params: dict) -> dict:
 # ---- canonical k-mer counting -----------------------------------------------------------------
 
 def canonical_index(k: int) -> tuple[np.ndarray, int]:
-    """For every k-mer code (base 4, first base most significant) the column of its canonical form
-    (the smaller of the code and its reverse complement's code), and the number of columns."""
+    """For every k-mer code (``genomamba.kmers``) the column of its canonical form (the smaller of the
+    code and its reverse complement's code), and the number of columns."""
     codes = np.arange(4 ** k, dtype=np.int64)
-    digits = (codes[:, None] >> (2 * np.arange(k - 1, -1, -1))) & 3  # first base first
-    rc_codes = ((3 - digits) * (4 ** np.arange(k))).sum(axis=1)  # complement, reversed
-    _, column = np.unique(np.minimum(codes, rc_codes), return_inverse=True)
+    _, column = np.unique(np.minimum(codes, reverse_complements(k)), return_inverse=True)
     return column.astype(np.int32), int(column.max()) + 1
-
-
-def kmer_codes(tokens: np.ndarray, k: int) -> np.ndarray:
-    """Codes of the k-mers of ``tokens`` that contain no N, in order."""
-    n = len(tokens) - k + 1
-    if n <= 0:
-        return np.empty(0, dtype=np.int64)
-    tokens = np.asarray(tokens)
-    code = np.zeros(n, dtype=np.int64)
-    for j in range(k):
-        code = code * 4 + (tokens[j:j + n] & 3)
-    n_count = np.concatenate(([0], np.cumsum(tokens > 3)))
-    return code[(n_count[k:] - n_count[:-k]) == 0]
 
 
 def check_k(k) -> None:
@@ -141,15 +127,11 @@ class KmerCounter:
     def count(self, chunks: Iterable[np.ndarray]) -> tuple[np.ndarray, int]:
         """Canonical k-mer counts and the number of tokens seen."""
         counts = np.zeros(self.n_features, dtype=np.int64)
-        carry = np.empty(0, dtype=np.uint8)
         length = 0
-        for chunk in chunks:
+        for chunk, codes in codes_by_chunk(chunks, self.k):
             length += len(chunk)
-            tokens = np.concatenate((carry, chunk)) if len(carry) else np.asarray(chunk)
-            codes = kmer_codes(tokens, self.k)
             if len(codes):
                 counts += np.bincount(self.column[codes], minlength=self.n_features)
-            carry = tokens[len(tokens) - (self.k - 1):] if len(tokens) >= self.k - 1 else tokens
         return counts, length
 
 
