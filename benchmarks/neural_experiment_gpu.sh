@@ -1,35 +1,21 @@
 #!/usr/bin/env bash
-# benchmarks/neural_experiment.py on the GPU machine in one device call, its results packed into $OUT.
+# benchmarks/neural_experiment.py on the GPU machine in one device call, one process per seed: the
+# seeds as runs of benchmarks/neural_runs_gpu.sh, which installs the carried wheels, trains and packs.
 #
 #   bash benchmarks/neural_experiment_gpu.sh SHEET PARAMS "SEED..." MAX_MINUTES [more arguments]
 #
-# Carried with the repository: .whl (wheels of safetensors and isal for Python 3.12, which the GPU
-# machine lacks) and .data (a copy of the shared development data, the sheet's paths relative to it);
-# optionally .resume, the unpacked archives of an earlier call, which continues its unfinished seeds.
-# Each seed trains in a process of its own on the one GPU. Writes $OUT/seed-<seed>.tar.gz (checkpoint
-# while unfinished, model, calls table, fragments list, log) and the logs.
+# Carried with the repository: .whl and .data (see neural_runs_gpu.sh); optionally .resume/seed-<seed>/,
+# the unpacked archive of an earlier call, which continues that seed. Writes $OUT/seed-<seed>.tar.gz
+# (checkpoint while unfinished, model, calls table, fragments list, log) and $OUT/logs.txt; the
+# archives unpacked into one folder give its calls-<seed>.tsv side by side.
 set -uo pipefail
 sheet=$1 params=$2 seeds=$3 minutes=$4
 shift 4
-site=$(mktemp -d)
-python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --target "$site" .whl/*.whl || exit 2
-export PYTHONPATH=$site PYTHONUNBUFFERED=1
-work=${NEURAL_WORK:-$(mktemp -d)}   # the run's folder; NEURAL_WORK names one to keep between calls
-mkdir -p "$work"
-[ -d .resume ] && cp -r .resume/. "$work"/
-nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader > "$work/machine.txt"
+runs=$(mktemp)
 for seed in $seeds; do
-    python3 benchmarks/neural_experiment.py --sheet "$sheet" --data .data --params "$params" --seeds "$seed" \
-        --out "$work" --max-minutes "$minutes" "$@" > "$work/log-$seed.txt" 2>&1 &
-done
-status=0
-for job in $(jobs -p); do wait "$job" || status=$?; done
-for seed in $seeds; do
-    [ -d "$work/model-$seed" ] && rm -rf "$work/ckpt-$seed"   # finished: the model is all that is needed
-    files=(machine.txt fragments.tsv "log-$seed.txt")
-    for f in "ckpt-$seed" "model-$seed" "calls-$seed.tsv"; do [ -e "$work/$f" ] && files+=("$f"); done
-    tar -czf "$OUT/seed-$seed.tar.gz" -C "$work" "${files[@]}"
-    cp "$work/log-$seed.txt" "$OUT/"
-done
-ls -l "$OUT"
+    printf 'seed-%s\t%s\t%s\t%s\n' "$seed" "$sheet" "$params" "$seed"
+done > "$runs"
+bash "$(dirname "$0")/neural_runs_gpu.sh" "$runs" "$minutes" "$@"
+status=$?
+rm -f "$runs"
 exit "$status"

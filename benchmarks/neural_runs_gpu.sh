@@ -6,8 +6,10 @@
 #
 # RUNS: tab-separated lines `name  sheet  params  seed  [arguments of this run]` ('#' lines are
 # comments), e.g. `steps-500  config/experiments/neural_bacteria_heldout.tsv
-# config/experiments/neural_bacteria.json  1  --set steps=500`. Carried with the repository as for
-# neural_experiment_gpu.sh: .whl and .data, and optionally .resume/<name>/ to continue unfinished runs.
+# config/experiments/neural_bacteria.json  1  --set steps=500`. Carried with the repository: .whl
+# (wheels of safetensors and isal for Python 3.12, which the GPU machine lacks) and .data (a copy of the
+# shared development data, the sheets' paths relative to it); optionally .resume/<name>/, the unpacked
+# archive of an earlier call, which continues that run.
 # Writes $OUT/<name>.tar.gz (checkpoint while unfinished, model, calls table, fragments, log) and
 # $OUT/logs.txt.
 set -uo pipefail
