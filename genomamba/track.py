@@ -10,7 +10,8 @@ How a window is scored depends on the classifier:
   at its bases (so each position sees the whole sequence before it), and its probabilities and
   confidence follow the classifier's own rules: the species head's softmax, confidence the top
   probability, or 0 where the summary lies beyond the out-of-distribution radius for a record of the
-  window's length. With the RC option the reverse strand is streamed from the record's end and a
+  window's length or where the classifier's Markov check rejects the window's bases (no species'
+  DNA; ``genomamba.markov``). With the RC option the reverse strand is streamed from the record's end and a
   window's summary is the mean of both strands' summaries over the same bases. The length-weighted
   mean of the window summaries is the record's summary, so a record of one window gets exactly the
   record's call.
@@ -33,6 +34,7 @@ import numpy as np
 from .atomic import atomic_open, atomic_path
 from .calls import decide, prob_column
 from .inputs import rechunk
+from .kmers import codes_by_chunk
 
 DEFAULT_WINDOW = 10_000
 TRACK_COLUMNS = ("record", "start", "end", "call", "confidence")
@@ -125,6 +127,14 @@ def _stream_strand(classifier, tokens_stream, sums: _WindowSums, total: int | No
     return fed
 
 
+def _markov_verdicts(check, chunks, window: int, verdicts: list):
+    """Pass ``chunks`` on, re-cut into windows, appending whether ``check`` accepts each window's bases."""
+    k = check.order + 1
+    for piece, codes in codes_by_chunk(rechunk(chunks, window), k):
+        verdicts.append(check.accepts_counts(np.bincount(codes, minlength=4 ** k)))
+        yield piece
+
+
 def _streamed_track(classifier, name: str, chunks, window: int) -> Track:
     import torch
 
@@ -134,6 +144,9 @@ def _streamed_track(classifier, name: str, chunks, window: int) -> Track:
     model = classifier.model
     rc = model.cfg.rc_equivariant
     kept = [] if rc else None
+    check, verdicts = classifier.markov_check, []
+    if check is not None:
+        chunks = _markov_verdicts(check, chunks, window, verdicts)
     if rc:  # the reverse strand starts at the record's end: keep its tokens
         chunks = (kept.append(np.asarray(c, np.uint8)) or c for c in chunks)
     model.eval()
@@ -152,6 +165,8 @@ def _streamed_track(classifier, name: str, chunks, window: int) -> Track:
     n_windows = (ends - starts) / classifier.params["window"] * len(strands)
     distance = classifier.distance.gaussian.distance(summaries.cpu()).numpy()
     inside = classifier.distance.inside(distance, n_windows)
+    if check is not None:
+        inside = inside & np.array(verdicts, dtype=bool)
     return Track(name, starts, ends, probs, np.where(inside, probs.max(1), 0.0))
 
 

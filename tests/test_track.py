@@ -196,6 +196,25 @@ def test_streamed_track_matches_the_record_call_and_not_the_chunking(tiny_mambas
     assert np.allclose(whole.probs[3], expected, atol=1e-6)
 
 
+def test_streamed_track_applies_the_markov_check_to_each_window(tiny_mambas):
+    model = tiny_mambas[0]
+    check = model.markov_check
+    assert check is not None and check.min_length <= 10_000
+    noise = np.random.default_rng(5).integers(0, 4, 20_000).astype(np.uint8)
+    tokens = np.concatenate([tokens_of(*HOST)[:20_000], noise])
+    track = track_record(model, "r", np.array_split(tokens, 7), window=10_000)
+    verdicts = [check.accepts([tokens[a:b]]) for a, b in zip(track.starts, track.ends)]
+    assert verdicts[2:] == [False, False]   # uniform random DNA is no species
+    model.markov_check = None
+    try:
+        unchecked = track_record(model, "r", [tokens], window=10_000)
+    finally:
+        model.markov_check = check
+    assert np.allclose(track.probs, unchecked.probs, atol=1e-6)
+    assert np.allclose(track.confidence, np.where(verdicts, unchecked.confidence, 0.0), atol=1e-6)
+    assert track.confidence[2:].max() == 0.0 and unchecked.confidence[2:].min() > 0.0
+
+
 def test_rc_track_of_the_reverse_complement_is_the_reversed_track(tiny_mambas):
     model = tiny_mambas[1]
     tokens = tokens_of(*HOST)[:3000]
