@@ -83,6 +83,20 @@ def test_the_fast_scan_gives_the_same_results_with_any_threads_and_tiles(monkeyp
     assert all(torch.equal(results[0], r) for r in results[1:])
 
 
+def test_the_fast_kernels_give_the_same_results_for_any_memory_layout():
+    """The model's views (channels-last rows, z a half of a wider row) are read in place; contiguous
+    (batch, dim, L) tensors are copied to rows first: the same numbers either way."""
+    u, delta, A, B, C, D, z, bias, h0 = scan_inputs(11, batch=2, dim=40, n=8, L=120)
+    views = cpu_inference.cpu_selective_scan(u, delta, A, B, C, D, z, bias, True, h0)
+    copies = cpu_inference.cpu_selective_scan(u.contiguous(), delta.contiguous(), A, B, C, D, z.contiguous(),
+                                              bias, True, h0)
+    assert torch.equal(views, copies)
+    weight, conv_bias = torch.randn(40, 4), torch.randn(40)
+    views = cpu_inference.cpu_causal_conv1d(z, weight, conv_bias, None, True, "silu")
+    copies = cpu_inference.cpu_causal_conv1d(z.contiguous(), weight, conv_bias, None, True, "silu")
+    assert all(torch.equal(a, b) for a, b in zip(views, copies))
+
+
 def test_extreme_steps_stay_finite_and_match_the_reference():
     """Large delta (decays to 2^-126 and below), large |z| (the gate saturates), softplus of large
     inputs: nothing overflows or turns into NaN."""

@@ -5,15 +5,17 @@ classification, evaluation); training and float64 inputs keep the blocked scan o
 the conv of ``reference``, and ``reference`` stays the ground truth. Arguments and results are those of
 the dispatch functions, with B and C of shape (batch, N, L).
 
-Layout. The model's u, delta and z are channels-last in memory ((batch, L, dim) seen as (batch, dim, L)),
-so here time is the outer loop and channels the inner, contiguous one. A tile of 32 to 128 channels
-walks through time with its (N, tile) state in the L1 cache; per step each loop over the tile's
-channels is one vectorised pass (16 float32 lanes with AVX-512): delta's bias and softplus, then per state
+Layout. The model's u, delta and z are channels-last in memory ((batch, L, dim) seen as (batch, dim, L);
+z and the conv's input are halves of in_proj's output, rows with a gap), so here time is the outer loop
+and channels the inner, contiguous one; the kernels read such tensors in place as rows of a flat array
+(``_rows``). A tile of 64 to 128 channels walks through time with its (N, tile) state in the L1 cache;
+per step each loop over the tile's channels is one vectorised pass (16 float32 lanes with AVX-512):
+delta's bias and softplus with y_t = D u_t, then per state
 
     h[k, c] = 2^(delta_t[c] A[c, k] log2 e) h[k, c] + delta_t[c] u_t[c] B_t[k]
     y_t[c] += C_t[k] h[k, c]
 
-then D u and the silu(z) gate. Tiles are independent, so threads share them (``set_threads``; default
+then the silu(z) gate. Tiles are independent, so threads share them (``set_threads``; default
 every core; numba's workqueue threads, which sleep between calls: OpenMP's spin and take the cores
 from PyTorch's work in between). Results do not depend on the threads: each channel's arithmetic is
 the same in any tile. The conv has no recurrence, so threads share blocks of time steps instead.
@@ -46,9 +48,10 @@ except ImportError:  # pragma: no cover - numba is a dependency; without it the 
     numba = None
 
 # Channels per tile of the scan: wide tiles spend less of each step on loop set-up (per channel, each
-# loop's entry costs about as much as its vector work when a tile is 32 wide), narrow ones give every
-# thread a tile; a (16, 128) state is 8 KiB of L1.
-_TILE_MIN, _TILE_MAX = 32, 128
+# loop's entry costs about as much as its vector work when a tile is 32 wide, so two threads on 32-wide
+# tiles take as long as one on a 64-wide tile), narrow ones give every thread a tile; a (16, 128)
+# state is 8 KiB of L1.
+_TILE_MIN, _TILE_MAX = 64, 128
 _CONV_STEPS = 512   # steps per block of the conv, which threads share
 _threads = 0        # 0: every core this process may use
 _launch = threading.Lock()   # numba's workqueue threads serve one parallel call at a time
@@ -134,7 +137,7 @@ if numba is not None:
     @njit(fastmath=_FAST, error_model="numpy", inline="always", cache=True)
     def _exp2_nonpositive(x):
         """2^x for float32 x <= 0 (x below -126 gives 2^-126)."""
-        x = max(x, np.float32(-126.0))
+        x = x if x > np.float32(-126.0) else np.float32(-126.0)   # a select (max() would branch)
         r = x + _ROUND
         i = _float_bits(r) - _ROUND_BITS                    # round(x), exact for |x| < 2^22
         g = (x - (r - _ROUND)) * _LN2                        # (x - i) ln 2, in [-0.347, 0.347]
@@ -154,7 +157,7 @@ if numba is not None:
     @njit(fastmath=_FAST, error_model="numpy", inline="always", cache=True)
     def _softplus(x):
         """log(1 + e^x) = max(x, 0) + log(1 + e^-|x|)."""
-        return max(x, np.float32(0.0)) + _log1p_unit(_exp2_nonpositive(-abs(x) * _LOG2E))
+        return (x if x > 0 else np.float32(0.0)) + _log1p_unit(_exp2_nonpositive(-abs(x) * _LOG2E))
 
     @njit(fastmath=_FAST, error_model="numpy", inline="always", cache=True)
     def _silu(x):
@@ -164,61 +167,71 @@ if numba is not None:
         return x * (r if x >= 0 else e * r)
 
     @njit(fastmath=_FAST, error_model="numpy", cache=True)
-    def _scan_tile(u, delta, z, bias, A2, B, C, D, h, y, c0, c1, softplus, gate):
-        """Channels [c0, c1) of one sequence through all L steps (layouts: see _scan)."""
-        L, n, width = u.shape[0], A2.shape[0], c1 - c0
+    def _scan_tile(u, delta, z, rows, b, bias, A2, B, C, D, h, y, c0, c1, softplus, gate):
+        """Channels [c0, c1) of sequence b through all L steps (layouts: see _scan)."""
+        L, n, width = y.shape[0], A2.shape[0], c1 - c0
+        # Every loop over channels runs over contiguous slices from index 0 (u[start:stop][j], not
+        # u[start + j]): numba then knows that no index is negative, and LLVM vectorises the loop with
+        # plain vector loads instead of gathers.
         state = np.empty((n, width), np.float32)
         decay_rate = np.empty((n, width), np.float32)
         for k in range(n):
-            for j in range(width):
-                state[k, j] = h[k, c0 + j]
-                decay_rate[k, j] = A2[k, c0 + j]
+            state[k] = h[k, c0:c1]
+            decay_rate[k] = A2[k, c0:c1]
+        bias, D = bias[c0:c1], D[c0:c1]
         dt = np.empty(width, np.float32)
         dtu = np.empty(width, np.float32)
         acc = np.empty(width, np.float32)
+        iu, idelta, iz = b * rows[0, 0] + c0, b * rows[1, 0] + c0, b * rows[2, 0] + c0
         for t in range(L):
+            ut = u[iu + t * rows[0, 1]:][:width]
+            deltat = delta[idelta + t * rows[1, 1]:][:width]
+            zt = z[iz + t * rows[2, 1]:][:width]
+            yt = y[t, c0:c1]
             # branches outside the loops over channels, so that each loop is one vectorised pass
-            for j in range(width):
-                dt[j] = delta[t, c0 + j] + bias[c0 + j]
             if softplus:
                 for j in range(width):
-                    dt[j] = _softplus(dt[j])
-            for j in range(width):
-                dtu[j] = dt[j] * u[t, c0 + j]
-                acc[j] = 0
+                    dt[j] = _softplus(deltat[j] + bias[j])
+                    dtu[j] = dt[j] * ut[j]
+                    acc[j] = D[j] * ut[j]
+            else:
+                for j in range(width):
+                    dt[j] = deltat[j] + bias[j]
+                    dtu[j] = dt[j] * ut[j]
+                    acc[j] = D[j] * ut[j]
             for k in range(n):
                 bk, ck = B[t, k], C[t, k]
+                sk, rk = state[k], decay_rate[k]
                 for j in range(width):
-                    s = _exp2_nonpositive(dt[j] * decay_rate[k, j]) * state[k, j] + dtu[j] * bk
-                    state[k, j] = s
-                    acc[j] += s * ck
-            for j in range(width):
-                acc[j] += D[c0 + j] * u[t, c0 + j]
+                    x = _exp2_nonpositive(dt[j] * rk[j]) * sk[j] + dtu[j] * bk
+                    sk[j] = x
+                    acc[j] += x * ck
             if gate:
                 for j in range(width):
-                    acc[j] *= _silu(z[t, c0 + j])
-            for j in range(width):
-                y[t, c0 + j] = acc[j]
+                    yt[j] = acc[j] * _silu(zt[j])
+            else:
+                for j in range(width):
+                    yt[j] = acc[j]
         for k in range(n):
-            for j in range(width):
-                h[k, c0 + j] = state[k, j]
+            h[k, c0:c1] = state[k]
 
     @njit(fastmath=_FAST, error_model="numpy", parallel=True, cache=True)
-    def _scan(u, delta, z, bias, A2, B, C, D, h, y, width, softplus, gate):
-        """u, delta, z, y: (batch, L, dim); bias, D: (dim,); A2 = A log2 e: (N, dim);
+    def _scan(u, delta, z, rows, bias, A2, B, C, D, h, y, width, softplus, gate):
+        """u, delta, z: rows (see ``_rows``) of (batch, L, dim), their (batch, time) strides in
+        rows[0], rows[1], rows[2]; y: (batch, L, dim); bias, D: (dim,); A2 = A log2 e: (N, dim);
         B, C: (batch, L, N); h: (batch, N, dim), the state entering, updated in place to the state
         leaving. y = (C h + D u) * silu(z) if gate, delta = softplus(delta + bias) if softplus."""
-        batch, dim = u.shape[0], u.shape[2]
+        batch, dim = y.shape[0], y.shape[2]
         tiles = -(-dim // width)
         for job in prange(batch * tiles):
             b, c0 = job // tiles, (job % tiles) * width
-            _scan_tile(u[b], delta[b], z[b], bias, A2, B[b], C[b], D, h[b], y[b], c0, min(c0 + width, dim),
+            _scan_tile(u, delta, z, rows, b, bias, A2, B[b], C[b], D, h[b], y[b], c0, min(c0 + width, dim),
                        softplus, gate)
 
     @njit(fastmath=_FAST, error_model="numpy", cache=True)
-    def _conv_steps(x, state, weight, bias, out, t0, t1, silu):
-        """Steps [t0, t1) of one sequence, every channel (layouts: see _conv)."""
-        K, dim = weight.shape[0], x.shape[1]
+    def _conv_steps(x, rows, b, state, weight, bias, out, t0, t1, silu):
+        """Steps [t0, t1) of sequence b, every channel (layouts: see _conv; row slices: see _scan_tile)."""
+        K, dim = weight.shape[0], out.shape[1]
         acc = np.empty(dim, np.float32)
         for t in range(t0, t1):
             for c in range(dim):
@@ -226,36 +239,40 @@ if numba is not None:
             for w in range(K):
                 s = t + w - (K - 1)                          # the input this tap reads
                 if s >= 0:
-                    for c in range(dim):
-                        acc[c] += weight[w, c] * x[s, c]
+                    xs = x[b * rows[0] + s * rows[1]:][:dim]
                 else:
-                    for c in range(dim):
-                        acc[c] += weight[w, c] * state[K - 1 + s, c]
+                    xs = state[K - 1 + s]
+                ws = weight[w]
+                for c in range(dim):
+                    acc[c] += ws[c] * xs[c]
+            ot = out[t]
             if silu:
                 for c in range(dim):
-                    out[t, c] = _silu(acc[c])
+                    ot[c] = _silu(acc[c])
             else:
                 for c in range(dim):
-                    out[t, c] = acc[c]
+                    ot[c] = acc[c]
 
     @njit(fastmath=_FAST, error_model="numpy", parallel=True, cache=True)
-    def _conv(x, state, weight, bias, out, steps, silu):
-        """Depthwise causal conv: x, out: (batch, L, dim); state: (batch, K - 1, dim), the inputs before
-        x; weight: (K, dim); bias: (dim,). out = silu(conv) if silu. No recurrence: threads share
-        blocks of ``steps`` steps, each over all channels (long contiguous loops)."""
-        batch, L = x.shape[0], x.shape[1]
+    def _conv(x, rows, state, weight, bias, out, steps, silu):
+        """Depthwise causal conv: x: rows (see ``_rows``) of (batch, L, dim), (batch, time) strides
+        ``rows``; out: (batch, L, dim); state: (batch, K - 1, dim), the inputs before x; weight:
+        (K, dim); bias: (dim,). out = silu(conv) if silu. No recurrence: threads share blocks of
+        ``steps`` steps, each over all channels (long contiguous loops)."""
+        batch, L = out.shape[0], out.shape[1]
         blocks = -(-L // steps)
         for job in prange(batch * blocks):
             b, t0 = job // blocks, (job % blocks) * steps
-            _conv_steps(x[b], state[b], weight, bias, out[b], t0, min(t0 + steps, L), silu)
+            _conv_steps(x, rows, b, state[b], weight, bias, out[b], t0, min(t0 + steps, L), silu)
 
-    def _array(ndim, layout="C"):
-        return types.Array(types.float32, ndim, layout)
+    def _array(ndim, dtype=types.float32):
+        return types.Array(dtype, ndim, "C")
 
     _SIGNATURES = {
-        _scan: (_array(3, "A"), _array(3, "A"), _array(3, "A"), _array(1), _array(2), _array(3), _array(3),
-                _array(1), _array(3), _array(3), types.int64, types.boolean, types.boolean),
-        _conv: (_array(3, "A"), _array(3), _array(2), _array(1), _array(3), types.int64, types.boolean),
+        _scan: (_array(1), _array(1), _array(1), _array(2, types.int64), _array(1), _array(2), _array(3),
+                _array(3), _array(1), _array(3), _array(3), types.int64, types.boolean, types.boolean),
+        _conv: (_array(1), _array(1, types.int64), _array(3), _array(2), _array(1), _array(3), types.int64,
+                types.boolean),
     }
 
 
@@ -267,10 +284,22 @@ def _tile_width(dim: int, batch: int, threads: int) -> int:
     return min(width, -(-dim // 16) * 16)
 
 
+def _rows(x):
+    """(batch, dim, L) tensor -> (flat float32 array, (batch stride, time stride)): element (b, c, t)
+    at flat[b * batch_stride + t * time_stride + c]. A view where the channels are contiguous in memory
+    (the model's channels-last tensors, halves of in_proj's output included), else one of a copy."""
+    x = x.detach().float()
+    if x.stride(1) != 1 and x.shape[1] > 1:
+        x = x.transpose(1, 2).contiguous().transpose(1, 2)
+    batch, dim, L = x.shape
+    span = max(0, (batch - 1) * x.stride(0) + (L - 1) * x.stride(2) + dim)
+    return torch.as_strided(x, (span,), (1,), x.storage_offset()).numpy(), (x.stride(0), x.stride(2))
+
+
 def _time_major(x) -> np.ndarray:
-    """(batch, dim, L) tensor -> float32 (batch, L, dim) array; a view of the model's channels-last
-    tensors (numba reads their strides), a copy otherwise."""
-    return x.detach().float().transpose(1, 2).numpy()
+    """(batch, dim, L) tensor -> C-contiguous float32 (batch, L, dim) array (a copy unless the tensor
+    is channels-last)."""
+    return np.ascontiguousarray(x.detach().float().transpose(1, 2).numpy())
 
 
 def cpu_selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta_softplus=False,
@@ -287,9 +316,9 @@ def cpu_selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
             bias = (delta_bias.detach().float() if delta_bias is not None else zero).contiguous()
             skip = (D.detach().float() if D is not None else zero).contiguous()
             A2 = (A.detach().float() * float(np.log2(np.e))).t().contiguous()
-            _run_parallel(_scan, _time_major(u), _time_major(delta), _time_major(z if z is not None else u),
-                          bias.numpy(), A2.numpy(), np.ascontiguousarray(_time_major(B)),
-                          np.ascontiguousarray(_time_major(C)), skip.numpy(), h.numpy(), y.numpy(),
+            (ur, su), (dr, sd), (zr, sz) = (_rows(x) for x in (u, delta, z if z is not None else u))
+            _run_parallel(_scan, ur, dr, zr, np.array([su, sd, sz], np.int64), bias.numpy(), A2.numpy(),
+                          _time_major(B), _time_major(C), skip.numpy(), h.numpy(), y.numpy(),
                           _tile_width(dim, batch, get_threads()),
                           bool(delta_softplus), z is not None)
     y = y.transpose(1, 2).to(u.dtype)
@@ -302,17 +331,19 @@ def cpu_causal_conv1d(x, weight, bias=None, initial_states=None, return_final_st
     batch, dim, L = x.shape
     K = weight.shape[-1]
     with torch.no_grad():
-        xt = x.detach().float().transpose(1, 2)                                 # (batch, L, dim)
         state = (initial_states.detach().float().transpose(1, 2) if initial_states is not None
                  else torch.zeros(batch, K - 1, dim, dtype=torch.float32))
         out = torch.empty(batch, L, dim, dtype=torch.float32)
         if L:
             w = weight.detach().float().reshape(dim, K).t().contiguous()
             b = (bias.detach().float() if bias is not None else torch.zeros(dim)).contiguous()
-            _run_parallel(_conv, xt.numpy(), state.contiguous().numpy(), w.numpy(), b.numpy(), out.numpy(),
-                          _CONV_STEPS, activation is not None)
+            xr, rows = _rows(x)
+            _run_parallel(_conv, xr, np.array(rows, np.int64), state.contiguous().numpy(), w.numpy(), b.numpy(),
+                          out.numpy(), _CONV_STEPS, activation is not None)
         out = out.transpose(1, 2).to(x.dtype)
         if not return_final_states:
             return out
-        final = torch.cat([state, xt], dim=1)[:, L:]                          # the last K - 1 inputs
+        # the last K - 1 inputs
+        xt = x.detach().float().transpose(1, 2)                                 # (batch, L, dim)
+        final = xt[:, L - (K - 1):] if L >= K - 1 else torch.cat([state, xt], dim=1)[:, L:]
         return out, final.transpose(1, 2).to(x.dtype)
