@@ -136,6 +136,10 @@ def _silence_stdout() -> None:
 
 
 def main(argv=None) -> int:
+    # OpenMP's threads (PyTorch's) sleep between parallel regions instead of spinning: spinning, they
+    # take the cores from the numba kernels that run between the matrix products, and from other jobs.
+    # Read once, when torch loads (no command module has imported it yet), so the user's value wins.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
     handlers = threading.current_thread() is threading.main_thread()

@@ -15,6 +15,7 @@ from genomamba.classifiers import load
 from genomamba.io import read_records
 from genomamba.kernels import cpu_inference
 from genomamba.kernels.reference import causal_conv1d_ref, selective_scan_ref
+from genomamba.models import ModelConfig, build_model
 
 pytestmark = pytest.mark.skipif(not cpu_inference.available(), reason="numba is not installed")
 
@@ -143,6 +144,36 @@ def test_the_dispatch_uses_the_fast_kernels_only_where_no_gradient_is_wanted():
     assert (fast - y.detach()).abs().max().item() < 2e-5 * y.abs().max().item()
     with pytest.raises(ValueError, match="blocked"):
         kernels.set_backend("fast")
+
+
+@pytest.mark.parametrize("size", [dict(d_model=32, n_layers=2, d_state=8),
+                                  dict(d_model=48, n_layers=3, d_state=16, dt_rank=5)])
+def test_the_models_cpu_inference_matches_its_modules(size):
+    """The backbone's CPU inference (its own buffers, dt_proj inside the scan) against the modules'
+    forward on today's kernels: a batch of two streamed in chunks shorter and longer than the conv's
+    width; its buffers, written under inference_mode, are written again under no_grad."""
+    model = build_model(ModelConfig(n_classes=3, **size), seed=4).eval()
+    x = torch.as_tensor(np.random.default_rng(4).integers(0, 5, size=(2, 700)), dtype=torch.long)
+
+    def stream():
+        state = model.new_state(2)
+        bounds = [0, 1, 3, 300, 301, 700]
+        hidden = torch.cat([model.feed(x[:, a:b], state) for a, b in zip(bounds, bounds[1:])], 1)
+        return hidden, model.pooled(state), state.layers
+
+    with torch.inference_mode():
+        fast = stream()
+    with torch.no_grad():
+        again = stream()
+        try:
+            kernels.set_backend("blocked")
+            today = stream()
+        finally:
+            kernels.set_backend("auto")
+    assert torch.equal(fast[0], again[0]) and torch.equal(fast[1], again[1])
+    for a, b in [(fast[0], today[0]), (fast[1], today[1])] + [(s, t) for f, g in zip(fast[2], today[2])
+                                                              for s, t in zip(f, g)]:
+        assert a.shape == b.shape and (a - b).abs().max().item() < 1e-5 * b.abs().max().item()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,10 @@
 ``selective_scan_fn`` and ``causal_conv1d_fn`` use them on CPU where no gradient is wanted (streaming
 classification, evaluation); training and float64 inputs keep the blocked scan of ``blocked_scan`` and
 the conv of ``reference``, and ``reference`` stays the ground truth. Arguments and results are those of
-the dispatch functions, with B and C of shape (batch, N, L).
+the dispatch functions, with B and C of shape (batch, N, L). The Mamba layer's CPU inference
+(``genomamba.models.mamba``) calls the kernels on its own buffers instead (``rms_norm``, ``conv_into``,
+``scan_into``), with B, C and dt_proj's low-rank inputs read in place from x_proj's output and
+delta = dt_proj(those inputs) formed inside the scan.
 
 Layout. The model's u, delta and z are channels-last in memory ((batch, L, dim) seen as (batch, dim, L);
 z and the conv's input are halves of in_proj's output, rows with a gap), so here time is the outer loop
@@ -170,9 +173,9 @@ if numba is not None:
         return x * (r if x >= 0 else e * r)
 
     @njit(fastmath=_FAST, error_model="numpy", cache=True)
-    def _scan_tile(u, delta, z, rows, b, bias, A2, B, C, D, h, y, c0, c1, softplus, gate):
+    def _scan_tile(u, delta, z, B, C, rows, b, W, bias, A2, D, h, y, c0, c1, softplus, gate):
         """Channels [c0, c1) of sequence b through all L steps (layouts: see _scan)."""
-        L, n, width = y.shape[0], A2.shape[0], c1 - c0
+        L, n, width, rank = y.shape[0], A2.shape[0], c1 - c0, W.shape[0]
         # Every loop over channels runs over contiguous slices from index 0 (u[start:stop][j], not
         # u[start + j]): numba then knows that no index is negative, and LLVM vectorises the loop with
         # plain vector loads instead of gathers.
@@ -181,29 +184,47 @@ if numba is not None:
         for k in range(n):
             state[k] = h[k, c0:c1]
             decay_rate[k] = A2[k, c0:c1]
+        low_rank = np.empty((rank, width), np.float32)
+        for q in range(rank):
+            low_rank[q] = W[q, c0:c1]
         bias, D = bias[c0:c1], D[c0:c1]
+        raw = np.empty(width, np.float32)
         dt = np.empty(width, np.float32)
         dtu = np.empty(width, np.float32)
         acc = np.empty(width, np.float32)
-        iu, idelta, iz = b * rows[0, 0] + c0, b * rows[1, 0] + c0, b * rows[2, 0] + c0
+        iu, iz = b * rows[0, 0] + c0, b * rows[2, 0] + c0
+        idelta = b * rows[1, 0] + (0 if rank else c0)
+        iB, iC = b * rows[3, 0], b * rows[4, 0]
         for t in range(L):
             ut = u[iu + t * rows[0, 1]:][:width]
-            deltat = delta[idelta + t * rows[1, 1]:][:width]
             zt = z[iz + t * rows[2, 1]:][:width]
             yt = y[t, c0:c1]
             # branches outside the loops over channels, so that each loop is one vectorised pass
+            if rank:      # delta = dt_proj's product of its rank inputs, here rather than a matrix product
+                low = delta[idelta + t * rows[1, 1]:][:rank]
+                for j in range(width):
+                    raw[j] = low[0] * low_rank[0, j]
+                for q in range(1, rank):
+                    lq, wq = low[q], low_rank[q]
+                    for j in range(width):
+                        raw[j] += lq * wq[j]
+            else:
+                deltat = delta[idelta + t * rows[1, 1]:][:width]
+                for j in range(width):
+                    raw[j] = deltat[j]
             if softplus:
                 for j in range(width):
-                    dt[j] = _softplus(deltat[j] + bias[j])
+                    dt[j] = _softplus(raw[j] + bias[j])
                     dtu[j] = dt[j] * ut[j]
                     acc[j] = D[j] * ut[j]
             else:
                 for j in range(width):
-                    dt[j] = deltat[j] + bias[j]
+                    dt[j] = raw[j] + bias[j]
                     dtu[j] = dt[j] * ut[j]
                     acc[j] = D[j] * ut[j]
+            Bt, Ct = B[iB + t * rows[3, 1]:][:n], C[iC + t * rows[4, 1]:][:n]
             for k in range(n):
-                bk, ck = B[t, k], C[t, k]
+                bk, ck = Bt[k], Ct[k]
                 sk, rk = state[k], decay_rate[k]
                 for j in range(width):
                     x = _exp2_nonpositive(dt[j] * rk[j]) * sk[j] + dtu[j] * bk
@@ -219,16 +240,18 @@ if numba is not None:
             h[k, c0:c1] = state[k]
 
     @njit(fastmath=_FAST, error_model="numpy", parallel=True, cache=True)
-    def _scan(u, delta, z, rows, bias, A2, B, C, D, h, y, width, softplus, gate):
-        """u, delta, z: rows (see ``_rows``) of (batch, L, dim), their (batch, time) strides in
-        rows[0], rows[1], rows[2]; y: (batch, L, dim); bias, D: (dim,); A2 = A log2 e: (N, dim);
-        B, C: (batch, L, N); h: (batch, N, dim), the state entering, updated in place to the state
-        leaving. y = (C h + D u) * silu(z) if gate, delta = softplus(delta + bias) if softplus."""
+    def _scan(u, delta, z, B, C, rows, W, bias, A2, D, h, y, width, softplus, gate):
+        """u, delta, z, B, C: rows (see ``_rows``) of (batch, L, dim) (B, C: (batch, L, N)), their
+        (batch, time) strides in rows[0] to rows[4]; y: (batch, L, dim); bias, D: (dim,);
+        A2 = A log2 e: (N, dim); h: (batch, N, dim), the state entering, updated in place to the state
+        leaving. W: (rank, dim); with rank 0, delta's rows are delta (dim wide), else they are
+        dt_proj's inputs (rank wide) and delta = their product with W. y = (C h + D u) * silu(z) if
+        gate, delta = softplus(delta + bias) if softplus."""
         batch, dim = y.shape[0], y.shape[2]
         tiles = -(-dim // width)
         for job in prange(batch * tiles):
             b, c0 = job // tiles, (job % tiles) * width
-            _scan_tile(u, delta, z, rows, b, bias, A2, B[b], C[b], D, h[b], y[b], c0, min(c0 + width, dim),
+            _scan_tile(u, delta, z, B, C, rows, b, W, bias, A2, D, h[b], y[b], c0, min(c0 + width, dim),
                        softplus, gate)
 
     @njit(fastmath=_FAST, error_model="numpy", cache=True)
@@ -268,12 +291,25 @@ if numba is not None:
             b, t0 = job // blocks, (job % blocks) * steps
             _conv_steps(x, rows, b, state[b], weight, bias, out[b], t0, min(t0 + steps, L), silu)
 
+    @njit(fastmath=True, error_model="numpy", cache=True)
+    def _rms_norm(x, weight, eps, out):
+        """out = x / sqrt(mean(x^2) + eps) * weight, row by row: x, out: (rows, d); weight: (d,)."""
+        d = x.shape[1]
+        for i in range(x.shape[0]):
+            xi, oi = x[i], out[i]
+            total = np.float32(0.0)
+            for j in range(d):
+                total += xi[j] * xi[j]
+            r = np.float32(1.0) / np.sqrt(total / np.float32(d) + eps)
+            for j in range(d):
+                oi[j] = xi[j] * r * weight[j]
+
     def _array(ndim, dtype=types.float32):
         return types.Array(dtype, ndim, "C")
 
     _SIGNATURES = {
-        _scan: (_array(1), _array(1), _array(1), _array(2, types.int64), _array(1), _array(2), _array(3),
-                _array(3), _array(1), _array(3), _array(3), types.int64, types.boolean, types.boolean),
+        _scan: (_array(1), _array(1), _array(1), _array(1), _array(1), _array(2, types.int64), _array(2),
+                _array(1), _array(2), _array(1), _array(3), _array(3), types.int64, types.boolean, types.boolean),
         _conv: (_array(1), _array(1, types.int64), _array(3), _array(2), _array(1), _array(3), types.int64,
                 types.boolean),
     }
@@ -320,10 +356,11 @@ def cpu_selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
             skip = (D.detach().float() if D is not None else zero).contiguous()
             A2 = (A.detach().float() * float(np.log2(np.e))).t().contiguous()
             (ur, su), (dr, sd), (zr, sz) = (_rows(x) for x in (u, delta, z if z is not None else u))
-            _run_parallel(_scan, ur, dr, zr, np.array([su, sd, sz], np.int64), bias.numpy(), A2.numpy(),
-                          _time_major(B), _time_major(C), skip.numpy(), h.numpy(), y.numpy(),
-                          _tile_width(dim, batch, get_threads()),
-                          bool(delta_softplus), z is not None)
+            B, C = _time_major(B), _time_major(C)
+            sbc = (L * n, n)
+            _run_parallel(_scan, ur, dr, zr, B.ravel(), C.ravel(), np.array([su, sd, sz, sbc, sbc], np.int64),
+                          np.empty((0, dim), np.float32), bias.numpy(), A2.numpy(), skip.numpy(), h.numpy(),
+                          y.numpy(), _tile_width(dim, batch, get_threads()), bool(delta_softplus), z is not None)
     y = y.transpose(1, 2).to(u.dtype)
     last = h.transpose(1, 2)
     return (y, last) if return_last_state else y
@@ -350,3 +387,30 @@ def cpu_causal_conv1d(x, weight, bias=None, initial_states=None, return_final_st
         xt = x.detach().float().transpose(1, 2)                                 # (batch, L, dim)
         final = xt[:, L - (K - 1):] if L >= K - 1 else torch.cat([state, xt], dim=1)[:, L:]
         return out, final.transpose(1, 2).to(x.dtype)
+
+
+# The Mamba layer's CPU inference (``genomamba.models.mamba``) calls these on its own buffers: float32
+# tensors, no gradient, (batch, L, channels) with the channels contiguous; results go to ``out``/``y``.
+
+def rms_norm(x, weight, eps: float, out) -> None:
+    """RMSNorm of (rows, d) x into out (both contiguous)."""
+    _rms_norm(x.numpy(), weight.detach().numpy(), np.float32(eps), out.numpy())
+
+
+def conv_into(x, weight, bias, state, out) -> None:
+    """silu(causal depthwise conv) of x (batch, L, dim) into out (batch, L, dim, contiguous): weight
+    (K, dim) and state (batch, K - 1, dim, the inputs before x) contiguous, bias (dim,)."""
+    xr, rows = _rows(x.transpose(1, 2))
+    _run_parallel(_conv, xr, np.array(rows, np.int64), state.numpy(), weight.numpy(), bias.detach().numpy(),
+                  out.numpy(), _CONV_STEPS, True)
+
+
+def scan_into(u, low, W, z, B, C, A2, D, bias, h, y) -> None:
+    """The gated selective scan with softplus(delta + bias), delta = low W (low: (batch, L, rank),
+    W: (rank, dim)), into y (batch, L, dim, contiguous); u, z: (batch, L, dim); B, C: (batch, L, N);
+    A2 = A log2 e: (N, dim) and h: (batch, N, dim), the state, updated in place (both contiguous)."""
+    batch, dim = y.shape[0], y.shape[2]
+    flat = [_rows(x.transpose(1, 2)) for x in (u, low, z, B, C)]
+    _run_parallel(_scan, *(f for f, _ in flat), np.array([rows for _, rows in flat], np.int64), W.numpy(),
+                  bias.detach().numpy(), A2.numpy(), D.detach().numpy(), h.numpy(), y.numpy(),
+                  _tile_width(dim, batch, get_threads()), True, True)

@@ -4,16 +4,24 @@ Block (Gu & Dao 2023): h + out_proj(scan(silu(conv(x)), delta(x), A, B(x), C(x),
 with x, z = in_proj(RMSNorm(h)). Every layer takes and returns ``(conv_state, ssm_state)``:
 (batch, d_inner, d_conv - 1) and (batch, d_inner, d_state); feeding a sequence in chunks with the
 states carried gives the outputs of the whole sequence.
+
+CPU inference (no gradient, kernel backend "auto", float32, numba present) takes ``_cpu_forward``:
+the same arithmetic on buffers kept between calls (``_buffer``), so that a stream of chunks does not
+ask the allocator for fresh pages at every chunk; delta's low-rank product (dt_proj) happens inside
+the scan kernel, and each residual is added by its out_proj's matrix product in place. Everything else
+(training, CUDA, other backends) takes the modules' ``forward``.
 """
 
 from __future__ import annotations
 
 import math
+import threading
 
 import torch
 from torch import nn
 
 from genomamba import kernels
+from genomamba.kernels import cpu_inference
 
 from ..alphabet import VOCAB_SIZE
 from .config import ModelConfig
@@ -84,6 +92,8 @@ class MambaBackbone(nn.Module):
         self.norm_f = nn.RMSNorm(cfg.d_model, eps=1e-5)
 
     def forward(self, tokens, states=None):
+        if _cpu_inference(self, tokens):
+            return _cpu_forward(self, tokens, states)
         h = self.embed(tokens)
         states = states if states is not None else [None] * len(self.layers)
         new_states = []
@@ -91,3 +101,72 @@ class MambaBackbone(nn.Module):
             h, state = layer(h, state)
             new_states.append(state)
         return self.norm_f(h), new_states
+
+
+_workspace = threading.local()   # this thread's buffers for _cpu_forward, by name
+_KEEP = 1 << 23                  # elements: larger buffers (big evaluation batches) are not kept
+
+
+def _buffer(name: str, *shape: int) -> torch.Tensor:
+    """A float32 tensor of ``shape`` on this thread's buffer ``name`` (contents undefined): each name
+    is used once per layer, nothing that outlives the call points into one."""
+    numel = math.prod(shape)
+    if numel > _KEEP:
+        return torch.empty(shape)
+    buffer = getattr(_workspace, name, None)
+    if buffer is None or buffer.numel() < numel:
+        with torch.inference_mode(False):   # a normal tensor, which no_grad code may also write to
+            buffer = torch.empty(numel)
+        setattr(_workspace, name, buffer)
+    return buffer[:numel].view(shape)
+
+
+def _cpu_inference(backbone: "MambaBackbone", tokens) -> bool:
+    weight = backbone.embed.weight
+    return (tokens.device.type == "cpu" and weight.device.type == "cpu" and weight.dtype == torch.float32
+            and kernels.get_backend() == "auto" and cpu_inference.available()
+            and not (torch.is_grad_enabled() and weight.requires_grad) and tokens.shape[1] > 0)
+
+
+def _cpu_forward(backbone: "MambaBackbone", tokens, states):
+    """``MambaBackbone.forward`` on CPU without gradients (see the module's docstring)."""
+    batch, L = tokens.shape
+    d = backbone.embed.embedding_dim
+    h = torch.index_select(backbone.embed.weight.detach(), 0, tokens.reshape(-1), out=_buffer("h", batch * L, d))
+    normed = _buffer("normed", batch * L, d)
+    states = states if states is not None else [None] * len(backbone.layers)
+    new_states = []
+    for layer, state in zip(backbone.layers, states):
+        cpu_inference.rms_norm(h, layer.norm.weight, layer.norm.eps, normed)
+        new_states.append(_cpu_mixer(layer.mixer, normed, h, batch, L, state))
+    out = torch.empty(batch * L, d)
+    cpu_inference.rms_norm(h, backbone.norm_f.weight, backbone.norm_f.eps, out)
+    return out.view(batch, L, d), new_states
+
+
+def _cpu_mixer(mixer: MambaMixer, normed, h, batch: int, L: int, state):
+    """Adds the mixer's output for ``normed`` (batch * L, d) to the residual ``h`` in place; returns
+    its new (conv_state, ssm_state)."""
+    di, n, r = mixer.D.shape[0], mixer.d_state, mixer.rank
+    K = mixer.conv_weight.shape[1]
+    conv_state, ssm_state = state if state is not None else (None, None)
+    xz = torch.mm(normed, mixer.in_proj.weight.detach().t(), out=_buffer("xz", batch * L, 2 * di))
+    xz = xz.view(batch, L, 2 * di)
+    x, z = xz[..., :di], xz[..., di:]
+    before = (conv_state.transpose(1, 2).contiguous() if conv_state is not None   # (batch, K - 1, di)
+              else torch.zeros(batch, K - 1, di))
+    u = _buffer("u", batch, L, di)
+    cpu_inference.conv_into(x, mixer.conv_weight.detach().t().contiguous(), mixer.conv_bias, before, u)
+    # the last K - 1 inputs, copied out of the buffer
+    last = (x[:, L - (K - 1):] if L >= K - 1 else torch.cat([before, x], 1)[:, L:]).transpose(1, 2).clone()
+    proj = torch.mm(u.view(batch * L, di), mixer.x_proj.weight.detach().t(),
+                    out=_buffer("proj", batch * L, r + 2 * n)).view(batch, L, r + 2 * n)
+    low, B, C = proj[..., :r], proj[..., r:r + n], proj[..., r + n:]
+    ssm = (ssm_state.transpose(1, 2).contiguous() if ssm_state is not None    # (batch, N, di)
+           else torch.zeros(batch, n, di))
+    A2 = (torch.exp(mixer.A_log.detach().float()) * -math.log2(math.e)).t().contiguous()
+    y = _buffer("y", batch, L, di)
+    cpu_inference.scan_into(u, low, mixer.dt_proj.weight.detach().t().contiguous(), z, B, C, A2, mixer.D,
+                            mixer.dt_bias, ssm, y)
+    h.addmm_(y.view(batch * L, di), mixer.out_proj.weight.detach().t())
+    return last, ssm.transpose(1, 2)
