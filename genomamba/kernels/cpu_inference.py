@@ -103,17 +103,28 @@ def conv_applies(x, weight, bias=None, initial_states=None, activation=None) -> 
     return activation in (None, "silu", "swish") and _fast_inputs(x, weight, bias, initial_states)
 
 
-def _run_parallel(kernel, *args) -> None:
-    """Call a parallel kernel with ``get_threads()`` threads. Each kernel is compiled once, for the
-    signature in ``_SIGNATURES`` (any strides), so that every call runs the same machine code: numba
-    would otherwise compile another version for arrays that happen to be contiguous (a chunk of one
-    base), whose float rounding may differ in the last bit."""
+def _compiled(kernel):
+    """The kernel compiled once, for its signature in ``_SIGNATURES`` (any strides), so that every call
+    runs the same machine code: numba would otherwise compile another version for arrays that happen
+    to be contiguous (a chunk of one base), whose float rounding may differ in the last bit."""
+    if not kernel.signatures:
+        kernel.compile(_SIGNATURES[kernel])
+        kernel.disable_compile()
+    return kernel
+
+
+def _run(kernel, serial, jobs: int, *args) -> None:
+    """``kernel`` (parallel over its ``jobs``) on ``get_threads()`` threads, or its serial twin where
+    one thread would do them all: a parallel launch costs tens of microseconds, a call of the twin
+    about one. The twins run the same jobs with the same code, so the results are the same."""
+    threads = min(get_threads(), jobs)
     with _launch:
-        if not kernel.signatures:
-            kernel.compile(_SIGNATURES[kernel])
-            kernel.disable_compile()
+        if threads == 1:
+            _compiled(serial)(*args)
+            return
+        kernel = _compiled(kernel)
         previous = numba.get_num_threads()
-        numba.set_num_threads(get_threads())
+        numba.set_num_threads(threads)
         try:
             kernel(*args)
         finally:
@@ -255,17 +266,45 @@ if numba is not None:
                        softplus, gate)
 
     @njit(fastmath=_FAST, error_model="numpy", cache=True)
+    def _scan_serial(u, delta, z, B, C, rows, W, bias, A2, D, h, y, width, softplus, gate):
+        """``_scan`` on the calling thread."""
+        batch, dim = y.shape[0], y.shape[2]
+        tiles = -(-dim // width)
+        for job in range(batch * tiles):
+            b, c0 = job // tiles, (job % tiles) * width
+            _scan_tile(u, delta, z, B, C, rows, b, W, bias, A2, D, h[b], y[b], c0, min(c0 + width, dim),
+                       softplus, gate)
+
+    @njit(fastmath=_FAST, error_model="numpy", cache=True)
     def _conv_steps(x, rows, b, state, weight, bias, out, t0, t1, silu):
         """Steps [t0, t1) of sequence b, every channel (layouts: see _conv; row slices: see _scan_tile)."""
         K, dim = weight.shape[0], out.shape[1]
+        start, step = b * rows[0], rows[1]
+        # the usual width, 4, from the fourth step on (all taps inside x): one pass per step, the same
+        # sums in the same order as the general loop below
+        t4 = max(t0, 3) if K == 4 else t1
+        if t4 < t1:
+            w0, w1, w2, w3 = weight[0], weight[1], weight[2], weight[3]
+            for t in range(t4, t1):
+                x0 = x[start + (t - 3) * step:][:dim]
+                x1 = x[start + (t - 2) * step:][:dim]
+                x2 = x[start + (t - 1) * step:][:dim]
+                x3 = x[start + t * step:][:dim]
+                ot = out[t]
+                if silu:
+                    for c in range(dim):
+                        ot[c] = _silu(bias[c] + w0[c] * x0[c] + w1[c] * x1[c] + w2[c] * x2[c] + w3[c] * x3[c])
+                else:
+                    for c in range(dim):
+                        ot[c] = bias[c] + w0[c] * x0[c] + w1[c] * x1[c] + w2[c] * x2[c] + w3[c] * x3[c]
         acc = np.empty(dim, np.float32)
-        for t in range(t0, t1):
+        for t in range(t0, min(t1, t4)):
             for c in range(dim):
                 acc[c] = bias[c]
             for w in range(K):
                 s = t + w - (K - 1)                          # the input this tap reads
                 if s >= 0:
-                    xs = x[b * rows[0] + s * rows[1]:][:dim]
+                    xs = x[start + s * step:][:dim]
                 else:
                     xs = state[K - 1 + s]
                 ws = weight[w]
@@ -291,6 +330,15 @@ if numba is not None:
             b, t0 = job // blocks, (job % blocks) * steps
             _conv_steps(x, rows, b, state[b], weight, bias, out[b], t0, min(t0 + steps, L), silu)
 
+    @njit(fastmath=_FAST, error_model="numpy", cache=True)
+    def _conv_serial(x, rows, state, weight, bias, out, steps, silu):
+        """``_conv`` on the calling thread."""
+        batch, L = out.shape[0], out.shape[1]
+        blocks = -(-L // steps)
+        for job in range(batch * blocks):
+            b, t0 = job // blocks, (job % blocks) * steps
+            _conv_steps(x, rows, b, state[b], weight, bias, out[b], t0, min(t0 + steps, L), silu)
+
     @njit(fastmath=True, error_model="numpy", cache=True)
     def _rms_norm(x, weight, eps, out):
         """out = x / sqrt(mean(x^2) + eps) * weight, row by row: x, out: (rows, d); weight: (d,)."""
@@ -307,12 +355,22 @@ if numba is not None:
     def _array(ndim, dtype=types.float32):
         return types.Array(dtype, ndim, "C")
 
-    _SIGNATURES = {
-        _scan: (_array(1), _array(1), _array(1), _array(1), _array(1), _array(2, types.int64), _array(2),
-                _array(1), _array(2), _array(1), _array(3), _array(3), types.int64, types.boolean, types.boolean),
-        _conv: (_array(1), _array(1, types.int64), _array(3), _array(2), _array(1), _array(3), types.int64,
-                types.boolean),
-    }
+    _SCAN = (_array(1), _array(1), _array(1), _array(1), _array(1), _array(2, types.int64), _array(2), _array(1),
+             _array(2), _array(1), _array(3), _array(3), types.int64, types.boolean, types.boolean)
+    _CONV = (_array(1), _array(1, types.int64), _array(3), _array(2), _array(1), _array(3), types.int64, types.boolean)
+    _SIGNATURES = {_scan: _SCAN, _scan_serial: _SCAN, _conv: _CONV, _conv_serial: _CONV}
+
+
+def _run_scan(*args) -> None:
+    """``_scan(*args)``: one job per sequence and tile of ``width`` channels."""
+    y, width = args[11], args[12]
+    _run(_scan, _scan_serial, y.shape[0] * -(-y.shape[2] // width), *args)
+
+
+def _run_conv(*args) -> None:
+    """``_conv(*args)``: one job per sequence and block of ``steps`` steps."""
+    out, steps = args[5], args[6]
+    _run(_conv, _conv_serial, out.shape[0] * -(-out.shape[1] // steps), *args)
 
 
 def _tile_width(dim: int, batch: int, threads: int) -> int:
@@ -358,9 +416,9 @@ def cpu_selective_scan(u, delta, A, B, C, D=None, z=None, delta_bias=None, delta
             (ur, su), (dr, sd), (zr, sz) = (_rows(x) for x in (u, delta, z if z is not None else u))
             B, C = _time_major(B), _time_major(C)
             sbc = (L * n, n)
-            _run_parallel(_scan, ur, dr, zr, B.ravel(), C.ravel(), np.array([su, sd, sz, sbc, sbc], np.int64),
-                          np.empty((0, dim), np.float32), bias.numpy(), A2.numpy(), skip.numpy(), h.numpy(),
-                          y.numpy(), _tile_width(dim, batch, get_threads()), bool(delta_softplus), z is not None)
+            _run_scan(ur, dr, zr, B.ravel(), C.ravel(), np.array([su, sd, sz, sbc, sbc], np.int64),
+                      np.empty((0, dim), np.float32), bias.numpy(), A2.numpy(), skip.numpy(), h.numpy(), y.numpy(),
+                      _tile_width(dim, batch, get_threads()), bool(delta_softplus), z is not None)
     y = y.transpose(1, 2).to(u.dtype)
     last = h.transpose(1, 2)
     return (y, last) if return_last_state else y
@@ -378,8 +436,8 @@ def cpu_causal_conv1d(x, weight, bias=None, initial_states=None, return_final_st
             w = weight.detach().float().reshape(dim, K).t().contiguous()
             b = (bias.detach().float() if bias is not None else torch.zeros(dim)).contiguous()
             xr, rows = _rows(x)
-            _run_parallel(_conv, xr, np.array(rows, np.int64), state.contiguous().numpy(), w.numpy(),
-                          b.numpy(), out.numpy(), _CONV_STEPS, activation is not None)
+            _run_conv(xr, np.array(rows, np.int64), state.contiguous().numpy(), w.numpy(), b.numpy(), out.numpy(),
+                      _CONV_STEPS, activation is not None)
         out = out.transpose(1, 2).to(x.dtype)
         if not return_final_states:
             return out
@@ -401,8 +459,8 @@ def conv_into(x, weight, bias, state, out) -> None:
     """silu(causal depthwise conv) of x (batch, L, dim) into out (batch, L, dim, contiguous): weight
     (K, dim) and state (batch, K - 1, dim, the inputs before x) contiguous, bias (dim,)."""
     xr, rows = _rows(x.transpose(1, 2))
-    _run_parallel(_conv, xr, np.array(rows, np.int64), state.numpy(), weight.numpy(), bias.detach().numpy(),
-                  out.numpy(), _CONV_STEPS, True)
+    _run_conv(xr, np.array(rows, np.int64), state.numpy(), weight.numpy(), bias.detach().numpy(), out.numpy(),
+              _CONV_STEPS, True)
 
 
 def scan_into(u, low, W, z, B, C, A2, D, bias, h, y) -> None:
@@ -411,6 +469,6 @@ def scan_into(u, low, W, z, B, C, A2, D, bias, h, y) -> None:
     A2 = A log2 e: (N, dim) and h: (batch, N, dim), the state, updated in place (both contiguous)."""
     batch, dim = y.shape[0], y.shape[2]
     flat = [_rows(x.transpose(1, 2)) for x in (u, low, z, B, C)]
-    _run_parallel(_scan, *(f for f, _ in flat), np.array([rows for _, rows in flat], np.int64), W.numpy(),
-                  bias.detach().numpy(), A2.numpy(), D.detach().numpy(), h.numpy(), y.numpy(),
-                  _tile_width(dim, batch, get_threads()), True, True)
+    _run_scan(*(f for f, _ in flat), np.array([rows for _, rows in flat], np.int64), W.numpy(),
+              bias.detach().numpy(), A2.numpy(), D.detach().numpy(), h.numpy(), y.numpy(),
+              _tile_width(dim, batch, get_threads()), True, True)

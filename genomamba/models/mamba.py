@@ -132,25 +132,33 @@ def _cpu_forward(backbone: "MambaBackbone", tokens, states):
     """``MambaBackbone.forward`` on CPU without gradients (see the module's docstring)."""
     batch, L = tokens.shape
     d = backbone.embed.embedding_dim
-    h = torch.index_select(backbone.embed.weight.detach(), 0, tokens.reshape(-1), out=_buffer("h", batch * L, d))
+    embeddings, tokens = backbone.embed.weight.detach(), tokens.reshape(-1)
+    h = torch.index_select(embeddings, 0, tokens, out=_buffer("h", batch * L, d))
     normed = _buffer("normed", batch * L, d)
     states = states if states is not None else [None] * len(backbone.layers)
     new_states = []
-    for layer, state in zip(backbone.layers, states):
-        cpu_inference.rms_norm(h, layer.norm.weight, layer.norm.eps, normed)
-        new_states.append(_cpu_mixer(layer.mixer, normed, h, batch, L, state))
+    for i, (layer, state) in enumerate(zip(backbone.layers, states)):
+        in_proj = layer.mixer.in_proj.weight.detach().t()
+        xz = _buffer("xz", batch * L, in_proj.shape[1])
+        if i == 0:   # each input is one of the vocabulary's embeddings: in_proj(norm(.)) looked up
+            table = torch.empty_like(embeddings)
+            cpu_inference.rms_norm(embeddings, layer.norm.weight, layer.norm.eps, table)
+            torch.index_select(table @ in_proj, 0, tokens, out=xz)
+        else:
+            cpu_inference.rms_norm(h, layer.norm.weight, layer.norm.eps, normed)
+            torch.mm(normed, in_proj, out=xz)
+        new_states.append(_cpu_mixer(layer.mixer, xz, h, batch, L, state))
     out = torch.empty(batch * L, d)
     cpu_inference.rms_norm(h, backbone.norm_f.weight, backbone.norm_f.eps, out)
     return out.view(batch, L, d), new_states
 
 
-def _cpu_mixer(mixer: MambaMixer, normed, h, batch: int, L: int, state):
-    """Adds the mixer's output for ``normed`` (batch * L, d) to the residual ``h`` in place; returns
-    its new (conv_state, ssm_state)."""
+def _cpu_mixer(mixer: MambaMixer, xz, h, batch: int, L: int, state):
+    """Adds the mixer's output to the residual ``h`` (batch * L, d) in place, from its in_proj output
+    ``xz`` (batch * L, 2 d_inner); returns its new (conv_state, ssm_state)."""
     di, n, r = mixer.D.shape[0], mixer.d_state, mixer.rank
     K = mixer.conv_weight.shape[1]
     conv_state, ssm_state = state if state is not None else (None, None)
-    xz = torch.mm(normed, mixer.in_proj.weight.detach().t(), out=_buffer("xz", batch * L, 2 * di))
     xz = xz.view(batch, L, 2 * di)
     x, z = xz[..., :di], xz[..., di:]
     before = (conv_state.transpose(1, 2).contiguous() if conv_state is not None   # (batch, K - 1, di)
