@@ -352,6 +352,16 @@ if numba is not None:
             for j in range(d):
                 oi[j] = xi[j] * r * weight[j]
 
+    @njit(error_model="numpy", cache=True)
+    def _time_sums(x, out):
+        """out[b] += the sum over time of x[b], in float64: x: (batch, L, d); out: (batch, d)."""
+        for b in range(x.shape[0]):
+            total = out[b]
+            for t in range(x.shape[1]):
+                xt = x[b, t]
+                for j in range(x.shape[2]):
+                    total[j] += xt[j]
+
     def _array(ndim, dtype=types.float32):
         return types.Array(dtype, ndim, "C")
 
@@ -453,6 +463,20 @@ def cpu_causal_conv1d(x, weight, bias=None, initial_states=None, return_final_st
 def rms_norm(x, weight, eps: float, out) -> None:
     """RMSNorm of (rows, d) x into out (both contiguous)."""
     _rms_norm(x.numpy(), weight.detach().numpy(), np.float32(eps), out.numpy())
+
+
+def sums_applies(x) -> bool:
+    """Where ``time_sums`` gives ``x.sum(1, dtype=torch.float64)`` (up to float64 rounding)."""
+    return (numba is not None and x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 3
+            and x.is_contiguous() and not (torch.is_grad_enabled() and x.requires_grad))
+
+
+def time_sums(x):
+    """The float64 sums over time of (batch, L, d) x: one pass, where torch's sum with a float64
+    result over the middle dimension takes ten times as long."""
+    out = torch.zeros(x.shape[0], x.shape[2], dtype=torch.float64)
+    _time_sums(x.detach().numpy(), out.numpy())
+    return out
 
 
 def conv_into(x, weight, bias, state, out) -> None:

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..alphabet import COMPLEMENT, VOCAB_SIZE
+from ..kernels import cpu_inference
 from .config import ModelConfig
 from .mamba import MambaBackbone
 from .transformer import TransformerBackbone
@@ -104,7 +105,10 @@ class SpeciesModel(nn.Module):
 
     def _summarise(self, tokens, state):
         hidden, state.layers = self.backbone(tokens, state.layers)
-        state.total = state.total + hidden.sum(1, dtype=torch.float64)
+        if cpu_inference.sums_applies(hidden):   # CPU inference
+            state.total = state.total + cpu_inference.time_sums(hidden)
+        else:
+            state.total = state.total + hidden.sum(1, dtype=torch.float64)
         state.count += tokens.shape[1]
         if state.window:
             state._add_windows(hidden)
