@@ -60,7 +60,7 @@ except ImportError:  # pragma: no cover - numba is a dependency; without it the 
 _TILE_MIN, _TILE_MAX = 64, 128
 _CONV_STEPS = 512   # steps per block of the conv, which threads share
 _threads = 0        # 0: every core this process may use
-_launch = threading.Lock()   # numba's workqueue threads serve one parallel call at a time
+_launch = threading.Lock()   # numba's workqueue threads serve one parallel call at a time; compiling
 # fastmath without reassociation: the exp2's rounding trick, (x + 1.5 * 2^23) - 1.5 * 2^23, must stay
 _FAST = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
 
@@ -119,10 +119,11 @@ def _run(kernel, serial, jobs: int, *args) -> None:
     about one. The twins run the same jobs with the same code, so the results are the same."""
     threads = min(get_threads(), jobs)
     with _launch:
-        if threads == 1:
-            _compiled(serial)(*args)
-            return
-        kernel = _compiled(kernel)
+        kernel = _compiled(serial if threads == 1 else kernel)
+    if threads == 1:
+        kernel(*args)
+        return
+    with _launch:
         previous = numba.get_num_threads()
         numba.set_num_threads(threads)
         try:
