@@ -58,6 +58,8 @@ def read_sheet(path, data: Path) -> list[dict]:
 
 def train_models(rows, kinds, out: Path, seed: int) -> dict:
     """Stores of the train and validation rows and the models of ``kinds`` trained on them."""
+    if not kinds:
+        return {}
     from genomamba.classifiers import classifier_class
     from genomamba.io import read_records
     from genomamba.split import Split, SplitRow
