@@ -1,6 +1,7 @@
-"""`genomamba bench cpu`: streaming classification speed on the CPU, the fast inference kernels
-(``genomamba.kernels.cpu_inference``) against today's PyTorch path (the blocked scan and the reference
-conv, ``kernels.set_backend('blocked')``), side by side in one process.
+"""`genomamba bench cpu`: streaming classification speed on the CPU, the fast path (the backbone's CPU
+inference on the kernels of ``genomamba.kernels.cpu_inference``, backend "auto") against today's
+PyTorch path (the modules on the blocked scan and the reference conv, ``kernels.set_backend('blocked')``),
+side by side in one process.
 
 For each model size, a seeded random record streams through the model in ``--chunk``-base chunks (the
 classifier's CPU chunk) with the conv and SSM states carried, then the head's softmax, as
