@@ -108,8 +108,8 @@ _KEEP = 1 << 23                  # elements: larger buffers (big evaluation batc
 
 
 def _buffer(name: str, *shape: int) -> torch.Tensor:
-    """A float32 tensor of ``shape`` on this thread's buffer ``name`` (contents undefined): each name
-    is used once per layer, nothing that outlives the call points into one."""
+    """A float32 tensor of ``shape`` on this thread's buffer ``name`` (contents undefined). The buffers
+    outlive the call, so nothing that ``_cpu_forward`` returns may point into one."""
     numel = math.prod(shape)
     if numel > _KEEP:
         return torch.empty(shape)
