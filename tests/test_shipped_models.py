@@ -59,3 +59,24 @@ def test_classify_with_the_shipped_model_from_the_command_line(tmp_path):
     assert main(["classify", "--model", str(MODELS / "bacteria"), str(human), "-o", str(tmp_path / "c.tsv")]) == 0
     rows = [line.split("\t") for line in (tmp_path / "c.tsv").read_text().splitlines()[1:]]
     assert [row[3] for row in rows] == ["unclassified", "unclassified"]
+
+
+def test_classify_threads_option_sets_the_cpu_threads_and_keeps_the_calls(tmp_path, capsys):
+    import torch
+
+    piece = tmp_path / "piece.fa"
+    tokens = first_piece(GENOMES / "Staphylococcus_aureus" / "RF122.fa.gz")
+    piece.write_text(">piece\n" + "".join("ACGTN"[t] for t in tokens) + "\n")
+    rows = {}
+    for threads in (1, 2):
+        out = tmp_path / f"calls-{threads}.tsv"
+        assert main(["classify", "--model", str(MODELS / "bacteria"), str(piece), "-o", str(out),
+                     "--device", "cpu", "--threads", str(threads)]) == 0
+        assert torch.get_num_threads() == threads
+        rows[threads] = [line.split("\t") for line in out.read_text().splitlines()[1:]]
+    assert [r[3] for r in rows[1]] == [r[3] for r in rows[2]] == ["Staphylococcus aureus"] * 2
+    assert np.allclose(np.array([r[4:] for r in rows[1]], float), np.array([r[4:] for r in rows[2]], float),
+                       atol=1e-5)
+    assert main(["classify", "--model", str(MODELS / "bacteria"), str(piece), "-o", str(tmp_path / "bad.tsv"),
+                 "--threads", "-1"]) == 2
+    assert "--threads must not be negative" in capsys.readouterr().err and not (tmp_path / "bad.tsv").exists()

@@ -1,7 +1,9 @@
-"""Which device a classifier runs on: names a user may give, and the torch device they mean."""
+"""Which device a classifier runs on: names a user may give, the torch device they mean, and the CPU
+threads a classifier scores with."""
 
 from __future__ import annotations
 
+import os
 import re
 
 from ..errors import ConfigError
@@ -37,3 +39,19 @@ def resolve_device(name: str):
     if name.startswith("cuda") and not torch.cuda.is_available():
         raise ConfigError("device cuda was asked for but CUDA is not available")
     return torch.device(name)
+
+
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a cluster job's allocation)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def use_cpu_threads(classifier, threads: int = 0) -> None:
+    """Score on ``threads`` intra-op CPU threads (0: every available core) when ``classifier`` is a
+    neural model on the CPU; classifiers without a torch device, or on a GPU, are left alone."""
+    device = getattr(classifier, "device", None)
+    if device is None or getattr(device, "type", device) != "cpu":
+        return
+    import torch
+
+    torch.set_num_threads(threads or available_cores())

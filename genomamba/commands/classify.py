@@ -38,17 +38,30 @@ def add_arguments(parser):
                         help="with --regions: the splits whose blocks are called (default: test)")
     parser.add_argument("--device", default="auto",
                         help="torch device for neural models: auto, cpu, cuda, cuda:N (default auto)")
+    add_threads_argument(parser)
     parser.add_argument("--min-length", type=int, default=0, help="skip records shorter than this")
     parser.add_argument("--min-mapq", type=int, default=0, help="SAM/BAM/CRAM: minimum mapping quality")
     parser.add_argument("--reference", type=Path, default=None, help="CRAM: reference FASTA")
     progress.add_arguments(parser)
 
 
-def load_model(model_dir: Path, device: str):
+def add_threads_argument(parser) -> None:
+    parser.add_argument("--threads", type=int, default=0, metavar="N",
+                        help="CPU threads of a neural model on the CPU (default 0: every core this process may use)")
+
+
+def check_threads(threads: int) -> None:
+    if threads < 0:
+        raise InputError(f"--threads must not be negative, got {threads}")
+
+
+def load_model(model_dir: Path, device: str, threads: int = 0):
     """The classifier in ``model_dir``; a missing or damaged model file is an InputError naming it.
     A device other than ``auto`` is passed to the classifier's ``to(device)`` where it has one
-    (the neural models; with ``auto`` they keep the device their ``load`` chose)."""
+    (the neural models; with ``auto`` they keep the device their ``load`` chose). A neural model
+    on the CPU scores on ``threads`` threads (0: every available core)."""
     from ..classifiers import load
+    from ..classifiers.devices import use_cpu_threads
 
     if not model_dir.is_dir():
         raise InputError("model directory not found", model_dir)
@@ -58,6 +71,7 @@ def load_model(model_dir: Path, device: str):
         raise InputError(f"cannot load model: {type(exc).__name__}: {exc}", model_dir) from None
     if device != "auto" and hasattr(model, "to"):
         model.to(device)
+    use_cpu_threads(model, threads)
     return model
 
 
@@ -107,6 +121,7 @@ def run(args) -> int:
         raise InputError(f"--fragment-length must be > 0, got {args.fragment_length}")
     check_options(min_length=args.min_length, min_mapq=args.min_mapq)
     check_device(args.device, "--device")
+    check_threads(args.threads)
     files = [p for p in args.inputs if str(p) != STDIN]
     missing = [p for p in files if not p.exists()]
     if missing:
@@ -117,7 +132,7 @@ def run(args) -> int:
     check_output(args.output, "file", [*files, args.model, args.regions, args.reference], args.force,
                  stdout=True)
     regions = Split.read(args.regions) if args.regions else None
-    model = load_model(args.model, args.device)
+    model = load_model(args.model, args.device, args.threads)
     reader_options = dict(chunk_size=args.chunk_size, min_length=args.min_length,
                           min_mapq=args.min_mapq, reference=args.reference)
     with stdin_inputs(args.inputs) as inputs, CallsWriter(args.output, model.species, model.threshold) as writer:

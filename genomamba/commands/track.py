@@ -18,6 +18,7 @@ from ..inputs import DEFAULT_CHUNK_SIZE
 from ..outputs import add_force_argument, check_output
 from ..segment import DEFAULT_SWITCH_PENALTY
 from ..track import DEFAULT_WINDOW
+from .classify import add_threads_argument
 
 
 def add_arguments(parser):
@@ -41,6 +42,7 @@ def add_arguments(parser):
                         help="segments shorter than this many bases are never confident (default 0)")
     parser.add_argument("--device", default="auto",
                         help="torch device for neural models: auto, cpu, cuda, cuda:N (default auto)")
+    add_threads_argument(parser)
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
                         help=f"tokens per streamed chunk (default {DEFAULT_CHUNK_SIZE})")
     parser.add_argument("--min-length", type=int, default=0, help="skip records shorter than this")
@@ -55,7 +57,7 @@ def run(args) -> int:
     from ..segment import (SegmentParams, flag_records, refine_changes, segment_track, write_flags,
                            write_segments)
     from ..track import track_record, write_bedgraphs, write_track_table
-    from .classify import load_model
+    from .classify import check_threads, load_model
 
     for flag, value in (("--window", args.window), ("--chunk-size", args.chunk_size)):
         if value <= 0:
@@ -64,6 +66,7 @@ def run(args) -> int:
     params.check()
     check_options(min_length=args.min_length)
     check_device(args.device, "--device")
+    check_threads(args.threads)
     if not args.input.exists():
         raise InputError("no such file or directory", args.input)
     outputs = [p for p in (args.output, args.segments, args.flags) if p is not None]
@@ -74,7 +77,7 @@ def run(args) -> int:
         check_output(path, "file", [args.input, args.model], args.force)
     if args.bedgraph_dir is not None:
         check_output(args.bedgraph_dir, "folder", [args.input, args.model], args.force)
-    model = load_model(args.model, args.device)
+    model = load_model(args.model, args.device, args.threads)
 
     started, tracks, segments = time.perf_counter(), [], {}
     for record in iter_records(args.input, chunk_size=args.chunk_size, min_length=args.min_length):

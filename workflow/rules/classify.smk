@@ -34,7 +34,7 @@ rule classify_compare:
         regions=lambda wc: gw.classify_region_args(config, wc.sample),
     shell:
         "genomamba classify --model {input.model:q} {input.sequences:q} {params.fragments} {params.regions}"
-        " -o {output:q}"
+        " -o {output:q} --threads {threads}"
         " > {log:q} 2>&1"
 
 

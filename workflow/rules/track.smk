@@ -34,7 +34,7 @@ rule track:
     shell:
         "genomamba track --model {input.model:q} {input.sequences:q} -o {output.track:q}"
         " --segments {output.segments:q} --flags {output.flags:q} --bedgraph-dir {output.bedgraph:q}"
-        " --window {params.window} --switch-penalty {params.penalty}"
+        " --window {params.window} --switch-penalty {params.penalty} --threads {threads}"
         " > {log:q} 2>&1"
 
 
