@@ -22,6 +22,7 @@ import numpy as np
 
 from neural_experiment import load_genome, read_sheet
 
+from genomamba.evaluate import macro_f1
 from genomamba.kmers import kmer_codes
 
 
@@ -38,13 +39,6 @@ def region_tokens(rows, split: str) -> dict[str, np.ndarray]:
 def fragments(tokens: np.ndarray, length: int, count: int, rng) -> list[np.ndarray]:
     starts = rng.integers(0, len(tokens) - length + 1, size=count)
     return [tokens[s:s + length] for s in starts]
-
-
-def macro_f1(confusion: np.ndarray) -> float:
-    tp = np.diag(confusion).astype(float)
-    precision = tp / np.maximum(confusion.sum(0), 1)
-    recall = tp / np.maximum(confusion.sum(1), 1)
-    return float(np.mean(2 * precision * recall / np.maximum(precision + recall, 1e-12)))
 
 
 def main(argv=None) -> int:
@@ -79,14 +73,17 @@ def main(argv=None) -> int:
         for loci, split in (("held out", "test"), ("seen", "train")):
             for length in args.lengths:
                 rng = np.random.default_rng([args.seed, length])
-                confusion = np.zeros((len(species), len(species)), dtype=int)
+                truth, calls = [], []
                 for i, s in enumerate(species):
                     for f in fragments(regions[split][s], length, args.per_species, rng):
                         codes = kmer_codes(f, args.k)
-                        confusion[i, int(np.argmax(weights[:, codes].sum(1) - bias * len(codes)))] += 1
+                        truth.append(i)
+                        calls.append(int(np.argmax(weights[:, codes].sum(1) - bias * len(codes))))
+                confusion = np.zeros((len(species), len(species)), dtype=int)
+                np.add.at(confusion, (truth, calls), 1)
                 accuracy = np.trace(confusion) / confusion.sum()
                 print(f"{args.k}\t{min_count}\t{loci}\t{length}\t{confusion.sum()}\t{accuracy:.3f}\t"
-                      f"{macro_f1(confusion):.3f}\t{confusion.tolist()}", flush=True)
+                      f"{macro_f1(truth, calls):.3f}\t{confusion.tolist()}", flush=True)
     return 0
 
 

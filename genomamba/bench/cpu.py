@@ -119,7 +119,7 @@ def main(argv=None) -> int:
     if not cpu_inference.available():
         print("genomamba bench cpu: numba is not installed, so there is no fast CPU path", file=sys.stderr)
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    cores = cpu_inference.available_cores()
     previous = torch.get_num_threads()
     torch.set_num_threads(args.threads or cores)
     print(f"# {cpu_name()}, {cores} cores, "

@@ -3,7 +3,6 @@ threads a classifier scores with."""
 
 from __future__ import annotations
 
-import os
 import re
 
 from ..errors import ConfigError
@@ -41,11 +40,6 @@ def resolve_device(name: str):
     return torch.device(name)
 
 
-def available_cores() -> int:
-    """The cores this process may run on (its CPU affinity, e.g. a cluster job's allocation)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-
-
 def use_cpu_threads(classifier, threads: int = 0) -> None:
     """Score on ``threads`` intra-op CPU threads (0: every available core) when ``classifier`` is a
     neural model on the CPU; classifiers without a torch device, or on a GPU, are left alone."""
@@ -53,5 +47,7 @@ def use_cpu_threads(classifier, threads: int = 0) -> None:
     if device is None or getattr(device, "type", device) != "cpu":
         return
     import torch
+
+    from ..kernels.cpu_inference import available_cores
 
     torch.set_num_threads(threads or available_cores())

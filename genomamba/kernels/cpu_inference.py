@@ -78,10 +78,14 @@ def set_threads(n: int) -> None:
     _threads = n
 
 
+def available_cores() -> int:
+    """The cores this process may run on (its CPU affinity, e.g. a cluster job's allocation)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
 def get_threads() -> int:
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
     limit = numba.config.NUMBA_NUM_THREADS if numba is not None else 1
-    return max(1, min(_threads or cores, limit))
+    return max(1, min(_threads or available_cores(), limit))
 
 
 def _fast_inputs(*tensors) -> bool:
@@ -468,8 +472,7 @@ def rms_norm(x, weight, eps: float, out) -> None:
 
 def sums_applies(x) -> bool:
     """Where ``time_sums`` gives ``x.sum(1, dtype=torch.float64)`` (up to float64 rounding)."""
-    return (numba is not None and x.device.type == "cpu" and x.dtype == torch.float32 and x.dim() == 3
-            and x.is_contiguous() and not (torch.is_grad_enabled() and x.requires_grad))
+    return x.dtype == torch.float32 and x.dim() == 3 and x.is_contiguous() and _fast_inputs(x)
 
 
 def time_sums(x):
