@@ -31,7 +31,7 @@ if not ON_GPU and os.environ.get("TRITON_INTERPRET") != "1":
 from genomamba.kernels import causal_conv1d as conv  # noqa: E402
 from genomamba.kernels import selective_scan as ss  # noqa: E402
 from genomamba import kernels  # noqa: E402
-from genomamba.kernels import reference  # noqa: E402
+from genomamba.kernels import layout, reference  # noqa: E402
 
 if os.environ.get("GENOMAMBA_KERNEL_SOAK") == "1" and "GENOMAMBA_TEST_SEED" not in os.environ:
     SEED = int.from_bytes(os.urandom(4), "little")
@@ -252,6 +252,55 @@ def test_causal_conv1d_matches_reference(gen, batch, dim, L, width, bias, init, 
     errors.update({f"d{k}": _rel(v.grad, ref_in[k].grad) for k, v in tri_in.items() if v is not None})
     bad = {k: e for k, e in errors.items() if not e < tol}
     assert not bad, f"seed {SEED}: relative errors over {tol}: {bad}"
+
+
+def _channels_last(x):
+    """The same values as x (batch, dim, L), stored channels-last, as a new leaf."""
+    return x.detach().transpose(1, 2).contiguous().transpose(1, 2).requires_grad_()
+
+
+@pytest.mark.parametrize("kernels", ["step/step", "tiled/tiled"])
+def test_scan_keeps_the_channels_last_layout(gen, kernels):
+    """Channels-last u, delta and z (the model's in_proj and dt_proj outputs): the step kernels
+    write y, du and ddelta channels-last (the model's projections then read them without a copy),
+    every kernel dz in y's layout; the values are those of contiguous inputs."""
+    forward, backward = kernels.split("/")
+    ss.set_config(**SMALL, bwd_chunks=2, fwd_kernel=forward, bwd_kernel=backward)
+    shape = (2, 6, 21, 4) if not ON_GPU else (2, 96, 651, 16)
+    inputs = {k: (v.float().to(DEVICE) if v is not None else None)
+              for k, v in _scan_inputs(gen, *shape, 0, True).items()}
+    weights = torch.randn(shape[:3], generator=gen).to(DEVICE)
+    grads = {}
+    for name, arrange in (("channels_last", _channels_last),
+                          ("contiguous", lambda x: x.detach().contiguous().requires_grad_())):
+        u, delta, z = (arrange(inputs[k]) for k in ("u", "delta", "z"))
+        y = ss.selective_scan_triton(u, delta, inputs["A"], inputs["B"], inputs["C"], inputs["D"],
+                                     z, delta_bias=inputs["delta_bias"], delta_softplus=True)
+        grads[name] = (y, *torch.autograd.grad((y * weights).sum(), (u, delta, z)))
+    y, du, ddelta, dz = grads["channels_last"]
+    assert layout.is_channels_last(y) == (forward == "step")
+    assert layout.is_channels_last(du) == layout.is_channels_last(ddelta) == (backward == "step")
+    assert layout.is_channels_last(dz) == (forward == "step")
+    for got, want in zip(grads["channels_last"], grads["contiguous"]):
+        assert _rel(got, want.detach().double().cpu()) < FP32_TOL
+
+
+def test_conv_keeps_the_channels_last_layout(gen):
+    """A channels-last x gives a channels-last output and dx, with the values of a contiguous x."""
+    batch, dim, L = (2, 20, 150) if not ON_GPU else (2, 320, 5550)
+    x = torch.randn(batch, dim, L, generator=gen).to(DEVICE)
+    weight = torch.randn(dim, 4, generator=gen).to(DEVICE)
+    bias = torch.randn(dim, generator=gen).to(DEVICE)
+    go = torch.randn(batch, dim, L, generator=gen).to(DEVICE)
+    results = {}
+    for name, leaf in (("channels_last", _channels_last(x)),
+                       ("contiguous", x.clone().requires_grad_())):
+        out = conv.causal_conv1d_triton(leaf, weight, bias, activation="silu")
+        results[name] = (out, *torch.autograd.grad((out * go).sum(), leaf))
+    out, dx = results["channels_last"]
+    assert layout.is_channels_last(out) and layout.is_channels_last(dx)
+    for got, want in zip(results["channels_last"], results["contiguous"]):
+        assert _rel(got, want.detach().double().cpu()) < FP32_TOL
 
 
 def test_dispatch_switch(gen, monkeypatch):

@@ -13,6 +13,9 @@ import torch
 import triton
 import triton.language as tl
 
+from .layout import empty_like_layout
+
+
 @triton.jit
 def _xc(x_ptr, init_ptr, b, offs_d, mask_d, i, L,
         stride_x_batch, stride_x_dim, stride_x_len,
@@ -100,6 +103,7 @@ def _conv_bwd_kernel(
         stride_init_batch, stride_init_dim, stride_init_len,
         stride_w_dim, stride_w_width,
         stride_dout_batch, stride_dout_dim, stride_dout_len,
+        stride_dx_batch, stride_dx_dim, stride_dx_len,
         # tile and options
         WIDTH: tl.constexpr, BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr,
         BLOCK_W: tl.constexpr, HAS_BIAS: tl.constexpr, SILU: tl.constexpr,
@@ -137,8 +141,8 @@ def _conv_bwd_kernel(
         dxc += tl.load(dfinal_ptr + b * dim * (WIDTH - 1) + offs_d[:, None] * (WIDTH - 1) + (j - L),
                        mask=mask_d[:, None] & fin, other=0.0)
     in_x = mask_d[:, None] & (j >= WIDTH - 1) & (j < L + WIDTH - 1)
-    tl.store(dx_ptr + b * dim * L + offs_d[:, None] * L + (j - (WIDTH - 1)),
-             dxc.to(dx_ptr.dtype.element_ty), mask=in_x)
+    tl.store(dx_ptr + b * stride_dx_batch + offs_d[:, None] * stride_dx_dim
+             + (j - (WIDTH - 1)) * stride_dx_len, dxc.to(dx_ptr.dtype.element_ty), mask=in_x)
     in_init = mask_d[:, None] & (j < WIDTH - 1)
     tl.store(dinit_ptr + b * dim * (WIDTH - 1) + offs_d[:, None] * (WIDTH - 1) + j, dxc,
              mask=in_init)
@@ -172,7 +176,7 @@ class _CausalConv1d(torch.autograd.Function):
         # at least one column, so that no kernel argument is an empty (null) buffer
         init = (initial_states if initial_states is not None and width > 1
                 else x.new_zeros(batch, dim, max(width - 1, 1)))
-        out = torch.empty(batch, dim, L, device=x.device, dtype=x.dtype)
+        out = empty_like_layout(x)   # channels-last in, channels-last out
         n_dblocks = triton.cdiv(dim, BLOCK_D)
         grid = (batch * n_dblocks, triton.cdiv(L, BLOCK_L))
         _conv_fwd_kernel[grid](x, init, weight, bias, out,
@@ -193,13 +197,14 @@ class _CausalConv1d(torch.autograd.Function):
         n_dblocks = triton.cdiv(dim, BLOCK_D)
         n_tiles = triton.cdiv(L + width - 1, BWD_BLOCK_L)
         f32 = dict(device=x.device, dtype=torch.float32)
-        dx = torch.empty(batch, dim, L, device=x.device, dtype=x.dtype)
+        dx = empty_like_layout(x)
         dinit = torch.empty(batch, dim, max(width - 1, 1), **f32)
         dw = torch.empty(batch * n_tiles, dim, width, **f32)
         dbias = torch.empty(batch * n_tiles, dim, **f32)
         _conv_bwd_kernel[(batch * n_dblocks, n_tiles)](
             x, init, weight, bias, dout, dfinal, dx, dinit, dw, dbias, dim, L, n_dblocks,
-            *x.stride(), *init.stride(), *weight.stride(), *dout.stride(), WIDTH=width,
+            *x.stride(), *init.stride(), *weight.stride(), *dout.stride(), *dx.stride(),
+            WIDTH=width,
             BLOCK_D=BLOCK_D, BLOCK_L=BWD_BLOCK_L, BLOCK_W=triton.next_power_of_2(width),
             HAS_BIAS=bias is not None, SILU=ctx.silu, HAS_DFINAL=dfinal is not None)
         return (dx, dw.sum(0).to(weight.dtype),

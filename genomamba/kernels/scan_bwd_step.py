@@ -15,6 +15,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .layout import empty_like_layout
 from .scan_chunk_carry import chunk_carry
 from .scan_common import (LOG2E, _cols4, _delta, _dy, _halves, _join4, _step, _step_program,
                           _steps4, _tile_in, _tile_t, reduce_groups, rows_of_n)
@@ -129,6 +130,8 @@ def _ss_bwd_step_kernel(
         stride_u_batch, stride_u_dim, stride_u_len,
         stride_delta_batch, stride_delta_dim, stride_delta_len,
         stride_dout_batch, stride_dout_dim, stride_dout_len,
+        stride_du_batch, stride_du_dim, stride_du_len,
+        stride_ddelta_batch, stride_ddelta_dim, stride_ddelta_len,
         # tile and options
         BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, HAS_D: tl.constexpr,
         HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, HAS_P_IN: tl.constexpr,
@@ -149,7 +152,8 @@ def _ss_bwd_step_kernel(
     if HAS_P_IN:
         p = tl.load(p_in_ptr + (b * n_chunks + c) * dim * N + dn, mask=mask_dn, other=0.0)
     o_row = dout_ptr + b * stride_dout_batch + offs_d * stride_dout_dim
-    out_row = (b * dim + offs_d) * L  # du, ddelta: contiguous (batch, dim, L)
+    du_row = b * stride_du_batch + offs_d * stride_du_dim
+    ddl_row = b * stride_ddelta_batch + offs_d * stride_ddelta_dim
     part = ((db * batch + b) * N + offs_n) * L  # of the (n_dblocks, batch, N, L) dB/dC partials
     scratch = (scratch_ptr + (pid * n_chunks + c).to(tl.int64) * (ckpt_len // 4) * BLOCK_D * N
                + tl.arange(0, BLOCK_D)[:, None] * N + offs_n[None, :])
@@ -201,9 +205,9 @@ def _ss_bwd_step_kernel(
                 DDL = DDL * tl.sigmoid(RAW)
             DDL = tl.where(mt, DDL, 0.0)
             DU = DY * Dv[:, None] + DL * GB
-            tl.store(du_ptr + out_row[:, None] + t[None, :], DU.to(du_ptr.dtype.element_ty),
-                     mask=mt)
-            tl.store(ddelta_ptr + out_row[:, None] + t[None, :],
+            tl.store(du_ptr + du_row[:, None] + t[None, :] * stride_du_len,
+                     DU.to(du_ptr.dtype.element_ty), mask=mt)
+            tl.store(ddelta_ptr + ddl_row[:, None] + t[None, :] * stride_ddelta_len,
                      DDL.to(ddelta_ptr.dtype.element_ty), mask=mt)
             dDv += tl.sum(DY * U, axis=1)
             dbias += tl.sum(DDL, axis=1)
@@ -252,8 +256,7 @@ def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, want
         p_in = torch.empty(batch, n_chunks, dim, N, **f32)
         chunk_carry(A32, dlast, sumP, sumS, p_in, reverse=True)
     rows = batch * n_chunks
-    du = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
-    ddelta = torch.empty(batch, dim, L, device=u.device, dtype=delta.dtype)
+    du, ddelta = empty_like_layout(u), empty_like_layout(delta)   # each in its input's layout
     dB_part = torch.empty(n_dblocks, batch, N, L, **f32)
     dC_part = torch.empty(n_dblocks, batch, N, L, **f32)
     dA_part = torch.empty(rows, dim, N, **f32)
@@ -265,7 +268,8 @@ def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, want
         u, delta, A32, B_rows, C_rows, D, delta_bias, dy, p_in, ckpt, scratch,
         du, ddelta, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
         batch, dim, L, N, n_dblocks, dim_per_group, chunk_len, n_chunks, ckpt_len, ckpt.shape[1],
-        B_rows.stride(1), *u.stride(), *delta.stride(), *dy.stride(),
+        B_rows.stride(1), *u.stride(), *delta.stride(), *dy.stride(), *du.stride(),
+        *ddelta.stride(),
         BLOCK_D=block_d, BLOCK_N=block_n, HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
         SOFTPLUS=softplus, HAS_P_IN=p_in is not None, WANT_DH0=want_dh0,
         num_warps=cfg.step_warps)

@@ -10,12 +10,13 @@ import triton.language as tl
 @triton.jit
 def _gate_program(ypre_ptr, z_ptr, dim, L,
                   stride_z_batch, stride_z_dim, stride_z_len,
+                  stride_y_batch, stride_y_dim, stride_y_len,
                   BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr):
     """A gate kernel's program, a (BLOCK_D channels, BLOCK_L steps) tile of one batch row (grid:
     blocks of L, then batch row x channel blocks): the batch row, channel and step offsets, the
-    tile's offsets in a contiguous (batch, dim, L) array, its mask, z and y before the gate
-    (contiguous). Tiles, not rows: z and the incoming gradient may run along channels (the model
-    passes them channels-last), and each load is coalesced along whichever axis has stride 1."""
+    tile's offsets in y before the gate (whose strides the gate's outputs share), its mask, z and y
+    before the gate. Tiles, not rows: z, y and the incoming gradient may run along channels (the
+    model passes them channels-last), and each load is coalesced along whichever axis has stride 1."""
     n_dblocks = tl.cdiv(dim, BLOCK_D)
     b = (tl.program_id(1) // n_dblocks).to(tl.int64)
     d = (tl.program_id(1) % n_dblocks) * BLOCK_D + tl.arange(0, BLOCK_D)[:, None]
@@ -23,7 +24,7 @@ def _gate_program(ypre_ptr, z_ptr, dim, L,
     m = (d < dim) & (t < L)
     z = tl.load(z_ptr + b * stride_z_batch + d * stride_z_dim + t * stride_z_len,
                 mask=m, other=0.0).to(tl.float32)
-    at = (b * dim + d) * L + t
+    at = b * stride_y_batch + d * stride_y_dim + t * stride_y_len
     y = tl.load(ypre_ptr + at, mask=m, other=0.0).to(tl.float32)
     return b, d, t, at, m, z, y
 
@@ -36,11 +37,13 @@ def _ss_gate_fwd_kernel(
         dim, L,
         # strides
         stride_z_batch, stride_z_dim, stride_z_len,
+        stride_y_batch, stride_y_dim, stride_y_len,
         # tile
         BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr):
-    """out = y silu(z) per tile of _gate_program; y and out are contiguous."""
+    """out = y silu(z) per tile of _gate_program; y and out share their strides."""
     _, _, _, at, m, z, y = _gate_program(ypre_ptr, z_ptr, dim, L,
                                          stride_z_batch, stride_z_dim, stride_z_len,
+                                         stride_y_batch, stride_y_dim, stride_y_len,
                                          BLOCK_D, BLOCK_L)
     tl.store(y_ptr + at, (y * z * tl.sigmoid(z)).to(y_ptr.dtype.element_ty), mask=m)
 
@@ -56,13 +59,15 @@ def _ss_gate_bwd_kernel(
         # strides
         stride_dout_batch, stride_dout_dim, stride_dout_len,
         stride_z_batch, stride_z_dim, stride_z_len,
+        stride_y_batch, stride_y_dim, stride_y_len,
         # tile
         BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr):
     """Per tile of _gate_program: dy = dout silu(z) (fp32) and
     dz = dout y sigmoid(z) (1 + z (1 - sigmoid(z))), from the y before the gate that the forward
-    stored; dy, dz and y are contiguous (batch, dim, L)."""
+    stored; dy and dz share y's strides."""
     b, d, t, at, m, z, y = _gate_program(ypre_ptr, z_ptr, dim, L,
                                          stride_z_batch, stride_z_dim, stride_z_len,
+                                         stride_y_batch, stride_y_dim, stride_y_len,
                                          BLOCK_D, BLOCK_L)
     dout = tl.load(dout_ptr + b * stride_dout_batch + d * stride_dout_dim + t * stride_dout_len,
                    mask=m, other=0.0).to(tl.float32)
@@ -81,17 +86,21 @@ def _gate_launch(batch, dim, L):
 
 
 def gate_forward(ypre, z, y):
-    """y = ypre silu(z), elementwise (ypre and y contiguous)."""
+    """y = ypre silu(z), elementwise (ypre and y with the same strides)."""
     batch, dim, L = z.shape
+    if ypre.stride() != y.stride():
+        raise ValueError("the gate's y before and after must share their layout")
     grid, tile = _gate_launch(batch, dim, L)
-    _ss_gate_fwd_kernel[grid](ypre, z, y, dim, L, *z.stride(), **tile)
+    _ss_gate_fwd_kernel[grid](ypre, z, y, dim, L, *z.stride(), *y.stride(), **tile)
 
 
 def gate_backward(dout, z, ypre):
-    """Through out = y silu(z): the gradient reaching y (fp32) and dz (z's dtype), elementwise."""
+    """Through out = y silu(z): the gradient reaching y (fp32) and dz (z's dtype), elementwise, both
+    in the layout of ``ypre`` (which the forward allocated dense)."""
     batch, dim, L = z.shape
-    dy = torch.empty(batch, dim, L, device=z.device, dtype=torch.float32)
-    dz = torch.empty(batch, dim, L, device=z.device, dtype=z.dtype)
+    dy = torch.empty_like(ypre, dtype=torch.float32)
+    dz = torch.empty_like(ypre, dtype=z.dtype)
     grid, tile = _gate_launch(batch, dim, L)
-    _ss_gate_bwd_kernel[grid](dout, z, ypre, dy, dz, dim, L, *dout.stride(), *z.stride(), **tile)
+    _ss_gate_bwd_kernel[grid](dout, z, ypre, dy, dz, dim, L, *dout.stride(), *z.stride(),
+                              *ypre.stride(), **tile)
     return dy, dz

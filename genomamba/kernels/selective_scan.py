@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import torch
 import triton
 
+from .layout import empty_like_layout
 from .scan_bwd_step import bwd_step
 from .scan_bwd_tiled import bwd_tiled
 from .scan_fwd_step import fwd_step
@@ -78,13 +79,17 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, want_
     A32 = A.detach().float().contiguous()
     h0 = None if initial_state is None else initial_state.detach().float().contiguous()
     f32 = dict(device=u.device, dtype=torch.float32)
-    y = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
+    step = takes_step(cfg.fwd_kernel, batch * dim * L, cfg.fwd_step_min_elements)
+    # the step forward writes y in u's layout (a channels-last u gives a channels-last y, which the
+    # model's out_proj reads without a copy); the tiled forward, one channel per program, along L
+    y = (empty_like_layout(u) if step
+         else torch.empty(batch, dim, L, device=u.device, dtype=u.dtype))
     last = torch.empty(batch, dim, N, **f32)
     ckpt = torch.empty(batch, triton.cdiv(L, cfg.bwd_tile_t), dim, N, **f32) if want_grad else None
     ypre = torch.empty_like(y) if want_grad and z is not None else None
     inputs = dict(D=D, delta_bias=delta_bias, h0=h0, last=last, ckpt=ckpt, block_n=block_n,
                   softplus=softplus)
-    if takes_step(cfg.fwd_kernel, batch * dim * L, cfg.fwd_step_min_elements):
+    if step:
         # with gradients, y before the gate is kept: the step forward writes it, then the gate
         fwd_step(cfg, u, delta, A32, B4, C4, z=None if want_grad else z,
                  y=ypre if ypre is not None else y, **inputs)

@@ -55,7 +55,9 @@ class MambaMixer(nn.Module):
 
     def forward(self, h, state=None):
         conv_state, ssm_state = state if state is not None else (None, None)
-        x, z = self.in_proj(h).transpose(1, 2).chunk(2, dim=1)          # (b, di, L) each
+        # (b, di, L) each, channels-last views of in_proj's output: the kernels keep that layout
+        # (conv output, scan output and their gradients), so the projections need no copies
+        x, z = (half.transpose(1, 2) for half in self.in_proj(h).chunk(2, dim=-1))
         x, conv_state = kernels.causal_conv1d_fn(x, self.conv_weight, self.conv_bias,
                                                  initial_states=conv_state,
                                                  return_final_states=True, activation="silu")
