@@ -1,10 +1,12 @@
 """The whole species model against the same architecture built from the Mamba authors' modules (GPU).
 
     python benchmarks/model_vs_mamba_ssm.py --peer PEER [--out FILE.json] [--batch 8] [--length 16384]
-        [--repeats 5] [--long 20 22 24]
+        [--repeats 5] [--long 20 22 24] [--build-only]
 
 PEER is a folder outside the repository holding the authors' sources, which this script compiles with
-torch's cpp_extension on first use (``TORCH_EXTENSIONS_DIR`` caches the build):
+torch's cpp_extension on first use (``TORCH_EXTENSIONS_DIR`` caches the build; ``--build-only``
+compiles and exits, so that a device call can build on the CPU while the GPU does other work, then
+time with the cached build):
 
     PEER/csrc/                        state-spaces/mamba csrc/selective_scan/* (flat)
     PEER/mamba_ssm/                   state-spaces/mamba mamba_ssm/ (ops/selective_scan_interface.py,
@@ -153,6 +155,7 @@ def main(argv=None) -> int:
     parser.add_argument("--length", type=int, default=16384)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--long", type=int, nargs="*", default=[20, 22, 24], metavar="LOG2_L")
+    parser.add_argument("--build-only", action="store_true", help="compile the authors' extensions, then exit")
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
         print("model_vs_mamba_ssm: needs a CUDA GPU (the authors' kernels are CUDA only)", file=sys.stderr)
@@ -170,6 +173,9 @@ def main(argv=None) -> int:
     build_extension("selective_scan_cuda", args.peer / "csrc")
     build_extension("causal_conv1d_cuda", args.peer / "cc" / "csrc")
     result["build_s"] = round(time.perf_counter() - started)
+    if args.build_only:
+        print(f"model_vs_mamba_ssm: extensions built in {result['build_s']} s")
+        return 0
     from mamba_ssm.modules import mamba_simple
     fast_conv = mamba_simple.causal_conv1d_fn
     if fast_conv is None:
