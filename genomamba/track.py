@@ -96,16 +96,12 @@ class _WindowSums:
 
     def add(self, hidden, start: int) -> None:
         """Add the (L, d) hidden states of the bases at ``start .. start + L`` (forward coordinates)."""
-        import torch
-
         from .kernels import cpu_inference
 
         end, w = start + hidden.shape[0], self.window
         for k in range(start // w, (end - 1) // w + 1):
             lo, hi = max(start, k * w), min(end, (k + 1) * w)
-            piece = hidden[None, lo - start:hi - start]
-            part = (cpu_inference.time_sums(piece) if cpu_inference.sums_applies(piece)
-                    else piece.sum(1, dtype=torch.float64))[0]
+            part = cpu_inference.time_sums(hidden[None, lo - start:hi - start])[0]
             self.sums[k] = self.sums[k] + part if k in self.sums else part
 
     def stacked(self):

@@ -470,14 +470,12 @@ def rms_norm(x, weight, eps: float, out) -> None:
     _rms_norm(x.numpy(), weight.detach().numpy(), np.float32(eps), out.numpy())
 
 
-def sums_applies(x) -> bool:
-    """Where ``time_sums`` gives ``x.sum(1, dtype=torch.float64)`` (up to float64 rounding)."""
-    return x.dtype == torch.float32 and x.dim() == 3 and x.is_contiguous() and _fast_inputs(x)
-
-
 def time_sums(x):
-    """The float64 sums over time of (batch, L, d) x: one pass, where torch's sum with a float64
-    result over the middle dimension takes ten times as long."""
+    """``x.sum(1, dtype=torch.float64)`` of (batch, L, d) x, up to float64 rounding: one numba pass
+    where the fast kernels apply (float32, contiguous, see ``_fast_inputs``), where torch's sum with a
+    float64 result over the middle dimension takes ten times as long; torch's sum elsewhere."""
+    if not (x.dtype == torch.float32 and x.dim() == 3 and x.is_contiguous() and _fast_inputs(x)):
+        return x.sum(1, dtype=torch.float64)
     out = torch.zeros(x.shape[0], x.shape[2], dtype=torch.float64)
     _time_sums(x.detach().numpy(), out.numpy())
     return out

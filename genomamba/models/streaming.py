@@ -105,10 +105,7 @@ class SpeciesModel(nn.Module):
 
     def _summarise(self, tokens, state):
         hidden, state.layers = self.backbone(tokens, state.layers)
-        if cpu_inference.sums_applies(hidden):   # CPU inference
-            state.total = state.total + cpu_inference.time_sums(hidden)
-        else:
-            state.total = state.total + hidden.sum(1, dtype=torch.float64)
+        state.total = state.total + cpu_inference.time_sums(hidden)
         state.count += tokens.shape[1]
         if state.window:
             state._add_windows(hidden)
