@@ -17,7 +17,8 @@ defaults:
             (chunks per backpropagation segment), rc_equivariant false (RC-invariant pooling, see
             genomamba/models/streaming.py), log_every 50
   run       threads 1 (intra-op CPU threads while fitting and, process-wide, after ``load``; 0 =
-            torch's default; `genomamba classify` and `track` then score on their ``--threads``. One suits the tiny default model: on a busy machine OpenMP threads
+            torch's default; `genomamba classify` and `track` then score on their
+            ``--threads``. One suits the tiny default model: on a busy machine OpenMP threads
             spinning against other jobs slow its training steps down many times),
             device "auto" (cuda if available, else cpu), kernel_backend "auto" ("triton",
             "reference", "blocked": genomamba/kernels/dispatch.py), score_chunk 0 (inference chunk; 0 = 8192 bases on CPU, 262144 on CUDA),

@@ -204,8 +204,7 @@ class _CausalConv1d(torch.autograd.Function):
         _conv_bwd_kernel[(batch * n_dblocks, n_tiles)](
             x, init, weight, bias, dout, dfinal, dx, dinit, dw, dbias, dim, L, n_dblocks,
             *x.stride(), *init.stride(), *weight.stride(), *dout.stride(), *dx.stride(),
-            WIDTH=width,
-            BLOCK_D=BLOCK_D, BLOCK_L=BWD_BLOCK_L, BLOCK_W=triton.next_power_of_2(width),
+            WIDTH=width, BLOCK_D=BLOCK_D, BLOCK_L=BWD_BLOCK_L, BLOCK_W=triton.next_power_of_2(width),
             HAS_BIAS=bias is not None, SILU=ctx.silu, HAS_DFINAL=dfinal is not None)
         return (dx, dw.sum(0).to(weight.dtype),
                 dbias.sum(0).to(bias.dtype) if bias is not None else None,
