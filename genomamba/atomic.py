@@ -2,10 +2,10 @@
 
 A temporary output sits beside its final path as ``.NAME.genomamba-tmp-HOST-PID-RANDOM[SUFFIX]``;
 an old output being replaced is moved aside to ``.NAME.genomamba-old-HOST-PID-RANDOM`` for the
-moment of the swap. Both go when the writing process ends, also on SIGINT/SIGTERM (genomamba.cli
-turns those into exceptions). A process killed outright (SIGKILL, power loss) leaves them behind:
-the next output written into the same folder removes those of this host whose process is gone (a
-``old`` one whose final path is missing is moved back instead). Nothing else is ever removed; what
+moment of the swap. Both go when the writing process ends, also on SIGINT/SIGTERM
+(genomamba.interrupts turns those into exceptions). A process killed outright (SIGKILL, power loss)
+leaves them behind: the next output written into the same folder removes those of this host whose
+process is gone (a ``old`` one whose final path is missing is moved back instead). Nothing else is ever removed; what
 may be replaced at the final path is genomamba.outputs' decision.
 """
 
@@ -20,7 +20,7 @@ import shutil
 import socket
 from pathlib import Path
 
-from . import outputs
+from . import interrupts, outputs
 from .errors import InputError
 
 HOST = re.sub(r"[^A-Za-z0-9]", "", socket.gethostname().split(".")[0])[:24] or "host"
@@ -81,6 +81,7 @@ def remove_stale(folder) -> list[Path]:
 
 def _commit(tmp: Path, final: Path, shown, force: bool) -> None:
     """Move ``tmp`` to ``final``, replacing what is there if genomamba.outputs allows it."""
+    interrupts.check()  # an interrupted command commits nothing, even if its exception was dropped
     if not os.path.lexists(tmp):
         raise FileNotFoundError(f"nothing was written to the temporary output {tmp}")
     kind = "file" if not tmp.is_dir() else outputs.found_kind(tmp)

@@ -13,11 +13,10 @@ import logging
 import os
 import signal
 import sys
-import threading
 import warnings
 from typing import NamedTuple
 
-from . import progress
+from . import interrupts, progress
 from .errors import ConfigError, InputError
 
 class Command(NamedTuple):
@@ -100,24 +99,6 @@ def build_parser(argv=None) -> argparse.ArgumentParser:
     return parser
 
 
-class Interrupted(KeyboardInterrupt):
-    """SIGINT or SIGTERM arrived: raised in the main thread so that every ``with`` block unwinds and
-    genomamba.atomic removes its temporary outputs."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-INTERRUPTS = (signal.SIGINT, signal.SIGTERM)
-
-
-def _interrupt(signum, frame):
-    for s in INTERRUPTS:  # a second signal must not cut the clean-up short
-        signal.signal(s, signal.SIG_IGN)
-    raise Interrupted(signum)
-
-
 def _interrupted_message(args, signum: int) -> str:
     output = getattr(args, "output", None)
     where = f" at {output}" if output else ""
@@ -142,32 +123,31 @@ def main(argv=None) -> int:
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     argv = list(sys.argv[1:] if argv is None else argv)
     args = build_parser(argv).parse_args(argv)
-    handlers = threading.current_thread() is threading.main_thread()
-    previous = {s: signal.signal(s, _interrupt) for s in INTERRUPTS} if handlers else {}
     progress.choose(getattr(args, "progress", None))
-    try:
-        return _command_module(args.command).run(args) or 0
-    except BrokenPipeError:
-        # whoever read standard output stopped (| head): end quietly, with the status of a program
-        # that SIGPIPE ended; standard output now goes nowhere, so flushing it at exit fails no more
-        _silence_stdout()
-        return 128 + signal.SIGPIPE
-    except (InputError, ConfigError) as exc:
-        print(f"genomamba {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as exc:
-        signum = getattr(exc, "signum", signal.SIGINT)
-        # a write cut short can leave zarr's asynchronous tasks and coroutines pending: asyncio and
-        # the warnings module would report each one as it is destroyed at exit, after our message;
-        # they are abandoned on purpose
-        logging.getLogger("asyncio").setLevel(logging.CRITICAL)
-        warnings.simplefilter("ignore")
-        print(_interrupted_message(args, signum), file=sys.stderr)
-        return 128 + signum
-    finally:
-        progress.choose(None)  # the choice was this command's (main may run again in one process)
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    with interrupts.handled():
+        try:
+            status = _command_module(args.command).run(args) or 0
+            interrupts.check()  # a signal whose exception a finaliser dropped
+            return status
+        except BrokenPipeError:
+            # whoever read standard output stopped (| head): end quietly, with the status of a program
+            # that SIGPIPE ended; standard output now goes nowhere, so flushing it at exit fails no more
+            _silence_stdout()
+            return 128 + signal.SIGPIPE
+        except (InputError, ConfigError) as exc:
+            print(f"genomamba {args.command}: error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as exc:
+            signum = getattr(exc, "signum", signal.SIGINT)
+            # a write cut short can leave zarr's asynchronous tasks and coroutines pending: asyncio and
+            # the warnings module would report each one as it is destroyed at exit, after our message;
+            # they are abandoned on purpose
+            logging.getLogger("asyncio").setLevel(logging.CRITICAL)
+            warnings.simplefilter("ignore")
+            print(_interrupted_message(args, signum), file=sys.stderr)
+            return 128 + signum
+        finally:
+            progress.choose(None)  # the choice was this command's (main may run again in one process)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Interrupted commands (genomamba/cli.py, genomamba/atomic.py): SIGINT and SIGTERM exit 130 and 143
+"""Interrupted commands (genomamba/interrupts.py, genomamba/cli.py, genomamba/atomic.py): SIGINT and SIGTERM exit 130 and 143
 with one line and leave no temporary output (an older output stays as it was); SIGKILL leaves one,
 which the next command writing into that folder removes once its process is gone, and nothing else.
 
@@ -19,7 +19,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from genomamba.atomic import HOST, TEMP
+from genomamba import interrupts
+from genomamba.atomic import HOST, TEMP, atomic_path
 from genomamba.cli import main
 from genomamba.classifiers.kmer import KmerClassifier
 from genomamba.store import SequenceStore
@@ -44,6 +45,22 @@ def temporaries(folder: Path) -> list[str]:
     return sorted(p.name for p in folder.iterdir() if TEMP.fullmatch(p.name))
 
 
+def wait_stopped(proc: subprocess.Popen) -> None:
+    """Return once ``proc`` is frozen (or gone): SIGSTOP is delivered asynchronously, and a process
+    still running on another core could finish its output between the signal and the next look."""
+    stat = Path(f"/proc/{proc.pid}/stat")
+    deadline = time.monotonic() + 10
+    while proc.poll() is None and time.monotonic() < deadline:
+        try:
+            state = stat.read_text().rsplit(")", 1)[1].split()[0]
+        except (OSError, IndexError):
+            time.sleep(0.1)  # no /proc (not Linux): a tenth of a second is ample for the stop to land
+            return
+        if state in "Tt":
+            return
+        time.sleep(0.0005)
+
+
 def interrupt_mid_write(argv, fasta: Path, folder: Path, signum, prepare=lambda: None):
     """Run ``genomamba ARGV`` (which reads ``fasta``), freeze it while its temporary output is in
     ``folder``, send ``signum`` and let it go on; returns (exit status, stderr, pid)."""
@@ -56,6 +73,7 @@ def interrupt_mid_write(argv, fasta: Path, folder: Path, signum, prepare=lambda:
         while not temporaries(folder) and proc.poll() is None and time.monotonic() < deadline:
             time.sleep(0.001)
         proc.send_signal(signal.SIGSTOP)
+        wait_stopped(proc)
         if temporaries(folder):
             proc.send_signal(signum)
             proc.send_signal(signal.SIGCONT)
@@ -155,3 +173,23 @@ def test_only_temporaries_of_gone_processes_of_this_host_are_removed(tmp_path):
     assert main(["export", str(store), "-o", str(folder / "out.fa")]) == 0
     assert sorted(p.name for p in folder.iterdir()) == sorted(kept + ["j.fa", "out.fa"])
     assert (folder / "j.fa").read_text() == ">j\nACGT\n"
+
+
+def test_an_interrupt_whose_exception_a_finaliser_dropped_still_stops_the_output(tmp_path, monkeypatch):
+    dropped = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda info: dropped.append(info.exc_type))
+
+    class Finalised:
+        def __del__(self):
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(100_000):  # Python runs the handler here, and drops what it raises
+                pass
+
+    out = tmp_path / "out.txt"
+    with interrupts.handled(), pytest.raises(interrupts.Interrupted):
+        with atomic_path(out) as tmp:
+            tmp.write_text("complete, but the user asked to stop")
+            Finalised()
+            assert dropped == [interrupts.Interrupted]
+    assert list(tmp_path.iterdir()) == []
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
