@@ -198,14 +198,48 @@ def test_a_real_model_on_a_real_slice_gives_todays_probabilities_on_both_strands
         assert np.argmax(fast[0]) == np.argmax(today[0])
 
 
-def test_the_cpu_benchmark_compares_both_paths(tmp_path, capsys):
+@pytest.fixture
+def precision():
+    """Restores the matrix products' precision after a test that chooses one."""
+    yield cpu_inference.set_precision
+    cpu_inference.set_precision("float32")
+
+
+def test_bfloat16_products_move_a_real_models_probabilities_a_little(bacteria, precision, tmp_path):
+    with pytest.raises(ValueError, match="float32, bfloat16"):
+        precision("float16")
+    for record in read_records(ROOT / "tests" / "data" / "ecoli_DH1_slice.fa"):
+        tokens = np.concatenate([t for t, _ in record.chunks()])[5000:7000]   # a call of 0.64 against 0.36
+    exact = bacteria.score([tokens])
+    precision("bfloat16")
+    rounded = bacteria.score([tokens])
+    difference = np.abs(rounded[0] - exact[0]).max()
+    assert 0 < difference < 1e-3 and np.argmax(rounded[0]) == np.argmax(exact[0])
+
+    from genomamba.cli import main
+
+    tables = {}
+    for choice in ("bfloat16", "float32"):   # the command's option sets the precision, and sets it back
+        tables[choice] = tmp_path / f"{choice}.tsv"
+        assert main(["classify", "--model", str(ROOT / "resources" / "models" / "bacteria"), "--no-progress",
+                     "--cpu-precision", choice, str(ROOT / "tests" / "data" / "ecoli_DH1_slice.fa"),
+                     "-o", str(tables[choice])]) == 0
+    rows = {choice: [line.split("\t") for line in path.read_text().splitlines()[1:]]
+            for choice, path in tables.items()}
+    assert [r[3] for r in rows["bfloat16"]] == [r[3] for r in rows["float32"]]
+    assert cpu_inference.get_precision() == "float32"
+
+
+def test_the_cpu_benchmark_compares_the_paths(tmp_path, capsys):
     from genomamba.bench import cpu as bench_cpu
 
     tsv = tmp_path / "cpu.tsv"
     assert bench_cpu.main(["--models", "default", "--length", "2048", "--old-length", "512", "--chunk", "1000",
-                           "--repeats", "1", "--tsv", str(tsv)]) == 0
+                           "--repeats", "1", "--precision", "bfloat16", "--tsv", str(tsv)]) == 0
     rows = [line.split("\t") for line in tsv.read_text().splitlines()]
-    assert tuple(rows[0]) == bench_cpu.COLUMNS and [r[1] for r in rows[1:]] == ["fast", "today"]
+    assert tuple(rows[0]) == bench_cpu.COLUMNS
+    assert [r[1:3] for r in rows[1:]] == [["fast", "float32"], ["fast, bfloat16", "bfloat16"], ["today", "float32"]]
     table = dict(zip(rows[0], rows[1]))
     assert table["bases"] == "2048" and float(table["max_prob_diff"]) < 1e-4 and float(table["kbp_per_s_cpu"]) > 0
-    assert "genomamba bench cpu" in capsys.readouterr().out
+    assert 0 < float(dict(zip(rows[0], rows[2]))["max_summary_diff"]) < 1e-2
+    assert "genomamba bench cpu" in capsys.readouterr().out and cpu_inference.get_precision() == "float32"

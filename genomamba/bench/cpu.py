@@ -5,9 +5,11 @@ side by side in one process.
 
 For each model size, a seeded random record streams through the model in ``--chunk``-base chunks (the
 classifier's CPU chunk) with the conv and SSM states carried, then the head's softmax, as
-``NeuralClassifier.score`` does for one strand. The two paths alternate, ``--repeats`` times each, and
-the table gives medians of wall-clock and of process CPU time (all threads), bases per second on
-both, and the largest difference of the class probabilities between the paths. Other jobs on the
+``NeuralClassifier.score`` does for one strand. The paths alternate, ``--repeats`` times each: the fast
+path with float32 matrix products, again with bfloat16 ones with ``--precision bfloat16``, and
+today's path. The table gives medians of wall-clock and of process CPU time (all threads),
+bases per second on both, and the largest differences of the class probabilities and of the pooled
+summary from today's path. Other jobs on the
 machine slow the wall clock, so the load average is printed beside it. The old path is slow, so it
 streams ``--old-length`` bases (the rate does not depend on the length: the state is constant).
 
@@ -34,7 +36,7 @@ from genomamba.models import ModelConfig, build_model
 
 LENGTHS = {"default": (1 << 19, 1 << 15), "d128x4": (1 << 15, 1 << 12)}   # (fast, today's path)
 SIZES = {"default": ModelConfig(n_classes=6), "d128x4": ModelConfig(n_classes=6, d_model=128, n_layers=4, d_state=16)}
-COLUMNS = ("model", "path", "torch_threads", "kernel_threads", "bases", "wall_s", "cpu_s", "kbp_per_s_wall",
+COLUMNS = ("model", "path", "products", "torch_threads", "kernel_threads", "bases", "wall_s", "cpu_s", "kbp_per_s_wall",
            "kbp_per_s_cpu", "speedup_wall", "max_prob_diff", "max_summary_diff", "load_1min")
 
 
@@ -51,6 +53,8 @@ def parse(argv):
     p.add_argument("--threads", type=int, default=1,
                    help="PyTorch intra-op threads (default 1, the classifier's; 0: all cores); the fast "
                         "kernels use all cores")
+    p.add_argument("--precision", choices=cpu_inference.PRECISIONS, default="float32",
+                   help="bfloat16: also time the fast path with bfloat16 matrix products")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--tsv", help="also write the table here")
     return p.parse_args(argv)
@@ -75,42 +79,51 @@ def stream(model, tokens: np.ndarray, chunk: int):
         return torch.softmax(model.head(pooled), -1)[0].numpy(), pooled[0].numpy()
 
 
-def measure(model, tokens, chunk, backend):
+def measure(model, tokens, chunk, backend, precision="float32"):
     kernels.set_backend(backend)
+    previous = cpu_inference.get_precision()
+    cpu_inference.set_precision(precision)
     try:
         wall, cpu = time.perf_counter(), time.process_time()
         probs = stream(model, tokens, chunk)
         return time.perf_counter() - wall, time.process_time() - cpu, probs
     finally:
         kernels.set_backend("auto")
+        cpu_inference.set_precision(previous)
 
 
 def run_model(name, length, old_length, args):
+    """Rows of the table for one model: the fast path with float32 matrix products, with bfloat16 ones
+    if --precision asks, and today's path (float32)."""
     model = build_model(SIZES[name], seed=args.seed).eval()
     tokens = np.random.default_rng(args.seed).integers(0, 4, length).astype(np.uint8)
-    paths = {"fast": ("auto", tokens), "today": ("blocked", tokens[:old_length])}
-    probs = {}
-    for path, (backend, seq) in paths.items():   # warm-up: compilation, allocator; and the probabilities
-        measure(model, seq[:min(len(seq), 4 * args.chunk)], args.chunk, backend)
+    paths = {"fast": ("auto", tokens, "float32")}
+    if args.precision == "bfloat16":
+        paths["fast, bfloat16"] = ("auto", tokens, "bfloat16")
+    paths["today"] = ("blocked", tokens[:old_length], "float32")
+    for backend, seq, precision in paths.values():   # warm-up: compilation, allocator
+        measure(model, seq[:min(len(seq), 4 * args.chunk)], args.chunk, backend, precision)
     times = {path: [] for path in paths}
     for _ in range(args.repeats):
-        for path, (backend, seq) in paths.items():
-            wall, cpu, probs[path] = measure(model, seq, args.chunk, backend)
+        for path, (backend, seq, precision) in paths.items():
+            wall, cpu, _ = measure(model, seq, args.chunk, backend, precision)
             times[path].append((wall, cpu))
-    fast_on_old = measure(model, tokens[:old_length], args.chunk, "auto")[2]
-    diff = [float(np.abs(fast_on_old[i] - probs["today"][i]).max()) for i in (0, 1)]
+    today = measure(model, tokens[:old_length], args.chunk, "blocked")[2]
     rows = []
-    for path, (backend, seq) in paths.items():
+    for path, (backend, seq, precision) in paths.items():
+        # differences from today's path, on today's (shorter) sequence
+        probs = measure(model, tokens[:old_length], args.chunk, backend, precision)[2]
+        diff = [float(np.abs(probs[i] - today[i]).max()) for i in (0, 1)]
         wall, cpu = (float(np.median([t[i] for t in times[path]])) for i in (0, 1))
-        rows.append({"model": name, "path": path, "torch_threads": torch.get_num_threads(),
-                     "kernel_threads": cpu_inference.get_threads() if path == "fast" else "-",
+        rows.append({"model": name, "path": path, "products": precision, "torch_threads": torch.get_num_threads(),
+                     "kernel_threads": cpu_inference.get_threads() if backend == "auto" else "-",
                      "bases": len(seq), "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
                      "kbp_per_s_wall": round(len(seq) / wall / 1e3, 1),
                      "kbp_per_s_cpu": round(len(seq) / cpu / 1e3, 1), "max_prob_diff": f"{diff[0]:.1e}",
                      "max_summary_diff": f"{diff[1]:.1e}",
                      "load_1min": round(os.getloadavg()[0], 2)})
-    rows[0]["speedup_wall"] = round(rows[0]["kbp_per_s_wall"] / rows[1]["kbp_per_s_wall"], 1)
-    rows[1]["speedup_wall"] = 1.0
+    for row in rows:
+        row["speedup_wall"] = round(row["kbp_per_s_wall"] / rows[-1]["kbp_per_s_wall"], 1)
     return rows
 
 
@@ -120,7 +133,7 @@ def main(argv=None) -> int:
         print("genomamba bench cpu: numba is not installed, so there is no fast CPU path", file=sys.stderr)
         return 1
     cores = cpu_inference.available_cores()
-    previous = torch.get_num_threads()
+    previous, precision = torch.get_num_threads(), cpu_inference.get_precision()
     torch.set_num_threads(args.threads or cores)
     print(f"# {cpu_name()}, {cores} cores, "
           f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; genomamba bench cpu {' '.join(argv or [])}")
@@ -132,6 +145,7 @@ def main(argv=None) -> int:
             rows += run_model(name, length, min(old, length), args)
     finally:
         torch.set_num_threads(previous)
+        cpu_inference.set_precision(precision)
     print("\t".join(COLUMNS))
     for row in rows:
         print("\t".join(str(row.get(c, "")) for c in COLUMNS))

@@ -40,14 +40,16 @@ def resolve_device(name: str):
     return torch.device(name)
 
 
-def use_cpu_threads(classifier, threads: int = 0) -> None:
-    """Score on ``threads`` intra-op CPU threads (0: every available core) when ``classifier`` is a
-    neural model on the CPU; classifiers without a torch device, or on a GPU, are left alone."""
+def use_cpu(classifier, threads: int = 0, precision: str = "float32") -> None:
+    """Score on ``threads`` intra-op CPU threads (0: every available core), with matrix products in
+    ``precision`` (genomamba.kernels.cpu_inference.set_precision), when ``classifier`` is a neural
+    model on the CPU; classifiers without a torch device, or on a GPU, are left alone."""
     device = getattr(classifier, "device", None)
     if device is None or getattr(device, "type", device) != "cpu":
         return
     import torch
 
-    from ..kernels.cpu_inference import available_cores
+    from ..kernels import cpu_inference
 
-    torch.set_num_threads(threads or available_cores())
+    torch.set_num_threads(threads or cpu_inference.available_cores())
+    cpu_inference.set_precision(precision)

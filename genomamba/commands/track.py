@@ -18,7 +18,7 @@ from ..inputs import DEFAULT_CHUNK_SIZE
 from ..outputs import add_force_argument, check_output
 from ..segment import DEFAULT_SWITCH_PENALTY
 from ..track import DEFAULT_WINDOW
-from .classify import add_threads_argument
+from .classify import add_cpu_arguments
 
 
 def add_arguments(parser):
@@ -42,7 +42,7 @@ def add_arguments(parser):
                         help="segments shorter than this many bases are never confident (default 0)")
     parser.add_argument("--device", default="auto",
                         help="torch device for neural models: auto, cpu, cuda, cuda:N (default auto)")
-    add_threads_argument(parser)
+    add_cpu_arguments(parser)
     parser.add_argument("--chunk-size", type=int, default=DEFAULT_CHUNK_SIZE,
                         help=f"tokens per streamed chunk (default {DEFAULT_CHUNK_SIZE})")
     parser.add_argument("--min-length", type=int, default=0, help="skip records shorter than this")
@@ -77,7 +77,7 @@ def run(args) -> int:
         check_output(path, "file", [args.input, args.model], args.force)
     if args.bedgraph_dir is not None:
         check_output(args.bedgraph_dir, "folder", [args.input, args.model], args.force)
-    model = load_model(args.model, args.device, args.threads)
+    model = load_model(args.model, args.device, args.threads, args.cpu_precision)
 
     started, tracks, segments = time.perf_counter(), [], {}
     for record in iter_records(args.input, chunk_size=args.chunk_size, min_length=args.min_length):

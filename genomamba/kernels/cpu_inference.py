@@ -63,6 +63,29 @@ _threads = 0        # 0: every core this process may use
 _launch = threading.Lock()   # numba's workqueue threads serve one parallel call at a time; compiling
 # fastmath without reassociation: the exp2's rounding trick, (x + 1.5 * 2^23) - 1.5 * 2^23, must stay
 _FAST = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
+# The matrix products around the kernels (PyTorch's, called by genomamba.models.mamba): float32
+# factors, or factors rounded to bfloat16 (float32 sums), which processors with bfloat16 dot products
+# (x86's AVX512_BF16, AMX) multiply at two to three times the float32 rate; the rounding moves a
+# model's probabilities by up to a few 1e-4, so it is chosen, never the default.
+PRECISIONS = ("float32", "bfloat16")
+_precision = "float32"
+
+
+def set_precision(precision: str) -> None:
+    """The dtype of the matrix products' factors: one of ``PRECISIONS``."""
+    global _precision
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    _precision = precision
+
+
+def get_precision() -> str:
+    return _precision
+
+
+def product_dtype() -> torch.dtype:
+    """The matrix products' factors' dtype, as ``set_precision`` chose."""
+    return torch.bfloat16 if _precision == "bfloat16" else torch.float32
 
 
 def available() -> bool:
@@ -160,11 +183,12 @@ if numba is not None:
     def _exp2_nonpositive(x):
         """2^x for float32 x <= 0 (x below -126 gives 2^-126)."""
         x = x if x > np.float32(-126.0) else np.float32(-126.0)   # a select (max() would branch)
-        r = x + _ROUND
-        i = _float_bits(r) - _ROUND_BITS                    # round(x), exact for |x| < 2^22
+        r = x + _ROUND                                       # round(x) = i in the low bits of r
         f = x - (r - _ROUND)                                 # x - i, in [-1/2, 1/2]
         p = np.float32(1.0) + f * (_P1 + f * (_P2 + f * (_P3 + f * (_P4 + f * (_P5 + f * _P6)))))
-        return p * _bits_float((i + np.int32(127)) << np.int32(23))
+        # r's bits shifted into the exponent's place are i there (_ROUND's own bits leave the word), and
+        # adding them to p's exponent multiplies p, in [2^-1/2, 2^1/2], by 2^i exactly (i >= -126)
+        return _bits_float(_float_bits(p) + (_float_bits(r) << np.int32(23)))
 
     _LOG2E = np.float32(1.4426950408889634)
 

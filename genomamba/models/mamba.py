@@ -8,8 +8,10 @@ states carried gives the outputs of the whole sequence.
 CPU inference (no gradient, kernel backend "auto", float32, numba present) takes ``_cpu_forward``:
 the same arithmetic on buffers kept between calls (``_buffer``), so that a stream of chunks does not
 ask the allocator for fresh pages at every chunk; delta's low-rank product (dt_proj) happens inside
-the scan kernel, and each residual is added by its out_proj's matrix product in place. Everything else
-(training, CUDA, other backends) takes the modules' ``forward``.
+the scan kernel, and each residual is added by its out_proj's matrix product in place. The matrix
+products take float32 factors, or bfloat16 ones where ``cpu_inference.set_precision`` chose them
+(float32 sums either way). Everything else (training, CUDA, other backends) takes the modules'
+``forward``.
 """
 
 from __future__ import annotations
@@ -109,18 +111,30 @@ _workspace = threading.local()   # this thread's buffers for _cpu_forward, by na
 _KEEP = 1 << 23                  # elements: larger buffers (big evaluation batches) are not kept
 
 
-def _buffer(name: str, *shape: int) -> torch.Tensor:
-    """A float32 tensor of ``shape`` on this thread's buffer ``name`` (contents undefined). The buffers
+def _buffer(name: str, *shape: int, dtype=torch.float32) -> torch.Tensor:
+    """A tensor of ``shape`` on this thread's buffer ``name`` (contents undefined). The buffers
     outlive the call, so nothing that ``_cpu_forward`` returns may point into one."""
     numel = math.prod(shape)
     if numel > _KEEP:
-        return torch.empty(shape)
+        return torch.empty(shape, dtype=dtype)
     buffer = getattr(_workspace, name, None)
-    if buffer is None or buffer.numel() < numel:
+    if buffer is None or buffer.numel() < numel or buffer.dtype != dtype:
         with torch.inference_mode(False):   # a normal tensor, which no_grad code may also write to
-            buffer = torch.empty(numel)
+            buffer = torch.empty(numel, dtype=dtype)
         setattr(_workspace, name, buffer)
     return buffer[:numel].view(shape)
+
+
+def _product(x, weight, out, dtype, add: bool = False):
+    """out = x weight^T (+= with ``add``), the factors in ``dtype``: float32, or bfloat16 (rounded
+    copies, float32 sums)."""
+    weight = weight.detach()
+    if dtype == torch.float32:
+        return out.addmm_(x, weight.t()) if add else torch.mm(x, weight.t(), out=out)
+    factor = _buffer("factor", *x.shape, dtype=dtype).copy_(x)
+    product = _buffer("product", x.shape[0], weight.shape[0], dtype=dtype)
+    torch.mm(factor, weight.t().to(dtype), out=product)
+    return out.add_(product) if add else out.copy_(product)
 
 
 def _cpu_inference(backbone: "MambaBackbone", tokens) -> bool:
@@ -137,27 +151,29 @@ def _cpu_forward(backbone: "MambaBackbone", tokens, states):
     embeddings, tokens = backbone.embed.weight.detach(), tokens.reshape(-1)
     h = torch.index_select(embeddings, 0, tokens, out=_buffer("h", batch * L, d))
     normed = _buffer("normed", batch * L, d)
+    dtype = cpu_inference.product_dtype()
     states = states if states is not None else [None] * len(backbone.layers)
     new_states = []
     for i, (layer, state) in enumerate(zip(backbone.layers, states)):
-        in_proj = layer.mixer.in_proj.weight.detach().t()
-        xz = _buffer("xz", batch * L, in_proj.shape[1])
+        in_proj = layer.mixer.in_proj.weight.detach()
+        xz = _buffer("xz", batch * L, in_proj.shape[0])
         if i == 0:   # each input is one of the vocabulary's embeddings: in_proj(norm(.)) looked up
             table = torch.empty_like(embeddings)
             cpu_inference.rms_norm(embeddings, layer.norm.weight, layer.norm.eps, table)
-            torch.index_select(table @ in_proj, 0, tokens, out=xz)
+            torch.index_select(table @ in_proj.t(), 0, tokens, out=xz)
         else:
             cpu_inference.rms_norm(h, layer.norm.weight, layer.norm.eps, normed)
-            torch.mm(normed, in_proj, out=xz)
-        new_states.append(_cpu_mixer(layer.mixer, xz, h, batch, L, state))
+            _product(normed, in_proj, xz, dtype)
+        new_states.append(_cpu_mixer(layer.mixer, xz, h, batch, L, state, dtype))
     out = torch.empty(batch * L, d)
     cpu_inference.rms_norm(h, backbone.norm_f.weight, backbone.norm_f.eps, out)
     return out.view(batch, L, d), new_states
 
 
-def _cpu_mixer(mixer: MambaMixer, xz, h, batch: int, L: int, state):
+def _cpu_mixer(mixer: MambaMixer, xz, h, batch: int, L: int, state, dtype):
     """Adds the mixer's output to the residual ``h`` (batch * L, d) in place, from its in_proj output
-    ``xz`` (batch * L, 2 d_inner); returns its new (conv_state, ssm_state)."""
+    ``xz`` (batch * L, 2 d_inner); returns its new (conv_state, ssm_state). ``dtype``: that of the
+    matrix products' factors."""
     di, n, r = mixer.D.shape[0], mixer.d_state, mixer.rank
     K = mixer.conv_weight.shape[1]
     conv_state, ssm_state = state if state is not None else (None, None)
@@ -169,8 +185,8 @@ def _cpu_mixer(mixer: MambaMixer, xz, h, batch: int, L: int, state):
     cpu_inference.conv_into(x, mixer.conv_weight.detach().t().contiguous(), mixer.conv_bias, before, u)
     # the last K - 1 inputs, copied out of the buffer
     last = (x[:, L - (K - 1):] if L >= K - 1 else torch.cat([before, x], 1)[:, L:]).transpose(1, 2).clone()
-    proj = torch.mm(u.view(batch * L, di), mixer.x_proj.weight.detach().t(),
-                    out=_buffer("proj", batch * L, r + 2 * n)).view(batch, L, r + 2 * n)
+    proj = _product(u.view(batch * L, di), mixer.x_proj.weight, _buffer("proj", batch * L, r + 2 * n),
+                    dtype).view(batch, L, r + 2 * n)
     low, B, C = proj[..., :r], proj[..., r:r + n], proj[..., r + n:]
     ssm = (ssm_state.transpose(1, 2).contiguous() if ssm_state is not None    # (batch, N, di)
            else torch.zeros(batch, n, di))
@@ -178,5 +194,5 @@ def _cpu_mixer(mixer: MambaMixer, xz, h, batch: int, L: int, state):
     y = _buffer("y", batch, L, di)
     cpu_inference.scan_into(u, low, mixer.dt_proj.weight.detach().t().contiguous(), z, B, C, A2, mixer.D,
                             mixer.dt_bias, ssm, y)
-    h.addmm_(y.view(batch * L, di), mixer.out_proj.weight.detach().t())
+    _product(y.view(batch * L, di), mixer.out_proj.weight, h, dtype, add=True)
     return last, ssm.transpose(1, 2)
