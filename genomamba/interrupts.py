@@ -50,12 +50,11 @@ def handled():
     the end."""
     global _received
     _received = None
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.signal(s, _handler) for s in SIGNALS}
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = {s: signal.signal(s, _handler) for s in SIGNALS} if main_thread else {}
     try:
         yield
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        _received = None   # outside the block a signal is not this command's

@@ -193,3 +193,6 @@ def test_an_interrupt_whose_exception_a_finaliser_dropped_still_stops_the_output
             assert dropped == [interrupts.Interrupted]
     assert list(tmp_path.iterdir()) == []
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL
+    with atomic_path(out) as tmp:   # outside the block, the signal stops nothing
+        tmp.write_text("written")
+    assert out.read_text() == "written"
