@@ -242,6 +242,14 @@ def model_resources(config: dict, model: str) -> dict:
     return {**DEFAULT_RESOURCES, **config["models"][model].get("resources", {})}
 
 
+def cpu_precision(config: dict):
+    """A rule's ``params:`` entry for `--cpu-precision`: a function of the job's wildcards giving its
+    model's ``cpu_precision`` (float32 unless the config sets it)."""
+    def of_job(wildcards):
+        return config["models"][model_of(wildcards, config)].get("cpu_precision", "float32")
+    return of_job
+
+
 def track_flags(config: dict, samples) -> list[str]:
     """The flags tables of the species tracks of every sample where ``track.enabled``, else none."""
     if not (config.get("track") or {}).get("enabled"):

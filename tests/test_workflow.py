@@ -25,7 +25,8 @@ CALLS_COLUMNS = ["file", "record", "length", "call", "confidence"]
 
 TINY_MODELS = {
     "mamba": {"kind": "mamba", "params": {"d_model": 16, "n_layers": 1, "steps": 20, "batch_size": 4,
-                                          "window": 512, "eval_windows": 4, "device": "cpu"}},
+                                          "window": 512, "eval_windows": 4, "device": "cpu"},
+              "cpu_precision": "bfloat16"},
     "kmer": {"kind": "kmer", "params": {"k": 4, "windows_per_strain": 20, "validation_windows_per_strain": 10,
                                         "window_length": 2000, "min_window_length": 500,
                                         "ood_lengths": [1000, 3000]}},
@@ -113,6 +114,11 @@ def test_calls_for_every_sample_and_model(tiny_run):
             assert [r["record"] for r in rows].count("*") == 1 and len(rows) == contigs + 1
             assert all(r["call"] in {"Helicobacter pylori", "Staphylococcus aureus", "unclassified"}
                        for r in rows)
+    # the model's cpu_precision reaches its classify jobs (Snakemake keeps each job's command)
+    commands = [json.loads(p.read_text()).get("shellcmd") or ""
+                for p in (tiny_run / ".snakemake" / "metadata").iterdir()]
+    classify = [c for c in commands if c.startswith("genomamba classify")]
+    assert classify and all(("--cpu-precision bfloat16" in c) == ("models/mamba" in c) for c in classify)
     # fragments only for the evaluated splits' samples (test, validation), none for training samples
     split = Split.read(tiny_run / "results" / "split.tsv")
     classified = {p.stem for p in (tiny_run / "results" / "fragments" / "kmer" / "2000").glob("*.tsv")}

@@ -32,9 +32,10 @@ rule classify_compare:
     params:
         fragments="",
         regions=lambda wc: gw.classify_region_args(config, wc.sample),
+        cpu_precision=gw.cpu_precision(config),
     shell:
         "genomamba classify --model {input.model:q} {input.sequences:q} {params.fragments} {params.regions}"
-        " -o {output:q} --threads {threads}"
+        " -o {output:q} --threads {threads} --cpu-precision {params.cpu_precision}"
         " > {log:q} 2>&1"
 
 

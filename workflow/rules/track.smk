@@ -31,10 +31,12 @@ rule track:
     params:
         window=TRACK.get("window", 10000),
         penalty=TRACK.get("switch_penalty", 10),
+        cpu_precision=gw.cpu_precision(config),
     shell:
         "genomamba track --model {input.model:q} {input.sequences:q} -o {output.track:q}"
         " --segments {output.segments:q} --flags {output.flags:q} --bedgraph-dir {output.bedgraph:q}"
         " --window {params.window} --switch-penalty {params.penalty} --threads {threads}"
+        " --cpu-precision {params.cpu_precision}"
         " > {log:q} 2>&1"
 
 
