@@ -6,16 +6,17 @@ Within ``handled()``, the first of these signals raises ``Interrupted`` in the m
 that nothing cuts that clean-up short.
 
 Python runs a signal handler between any two bytecodes of the main thread, also inside a finaliser
-(``__del__``, a weakref callback), where an exception is reported and then dropped. The signal is
-therefore also remembered: ``check()`` raises it again, and genomamba.atomic calls it before moving
-an output into place, so an interrupted command never commits an output, wherever the first
-exception went.
+(``__del__``, a weakref callback), where an exception is dropped (and reported, which ``handled()``
+keeps quiet for this one). The signal is therefore also remembered: ``check()`` raises it again, and
+genomamba.atomic calls it before moving an output into place, so an interrupted command never
+commits an output, wherever the first exception went.
 """
 
 from __future__ import annotations
 
 import contextlib
 import signal
+import sys
 import threading
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM)
@@ -52,9 +53,17 @@ def handled():
     _received = None
     main_thread = threading.current_thread() is threading.main_thread()
     previous = {s: signal.signal(s, _handler) for s in SIGNALS} if main_thread else {}
+    report = sys.unraisablehook
+
+    def report_others(unraisable):
+        if not isinstance(unraisable.exc_value, Interrupted):   # check() raises that one again
+            report(unraisable)
+
+    sys.unraisablehook = report_others
     try:
         yield
     finally:
+        sys.unraisablehook = report
         for s, handler in previous.items():
             signal.signal(s, handler)
         _received = None   # outside the block a signal is not this command's
