@@ -5,8 +5,8 @@ an old output being replaced is moved aside to ``.NAME.genomamba-old-HOST-PID-RA
 moment of the swap. Both go when the writing process ends, also on SIGINT/SIGTERM
 (genomamba.interrupts turns those into exceptions). A process killed outright (SIGKILL, power loss)
 leaves them behind: the next output written into the same folder removes those of this host whose
-process is gone (a ``old`` one whose final path is missing is moved back instead). Nothing else is ever removed; what
-may be replaced at the final path is genomamba.outputs' decision.
+process is gone (a ``old`` one whose final path is missing is moved back instead). Nothing else is
+ever removed; what may be replaced at the final path is genomamba.outputs' decision.
 """
 
 from __future__ import annotations

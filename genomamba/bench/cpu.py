@@ -5,13 +5,13 @@ side by side in one process.
 
 For each model size, a seeded random record streams through the model in ``--chunk``-base chunks (the
 classifier's CPU chunk) with the conv and SSM states carried, then the head's softmax, as
-``NeuralClassifier.score`` does for one strand. The paths alternate, ``--repeats`` times each: the fast
-path with float32 matrix products, again with bfloat16 ones with ``--precision bfloat16``, and
-today's path. The table gives medians of wall-clock and of process CPU time (all threads),
-bases per second on both, and the largest differences of the class probabilities and of the pooled
-summary from today's path. Other jobs on the
-machine slow the wall clock, so the load average is printed beside it. The old path is slow, so it
-streams ``--old-length`` bases (the rate does not depend on the length: the state is constant).
+``NeuralClassifier.score`` does for one strand. The paths alternate, ``--repeats`` times each: the
+fast path with float32 matrix products, again with bfloat16 ones with ``--precision bfloat16``, and
+today's path. The table gives medians of wall-clock and of process CPU time (all threads), bases
+per second on both, and the largest differences of the class probabilities and of the pooled
+summary from today's path. Other jobs on the machine slow the wall clock, so the load average is
+printed beside it. The old path is slow, so it streams ``--old-length`` bases (the rate does not
+depend on the length: the state is constant).
 
 Models: the default (d_model 32, 2 layers, d_state 8; config/config.yaml) and the shipped bacteria
 model's size (d_model 128, 4 layers, d_state 16), with seeded random weights (the speed does not
@@ -36,8 +36,8 @@ from genomamba.models import ModelConfig, build_model
 
 LENGTHS = {"default": (1 << 19, 1 << 15), "d128x4": (1 << 15, 1 << 12)}   # (fast, today's path)
 SIZES = {"default": ModelConfig(n_classes=6), "d128x4": ModelConfig(n_classes=6, d_model=128, n_layers=4, d_state=16)}
-COLUMNS = ("model", "path", "products", "torch_threads", "kernel_threads", "bases", "wall_s", "cpu_s", "kbp_per_s_wall",
-           "kbp_per_s_cpu", "speedup_wall", "max_prob_diff", "max_summary_diff", "load_1min")
+COLUMNS = ("model", "path", "products", "torch_threads", "kernel_threads", "bases", "wall_s", "cpu_s",
+           "kbp_per_s_wall", "kbp_per_s_cpu", "speedup_wall", "max_prob_diff", "max_summary_diff", "load_1min")
 
 
 def parse(argv):
@@ -115,7 +115,8 @@ def run_model(name, length, old_length, args):
         probs = measure(model, tokens[:old_length], args.chunk, backend, precision)[2]
         diff = [float(np.abs(probs[i] - today[i]).max()) for i in (0, 1)]
         wall, cpu = (float(np.median([t[i] for t in times[path]])) for i in (0, 1))
-        rows.append({"model": name, "path": path, "products": precision, "torch_threads": torch.get_num_threads(),
+        rows.append({"model": name, "path": path, "products": precision,
+                     "torch_threads": torch.get_num_threads(),
                      "kernel_threads": cpu_inference.get_threads() if backend == "auto" else "-",
                      "bases": len(seq), "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
                      "kbp_per_s_wall": round(len(seq) / wall / 1e3, 1),

@@ -51,10 +51,11 @@ def add_cpu_arguments(parser) -> None:
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="CPU threads of a neural model on the CPU (default 0: every core this process may use)")
     parser.add_argument("--cpu-precision", choices=PRECISIONS, default="float32",
-                        help="factors of a Mamba model's matrix products on the CPU, with float32 sums either "
-                             "way: bfloat16 runs a d_model 128 model about 1.2-1.4 times as fast where the "
-                             "processor has bfloat16 dot products (AVX512_BF16, AMX; elsewhere it is slower) "
-                             "and moves its probabilities by up to a few 1e-4 (default float32)")
+                        help="precision of a Mamba model's matrix products on the CPU (their sums are float32 "
+                             "either way): bfloat16 factors and products make a d_model 128 model 1.2-1.5 "
+                             "times as fast where the processor has bfloat16 dot products (AVX512_BF16, AMX; "
+                             "elsewhere they are slower) and move its probabilities by up to a few 1e-4 "
+                             "(default float32)")
 
 
 def check_threads(threads: int) -> None:

@@ -63,10 +63,10 @@ _threads = 0        # 0: every core this process may use
 _launch = threading.Lock()   # numba's workqueue threads serve one parallel call at a time; compiling
 # fastmath without reassociation: the exp2's rounding trick, (x + 1.5 * 2^23) - 1.5 * 2^23, must stay
 _FAST = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
-# The matrix products around the kernels (PyTorch's, called by genomamba.models.mamba): float32
-# factors, or factors rounded to bfloat16 (float32 sums), which processors with bfloat16 dot products
-# (x86's AVX512_BF16, AMX) multiply at two to three times the float32 rate; the rounding moves a
-# model's probabilities by up to a few 1e-4, so it is chosen, never the default.
+# The matrix products around the kernels (PyTorch's, called by genomamba.models.mamba): float32, or
+# bfloat16 factors and products (float32 sums), which processors with bfloat16 dot products (x86's
+# AVX512_BF16, AMX) multiply at two to three times the float32 rate; the rounding moves a model's
+# probabilities by up to a few 1e-4, so it is chosen, never the default.
 PRECISIONS = ("float32", "bfloat16")
 _precision = "float32"
 

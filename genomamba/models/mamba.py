@@ -10,7 +10,7 @@ the same arithmetic on buffers kept between calls (``_buffer``), so that a strea
 ask the allocator for fresh pages at every chunk; delta's low-rank product (dt_proj) happens inside
 the scan kernel, and each residual is added by its out_proj's matrix product in place. The matrix
 products take float32 factors, or bfloat16 ones where ``cpu_inference.set_precision`` chose them
-(float32 sums either way). Everything else (training, CUDA, other backends) takes the modules'
+(float32 sums, the product rounded to bfloat16). Everything else (training, CUDA, other backends) takes the modules'
 ``forward``.
 """
 
@@ -127,7 +127,7 @@ def _buffer(name: str, *shape: int, dtype=torch.float32) -> torch.Tensor:
 
 def _product(x, weight, out, dtype, add: bool = False):
     """out = x weight^T (+= with ``add``), the factors in ``dtype``: float32, or bfloat16 (rounded
-    copies, float32 sums)."""
+    copies; the sums in float32, the product rounded to bfloat16 before it is written or added)."""
     weight = weight.detach()
     if dtype == torch.float32:
         return out.addmm_(x, weight.t()) if add else torch.mm(x, weight.t(), out=out)
