@@ -160,6 +160,21 @@ def test_no_confident_member_is_unclassified_with_the_last_members_scores():
     assert at_zero == 0
 
 
+def test_the_cpu_options_reach_a_member_on_the_cpu(monkeypatch):
+    import torch
+
+    from genomamba.classifiers.devices import use_cpu
+    from genomamba.kernels import cpu_inference
+
+    monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(("threads", n)))
+    monkeypatch.setattr(cpu_inference, "set_precision", lambda p: calls.append(("precision", p)))
+    on_cpu = Fixed([0.5, 0.5], 0.5, 0.5)
+    on_cpu.device = torch.device("cpu")
+    calls = []
+    use_cpu(cascade(Fixed([0.5, 0.5], 0.5, 0.5), on_cpu), 3, "bfloat16")   # only the second has a device
+    assert calls == [("threads", 3), ("precision", "bfloat16")]
+
+
 def test_members_with_other_species_are_a_config_error_naming_both():
     with pytest.raises(ConfigError, match=r"members m0 and m1 have different species.*'A a', 'B b'.*'A a', 'C c'"):
         cascade(Fixed([0.5, 0.5], 1, 0.5), Fixed([0.5, 0.5], 1, 0.5, species=["A a", "C c"]))

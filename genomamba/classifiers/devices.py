@@ -43,7 +43,13 @@ def resolve_device(name: str):
 def use_cpu(classifier, threads: int = 0, precision: str = "float32") -> None:
     """Score on ``threads`` intra-op CPU threads (0: every available core), with matrix products in
     ``precision`` (genomamba.kernels.cpu_inference.set_precision), when ``classifier`` is a neural
-    model on the CPU; classifiers without a torch device, or on a GPU, are left alone."""
+    model on the CPU, or a combined model with such a member; classifiers without a torch device, or
+    on a GPU, are left alone."""
+    members = getattr(classifier, "members", None)
+    if members is not None:
+        for member in members:
+            use_cpu(member.classifier, threads, precision)
+        return
     device = getattr(classifier, "device", None)
     if device is None or getattr(device, "type", device) != "cpu":
         return
