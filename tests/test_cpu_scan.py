@@ -208,6 +208,9 @@ def precision():
 def test_bfloat16_products_move_a_real_models_probabilities_a_little(bacteria, precision, tmp_path):
     with pytest.raises(ValueError, match="float32, bfloat16"):
         precision("float16")
+    from genomamba.classifiers.devices import CPU_PRECISIONS   # the command's choices, named without torch
+
+    assert CPU_PRECISIONS == cpu_inference.PRECISIONS
     for record in read_records(ROOT / "tests" / "data" / "ecoli_DH1_slice.fa"):
         tokens = np.concatenate([t for t, _ in record.chunks()])[5000:7000]   # a call of 0.64 against 0.36
     exact = bacteria.score([tokens])

@@ -134,7 +134,7 @@ def main(argv=None) -> int:
         print("genomamba bench cpu: numba is not installed, so there is no fast CPU path", file=sys.stderr)
         return 1
     cores = cpu_inference.available_cores()
-    previous, precision = torch.get_num_threads(), cpu_inference.get_precision()
+    previous = torch.get_num_threads()
     torch.set_num_threads(args.threads or cores)
     print(f"# {cpu_name()}, {cores} cores, "
           f"torch {torch.__version__}, {time.strftime('%Y-%m-%d')}; genomamba bench cpu {' '.join(argv or [])}")
@@ -146,7 +146,6 @@ def main(argv=None) -> int:
             rows += run_model(name, length, min(old, length), args)
     finally:
         torch.set_num_threads(previous)
-        cpu_inference.set_precision(precision)
     print("\t".join(COLUMNS))
     for row in rows:
         print("\t".join(str(row.get(c, "")) for c in COLUMNS))

@@ -8,6 +8,9 @@ import re
 from ..errors import ConfigError
 
 DEVICE = re.compile(r"auto|cpu|cuda(?::(?P<index>\d+))?")
+# the precisions of a neural model's matrix products on the CPU (genomamba.kernels.cpu_inference's
+# PRECISIONS, named here too so that parsing a command's arguments does not import torch and numba)
+CPU_PRECISIONS = ("float32", "bfloat16")
 
 
 def check_device(name: str, what: str = "device") -> str:

@@ -46,11 +46,11 @@ def add_arguments(parser):
 
 
 def add_cpu_arguments(parser) -> None:
-    from ..kernels.cpu_inference import PRECISIONS
+    from ..classifiers.devices import CPU_PRECISIONS
 
     parser.add_argument("--threads", type=int, default=0, metavar="N",
                         help="CPU threads of a neural model on the CPU (default 0: every core this process may use)")
-    parser.add_argument("--cpu-precision", choices=PRECISIONS, default="float32",
+    parser.add_argument("--cpu-precision", choices=CPU_PRECISIONS, default="float32",
                         help="precision of a Mamba model's matrix products on the CPU (their sums are float32 "
                              "either way): bfloat16 factors and products make a d_model 128 model 1.2-1.5 "
                              "times as fast where the processor has bfloat16 dot products (AVX512_BF16, AMX; "
@@ -68,7 +68,7 @@ def load_model(model_dir: Path, device: str, threads: int = 0, precision: str = 
     A device other than ``auto`` is passed to the classifier's ``to(device)`` where it has one
     (the neural models; with ``auto`` they keep the device their ``load`` chose). A neural model
     on the CPU scores on ``threads`` threads (0: every available core), its matrix products in
-    ``precision`` (genomamba.kernels.cpu_inference.PRECISIONS)."""
+    ``precision`` (genomamba.classifiers.devices.CPU_PRECISIONS)."""
     from ..classifiers import load
     from ..classifiers.devices import use_cpu
 

@@ -10,8 +10,8 @@ the same arithmetic on buffers kept between calls (``_buffer``), so that a strea
 ask the allocator for fresh pages at every chunk; delta's low-rank product (dt_proj) happens inside
 the scan kernel, and each residual is added by its out_proj's matrix product in place. The matrix
 products take float32 factors, or bfloat16 ones where ``cpu_inference.set_precision`` chose them
-(float32 sums, the product rounded to bfloat16). Everything else (training, CUDA, other backends) takes the modules'
-``forward``.
+(float32 sums, the product rounded to bfloat16). Everything else (training, CUDA, other backends)
+takes the modules' ``forward``.
 """
 
 from __future__ import annotations
@@ -125,10 +125,11 @@ def _buffer(name: str, *shape: int, dtype=torch.float32) -> torch.Tensor:
     return buffer[:numel].view(shape)
 
 
-def _product(x, weight, out, dtype, add: bool = False):
-    """out = x weight^T (+= with ``add``), the factors in ``dtype``: float32, or bfloat16 (rounded
-    copies; the sums in float32, the product rounded to bfloat16 before it is written or added)."""
-    weight = weight.detach()
+def _product(x, weight, out, add: bool = False):
+    """out = x weight^T (+= with ``add``), the factors in ``cpu_inference.product_dtype()``: float32,
+    or bfloat16 (rounded copies; the sums in float32, the product rounded to bfloat16 before it is
+    written or added)."""
+    weight, dtype = weight.detach(), cpu_inference.product_dtype()
     if dtype == torch.float32:
         return out.addmm_(x, weight.t()) if add else torch.mm(x, weight.t(), out=out)
     factor = _buffer("factor", *x.shape, dtype=dtype).copy_(x)
@@ -151,7 +152,6 @@ def _cpu_forward(backbone: "MambaBackbone", tokens, states):
     embeddings, tokens = backbone.embed.weight.detach(), tokens.reshape(-1)
     h = torch.index_select(embeddings, 0, tokens, out=_buffer("h", batch * L, d))
     normed = _buffer("normed", batch * L, d)
-    dtype = cpu_inference.product_dtype()
     states = states if states is not None else [None] * len(backbone.layers)
     new_states = []
     for i, (layer, state) in enumerate(zip(backbone.layers, states)):
@@ -163,17 +163,16 @@ def _cpu_forward(backbone: "MambaBackbone", tokens, states):
             torch.index_select(table @ in_proj.t(), 0, tokens, out=xz)
         else:
             cpu_inference.rms_norm(h, layer.norm.weight, layer.norm.eps, normed)
-            _product(normed, in_proj, xz, dtype)
-        new_states.append(_cpu_mixer(layer.mixer, xz, h, batch, L, state, dtype))
+            _product(normed, in_proj, xz)
+        new_states.append(_cpu_mixer(layer.mixer, xz, h, batch, L, state))
     out = torch.empty(batch * L, d)
     cpu_inference.rms_norm(h, backbone.norm_f.weight, backbone.norm_f.eps, out)
     return out.view(batch, L, d), new_states
 
 
-def _cpu_mixer(mixer: MambaMixer, xz, h, batch: int, L: int, state, dtype):
+def _cpu_mixer(mixer: MambaMixer, xz, h, batch: int, L: int, state):
     """Adds the mixer's output to the residual ``h`` (batch * L, d) in place, from its in_proj output
-    ``xz`` (batch * L, 2 d_inner); returns its new (conv_state, ssm_state). ``dtype``: that of the
-    matrix products' factors."""
+    ``xz`` (batch * L, 2 d_inner); returns its new (conv_state, ssm_state)."""
     di, n, r = mixer.D.shape[0], mixer.d_state, mixer.rank
     K = mixer.conv_weight.shape[1]
     conv_state, ssm_state = state if state is not None else (None, None)
@@ -185,8 +184,8 @@ def _cpu_mixer(mixer: MambaMixer, xz, h, batch: int, L: int, state, dtype):
     cpu_inference.conv_into(x, mixer.conv_weight.detach().t().contiguous(), mixer.conv_bias, before, u)
     # the last K - 1 inputs, copied out of the buffer
     last = (x[:, L - (K - 1):] if L >= K - 1 else torch.cat([before, x], 1)[:, L:]).transpose(1, 2).clone()
-    proj = _product(u.view(batch * L, di), mixer.x_proj.weight, _buffer("proj", batch * L, r + 2 * n),
-                    dtype).view(batch, L, r + 2 * n)
+    proj = _product(u.view(batch * L, di), mixer.x_proj.weight,
+                    _buffer("proj", batch * L, r + 2 * n)).view(batch, L, r + 2 * n)
     low, B, C = proj[..., :r], proj[..., r:r + n], proj[..., r + n:]
     ssm = (ssm_state.transpose(1, 2).contiguous() if ssm_state is not None    # (batch, N, di)
            else torch.zeros(batch, n, di))
@@ -194,5 +193,5 @@ def _cpu_mixer(mixer: MambaMixer, xz, h, batch: int, L: int, state, dtype):
     y = _buffer("y", batch, L, di)
     cpu_inference.scan_into(u, low, mixer.dt_proj.weight.detach().t().contiguous(), z, B, C, A2, mixer.D,
                             mixer.dt_bias, ssm, y)
-    _product(y.view(batch * L, di), mixer.out_proj.weight, h, dtype, add=True)
+    _product(y.view(batch * L, di), mixer.out_proj.weight, h, add=True)
     return last, ssm.transpose(1, 2)
