@@ -1,7 +1,7 @@
 """The whole species model against the same architecture built from the Mamba authors' modules (GPU).
 
     python benchmarks/model_vs_mamba_ssm.py --peer PEER [--out FILE.json] [--batch 8] [--length 16384]
-        [--repeats 5] [--long 20 22 24] [--build-only]
+        [--repeats 5] [--long 20 22 24] [--profile] [--build-only]
 
 PEER is a folder outside the repository holding the authors' sources, which this script compiles with
 torch's cpp_extension on first use (``TORCH_EXTENSIONS_DIR`` caches the build; ``--build-only``
@@ -21,7 +21,9 @@ path) and once without it (``nn.Conv1d``, their fallback). Timed in one process 
 alternating ``ours, theirs (fast), theirs (slow), ours`` (ours: the mean of its two runs): the forward and the training step
 (forward + backward) of a batch, then one long record without gradients, theirs as one
 whole-sequence forward, ours streamed in 2^18-base chunks with the state carried. Ratios are the
-authors' time over ours (> 1: ours is faster).
+authors' time over ours (> 1: ours is faster). ``--profile`` adds where the GPU time goes: the
+kernels of one training step of each model and of one streamed chunk of ours (torch.profiler,
+summed per kernel name, largest first), into the JSON and printed.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.profiler import ProfilerActivity, profile
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -121,6 +124,55 @@ def peer_throughput(model_class, cfg, batch, length, repeats) -> dict:
             for metric, fn in (("forward", forward), ("forward+backward", forward_backward))}
 
 
+def kernel_times(fn, top: int = 25) -> dict:
+    """The GPU time of the kernels ``fn`` launches (one call after a warm-up), summed per kernel name:
+    {"wall_us": one call without the profiler (where it is well above total_us, host time decides),
+    "total_us": all kernels, "kernels": [[name, calls, microseconds], ...] largest first}."""
+    wall = seconds_per_call(fn, 5)
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        fn()
+        torch.cuda.synchronize()
+    rows = [(e.key, e.count, e.self_device_time_total) for e in prof.key_averages()
+            if e.self_device_time_total > 0]
+    rows.sort(key=lambda row: -row[2])
+    return {"wall_us": round(wall * 1e6), "total_us": round(sum(row[2] for row in rows)),
+            "kernels": [[name[:90], calls, round(us)] for name, calls, us in rows[:top]]}
+
+
+def training_step(model, logits_of, batch, length):
+    """One forward + backward of ``model`` (``logits_of(tokens)``) at batch x length, bf16 autocast."""
+    tokens = torch.randint(0, 4, (batch, length), device="cuda")
+    labels = torch.zeros(batch, dtype=torch.long, device="cuda")
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            logits = logits_of(tokens)
+        F.cross_entropy(logits.float(), labels).backward()
+    return step
+
+
+def profiles(model_class, cfg, batch, length) -> dict:
+    """Kernel times of a training step of ours and of theirs, and of one streamed chunk of ours."""
+    from genomamba.models import build_model
+    torch.manual_seed(0)
+    ours = build_model(cfg, seed=0).cuda()
+    theirs = model_class(cfg).cuda()
+    out = {"ours, training step": kernel_times(training_step(
+               ours, lambda tokens: ours.head(ours.summarise_windows(tokens)), batch, length)),
+           "theirs, training step": kernel_times(training_step(theirs, theirs, batch, length))}
+    ours.eval()
+    piece = torch.randint(0, 4, (1, 2 ** 18), device="cuda")
+    state = ours.new_state(1)
+
+    @torch.inference_mode()
+    def chunk():
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            ours.feed(piece, state)
+    out["ours, one streamed 2^18 chunk"] = kernel_times(chunk)
+    return out
+
+
 def ours_throughput(cfg, batch, length, repeats) -> dict:
     rows = bench_model.throughput_rows(cfg, torch.device("cuda"), batch, length, repeats, "auto")
     return {row[6]: row[7] for row in rows}
@@ -155,6 +207,7 @@ def main(argv=None) -> int:
     parser.add_argument("--length", type=int, default=16384)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--long", type=int, nargs="*", default=[20, 22, 24], metavar="LOG2_L")
+    parser.add_argument("--profile", action="store_true", help="add the kernels' GPU times per model")
     parser.add_argument("--build-only", action="store_true", help="compile the authors' extensions, then exit")
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
@@ -208,6 +261,15 @@ def main(argv=None) -> int:
         result["long"].append(long_record(model_class, cfg, 2 ** log2))
         save()
         print(json.dumps(result["long"][-1]), flush=True)
+
+    if args.profile:
+        result["profiles"] = profiles(model_class, cfg, args.batch, args.length)
+        save()
+        for name, table in result["profiles"].items():
+            print(f"\n{name}: {table['total_us'] / 1e3:.2f} ms of GPU time, "
+                  f"{table['wall_us'] / 1e3:.2f} ms per call")
+            for kernel, calls, us in table["kernels"]:
+                print(f"  {us / 1e3:8.3f} ms {calls:5d}x  {kernel}")
 
     ours = [r for r in result["rows"] if r["model"].startswith("genomamba") and "error" not in r]
     print(f"\n{result['device']}, batch {args.batch} x {args.length}, bf16; ratio = their time / ours")
