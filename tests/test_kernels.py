@@ -28,6 +28,7 @@ if not ON_GPU and os.environ.get("TRITON_INTERPRET") != "1":
     # module in a fresh interpreter with it set.
     pytest.skip("CPU runs go through test_kernels_interpreted.py", allow_module_level=True)
 
+from genomamba.kernels import add_norm  # noqa: E402
 from genomamba.kernels import causal_conv1d as conv  # noqa: E402
 from genomamba.kernels import selective_scan as ss  # noqa: E402
 from genomamba import kernels  # noqa: E402
@@ -254,6 +255,34 @@ def test_causal_conv1d_matches_reference(gen, batch, dim, L, width, bias, init, 
     assert not bad, f"seed {SEED}: relative errors over {tol}: {bad}"
 
 
+@pytest.mark.parametrize("with_out,out_dtype,normed_dtype", [
+    (True, torch.float32, torch.float32),
+    (False, None, torch.float32),                 # the first block: nothing to add
+    (True, torch.bfloat16, torch.bfloat16),       # under autocast: a bf16 output, a bf16 norm
+])
+def test_add_rms_norm_matches_reference(gen, with_out, out_dtype, normed_dtype):
+    """The residual stream and its norm, and the gradients of h, out and the weight (which the
+    kernel sums over rows in per-program parts), from gradients reaching both outputs."""
+    rows, d = (3 * 37, 20) if not ON_GPU else (8 * 3001, 128)
+    r = lambda *s: torch.randn(*s, generator=gen, dtype=torch.float64)  # noqa: E731
+    h, out, weight = r(rows, d), r(rows, d) if with_out else None, r(d)
+    ref = [x.clone().requires_grad_() if x is not None else None for x in (h, out, weight)]
+    tri = [x.to(DEVICE, dtype).requires_grad_() if x is not None else None
+           for x, dtype in ((h, torch.float32), (out, out_dtype), (weight, torch.float32))]
+    normed_ref, r_ref = reference.add_rms_norm_ref(*ref, 1e-5, torch.float64)
+    normed, res = add_norm.add_rms_norm_triton(*tri, 1e-5, normed_dtype)
+    assert normed.dtype == normed_dtype and res.dtype == torch.float32
+    g_normed, g_r = r(rows, d), r(rows, d)
+    ((normed_ref * g_normed).sum() + (r_ref * g_r).sum()).backward()
+    ((normed.double() * g_normed.to(DEVICE)).sum() + (res.double() * g_r.to(DEVICE)).sum()).backward()
+    tol = BF16_TOL if normed_dtype == torch.bfloat16 else FP32_TOL
+    errors = {"normed": _rel(normed, normed_ref), "r": _rel(res, r_ref)}
+    errors.update({name: _rel(t.grad, f.grad) for name, t, f in zip(("dh", "dout", "dweight"), tri, ref)
+                   if t is not None})
+    bad = {k: e for k, e in errors.items() if not e < tol}
+    assert not bad, f"seed {SEED}: relative errors over {tol}: {bad}"
+
+
 def _channels_last(x):
     """The same values as x (batch, dim, L), stored channels-last, as a new leaf."""
     return x.detach().transpose(1, 2).contiguous().transpose(1, 2).requires_grad_()
@@ -345,8 +374,8 @@ def _launch_record(fn, args, kwargs):
 def test_every_launch_compiles_for_sm90(gen, tmp_path, monkeypatch):
     """The interpreter runs kernels as Python and misses what only Triton's compiler checks (a
     loop-carried variable that changes type, say): the launches of small scans (both kernel pairs,
-    with and without z and gradients, fp32 and bf16) and convolutions, recorded here, compile for
-    an H100 in a process where Triton compiles."""
+    with and without z and gradients, fp32 and bf16), convolutions and residual norms, recorded
+    here, compile for an H100 in a process where Triton compiles."""
     from triton.runtime.interpreter import InterpretedFunction
     launches = {}
     run = InterpretedFunction.run
@@ -370,6 +399,11 @@ def test_every_launch_compiles_for_sm90(gen, tmp_path, monkeypatch):
         out, final = conv.causal_conv1d_triton(x, weight, bias, initial_states=init,
                                                return_final_states=True, activation="silu")
         (out.float().sum() + final.float().sum()).backward()
+        h, out, weight = (torch.randn(*s, generator=gen).to(dtype).requires_grad_()
+                          for s in ((5, 20), (5, 20), (20,)))
+        normed, res = add_norm.add_rms_norm_triton(h, out, weight.float(), 1e-5, dtype)
+        (normed.float().sum() + res.sum()).backward()
+        add_norm.add_rms_norm_triton(h, None, weight.float(), 1e-5, dtype)[0].float().sum().backward()
     path = tmp_path / "launches.json"
     path.write_text(json.dumps([json.loads(key) for key in launches]))
     proc = subprocess.run([sys.executable, str(Path(__file__).parent / "compile_for_sm90.py"),

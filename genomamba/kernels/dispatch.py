@@ -59,3 +59,12 @@ def causal_conv1d_fn(x, weight, bias=None, *, initial_states=None, return_final_
             if _BACKEND == "auto" and cpu_inference.conv_applies(x, weight, bias, initial_states, activation)
             else reference.causal_conv1d_ref)
     return conv(x, weight, bias, initial_states, return_final_states, activation)
+
+
+def add_rms_norm(h, out, weight, eps, normed_dtype):
+    """(normed, r): the residual stream r = h + out in float32 (h where out is None) and its RMSNorm
+    times weight in ``normed_dtype``, in one Triton pass on CUDA (``add_norm``)."""
+    if _use_triton(h):
+        from .add_norm import add_rms_norm_triton
+        return add_rms_norm_triton(h, out, weight, eps, normed_dtype)
+    return reference.add_rms_norm_ref(h, out, weight, eps, normed_dtype)

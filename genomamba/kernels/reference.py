@@ -80,3 +80,11 @@ def causal_conv1d_ref(x, weight, bias=None, initial_states=None, return_final_st
     if return_final_states:
         return out, xc[..., xc.shape[-1] - (width - 1):].to(dtype_in)
     return out
+
+
+def add_rms_norm_ref(h, out, weight, eps, normed_dtype):
+    """(normed, r): r = h + out (h where out is None), normed = RMSNorm(r) * weight in normed_dtype;
+    r in float32 (float64 for float64 h)."""
+    work = torch.float64 if h.dtype == torch.float64 else torch.float32
+    r = h.to(work) if out is None else h.to(work) + out.to(work)
+    return F.rms_norm(r, (r.shape[-1],), weight.to(work), eps).to(normed_dtype), r

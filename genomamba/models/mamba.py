@@ -74,18 +74,32 @@ class MambaMixer(nn.Module):
 
 
 class MambaBlock(nn.Module):
+    """RMSNorm and mixer. The residual add of the block before it happens in the same pass as the
+    norm (``kernels.add_rms_norm``): a block takes the residual stream without the previous block's
+    output and returns its own output, as mamba_ssm's ``Block`` does."""
+
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.norm = nn.RMSNorm(cfg.d_model, eps=1e-5)
         self.mixer = MambaMixer(cfg)
 
-    def forward(self, h, state=None):
-        out, state = self.mixer(self.norm(h), state)
-        return h + out, state
+    def forward(self, h, out, state=None):
+        """h: the residual stream, out: the previous block's output (None for the first block); returns
+        this block's output, the residual stream h + out and the mixer's new state."""
+        normed, h = kernels.add_rms_norm(h, out, self.norm.weight, self.norm.eps, _normed_dtype(h))
+        out, state = self.mixer(normed, state)
+        return out, h, state
+
+
+def _normed_dtype(h):
+    """What the norm writes for the next matrix product: autocast's dtype where autocast is on."""
+    device = h.device.type
+    return torch.get_autocast_dtype(device) if torch.is_autocast_enabled(device) else torch.float32
 
 
 class MambaBackbone(nn.Module):
-    """Tokens (batch, L) -> final hidden states (batch, L, d_model), with per-layer state carried."""
+    """Tokens (batch, L) -> final hidden states (batch, L, d_model) in float32, with per-layer state
+    carried."""
 
     streams = True
 
@@ -98,13 +112,14 @@ class MambaBackbone(nn.Module):
     def forward(self, tokens, states=None):
         if _cpu_inference(self, tokens):
             return _cpu_forward(self, tokens, states)
-        h = self.embed(tokens)
+        h, out = self.embed(tokens), None
         states = states if states is not None else [None] * len(self.layers)
         new_states = []
         for layer, state in zip(self.layers, states):
-            h, state = layer(h, state)
+            out, h, state = layer(h, out, state)
             new_states.append(state)
-        return self.norm_f(h), new_states
+        normed, _ = kernels.add_rms_norm(h, out, self.norm_f.weight, self.norm_f.eps, torch.float32)
+        return normed, new_states
 
 
 _workspace = threading.local()   # this thread's buffers for _cpu_forward, by name
