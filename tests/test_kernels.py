@@ -123,7 +123,8 @@ def _compare_scan(gen, batch, dim, L, N, groups=0, with_all=True, softplus=True,
 
 
 # several programs, chunks and tiles at small sizes, in both forwards
-SMALL = dict(bwd_block_k=2, bwd_tile_t=4, tile_t=4, fwd_chunks=3, step_block_d=2, step_unroll=4)
+SMALL = dict(bwd_block_k=2, bwd_tile_t=4, tile_t=4, fwd_chunks=3, step_block_d=2, bwd_step_block_d=2,
+             step_unroll=4)
 
 
 @pytest.mark.parametrize("case", [

@@ -237,7 +237,7 @@ def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, want
     groups = B4.shape[1]
     dim_per_group = dim // groups
     ckpt_len = cfg.bwd_tile_t
-    block_d = largest_pow2_dividing(dim_per_group, cfg.step_block_d)
+    block_d = largest_pow2_dividing(dim_per_group, cfg.bwd_step_block_d)
     n_dblocks = dim // block_d
     chunk_len, n_chunks = step_chunks(L, batch * n_dblocks, ckpt_len, cfg.bwd_chunks, cfg,
                                       u.device)
@@ -252,7 +252,7 @@ def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, want
             dim, L, N, n_dblocks, dim_per_group, chunk_len, n_chunks,
             C_rows.stride(1), *delta.stride(), *dy.stride(),
             BLOCK_D=block_d, BLOCK_N=block_n, UNROLL=math.gcd(cfg.step_unroll, cfg.bwd_tile_t),
-            HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, num_warps=cfg.step_warps)
+            HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, num_warps=cfg.bwd_step_warps)
         p_in = torch.empty(batch, n_chunks, dim, N, **f32)
         chunk_carry(A32, dlast, sumP, sumS, p_in, reverse=True)
     rows = batch * n_chunks
@@ -272,6 +272,6 @@ def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, want
         *ddelta.stride(),
         BLOCK_D=block_d, BLOCK_N=block_n, HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
         SOFTPLUS=softplus, HAS_P_IN=p_in is not None, WANT_DH0=want_dh0,
-        num_warps=cfg.step_warps)
+        num_warps=cfg.bwd_step_warps)
     return (du, ddelta, reduce_groups(dB_part, groups, b_ndim),
             reduce_groups(dC_part, groups, b_ndim), dA_part, dD_part, dbias_part, dh0)

@@ -28,6 +28,8 @@ class ScanConfig:
     bwd_step_min_elements: int = 1 << 23
     step_block_d: int = 32     # step forward: channels per program (one warp: 4 per thread)
     step_warps: int = 1
+    bwd_step_block_d: int = 32  # step backward: channels per program
+    bwd_step_warps: int = 1
     step_unroll: int = 8       # step forward: steps per tile (4, 8 or 16)
     step_programs_per_sm: int = 64
     step_max_chunks: int = 512
