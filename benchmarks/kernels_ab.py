@@ -17,8 +17,9 @@ Per shape (bf16, N 16, D, delta_bias, softplus; z with --z) it prints the forwar
 the forward with gradients (it stores the backward's checkpoints), the backward alone
 (`torch.autograd.grad` of all inputs) and forward + backward: old, new (ms, medians of CUDA-event
 timings with L2 flushed) and old / new. The two are timed one after the other on the same inputs,
-shape by shape. --channels-last passes z and y's gradient as the model does, views of (batch, L, dim)
-tensors with stride 1 along channels (contiguous inputs can hide a change of the model's speed).
+shape by shape. --channels-last passes u, delta, z and y's gradient as the model does, views of
+(batch, L, dim) tensors with stride 1 along channels (contiguous inputs can hide a change of the
+model's speed).
 --gpu-time adds the summed GPU time of the launched kernels (torch.profiler) after each figure: where
 the two differ, host time decides. --check first compares each plan's outputs and gradients with
 float64 (--plans only). Sweeps of many plans: `genomamba bench kernels --configs`.
@@ -136,7 +137,7 @@ def _parse_args(argv):
     p.add_argument("--shapes", default=SHAPES, help="BATCHxDIMxL, comma separated")
     p.add_argument("--z", action="store_true", help="include the z gate")
     p.add_argument("--channels-last", action="store_true",
-                   help="z and y's gradient as the model passes them (stride 1 along channels)")
+                   help="u, delta, z and y's gradient as the model passes them (stride 1 along channels)")
     p.add_argument("--gpu-time", action="store_true", help="also the kernels' summed GPU time")
     p.add_argument("--check", action="store_true", help="check each plan against float64 first")
     p.add_argument("--seed", type=int, default=1, help="seed of the random inputs")
@@ -182,7 +183,7 @@ def main(argv=None) -> int:
                     worst = max(errs.values())
                     print(f"check {variant.name} {dtype}: worst rel err {worst:.2e}", flush=True)
 
-    print(f"{'with' if args.z else 'no'} z" + (", z and dy channels-last" if args.channels_last else "")
+    print(f"{'with' if args.z else 'no'} z" + (", u, delta, z and dy channels-last" if args.channels_last else "")
           + ("; [GPU time]" if args.gpu_time else "") + "; ms, old / new = x")
     print("batch x dim x L | " + " | ".join(f"{c} old | new | x" for c in COLUMNS))
     gen = torch.Generator(device="cuda").manual_seed(args.seed)
@@ -191,8 +192,9 @@ def main(argv=None) -> int:
         dy = torch.randn(*shape, device="cuda", generator=gen).to(torch.bfloat16)
         if args.channels_last:
             dy = channels_last(dy)
-            if args.z:
-                inputs["z"] = channels_last(inputs["z"])
+            for name in ("u", "delta", "z"):
+                if inputs.get(name) is not None:
+                    inputs[name] = channels_last(inputs[name])
         before, after = (timings(v, inputs, dy, args.gpu_time) for v in variants)
         print("x".join(map(str, shape)), "|", " | ".join(
             f"{_cell(*a)} | {_cell(*b)} | {a[0] / b[0]:.2f}" for a, b in zip(before, after)),
