@@ -8,8 +8,10 @@ Two layouts. The tiled kernels (``scan_fwd_tiled``, ``scan_bwd_tiled``) walk L i
 steps, each tile's recurrence a parallel scan along time (``tl.associative_scan`` of the affine maps
 h -> a h + b, reversed for g) over (BLOCK_N, BLOCK_T) in registers; they read B and C in place. The
 step kernels (``scan_fwd_step``, ``scan_bwd_step``) give each program BLOCK_D channels of one batch
-row whose (BLOCK_D, BLOCK_N) states it steps through time: as Triton lays out 32 channels in one
-warp, each thread holds 4 channels x 4 states and 4 lanes share a channel. They read B_t and C_t as
+row whose (BLOCK_D, BLOCK_N) states it steps through time: Triton (3.6) spreads the 16 states over
+16 lanes and the channels over the other lanes and the registers (32 channels in one warp: 16
+channels x 1 state per thread), so a sum over N takes four rounds of shuffles and a sum over the
+channels one (``benchmarks/kernel_resources.py`` counts them). They read B_t and C_t as
 rows of copies in the inputs' dtype (``rows_of_n``: half the L1 traffic in bf16, which bounds the
 output pass), zero-padded to BLOCK_N and past L so that they load without masks. Both layouts run
 chunks of L side by side (``scan_chunk_carry``); helpers of either layout are below.
