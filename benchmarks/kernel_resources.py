@@ -6,7 +6,7 @@
 
 A small scan runs in Triton's interpreter (a subprocess with TRITON_INTERPRET=1) to record the step
 kernels' launches: the forward's summary and output passes with and without gradients (with z) and
-the backward. Each launch is then compiled at the model's tile sizes (BLOCK_D channels of
+the backward, with contiguous and with channels-last inputs. Each launch is then compiled at the model's tile sizes (BLOCK_D channels of
 BLOCK_N = 16 states, ``num_warps``) with the installed Triton, assembled by the ptxas its wheel
 carries, and disassembled: the table gives the registers per thread, the bytes spilled, and the
 counts of the instructions in the longest loop (the loop over time): spill loads and stores,
@@ -75,6 +75,9 @@ with torch.no_grad():
 leaves = {k: v.detach().requires_grad_() for k, v in inputs.items()}
 y = ss.selective_scan_triton(**leaves, delta_softplus=True)
 y.float().sum().backward()
+last = lambda x: x.detach().transpose(1, 2).contiguous().transpose(1, 2).requires_grad_()
+leaves = {k: last(v) if v.dim() == 3 and k in ("u", "delta", "z") else v for k, v in leaves.items()}
+ss.selective_scan_triton(**leaves, delta_softplus=True).float().sum().backward()
 json.dump([json.loads(k) for k in launches], open(sys.argv[1], "w"))
 """
 
@@ -129,7 +132,7 @@ def resources(launch, block_d: int, warps: int, unroll: int, tools: Path, tmp: P
 def describe(launch) -> str:
     name, c = launch[1], launch[3]
     if name == "_ss_bwd_step_kernel":
-        return "backward"
+        return "backward" + (", channels-last" if c.get("PER_STEP") else "")
     return ("forward summary" if c["SUMMARY"] else "forward output") + (
         ", checkpoints" if c.get("STORE_CKPT") else "") + (", z" if c.get("HAS_Z") else "")
 

@@ -395,6 +395,10 @@ def test_every_launch_compiles_for_sm90(gen, tmp_path, monkeypatch):
                 (y.float().sum() + last.sum()).backward()
                 with torch.no_grad():
                     ss.selective_scan_triton(**inputs, delta_softplus=True)
+            if kernel == "step":  # the step backward's other access path: channels-last inputs
+                inputs = {k: (_channels_last(v) if k in ("u", "delta", "z") and v is not None else v)
+                          for k, v in inputs.items()}
+                ss.selective_scan_triton(**inputs, delta_softplus=True).float().sum().backward()
         x, weight, bias, init = (torch.randn(*s, generator=gen).to(dtype).requires_grad_()
                                  for s in ((1, 4, 9), (4, 4), (4,), (1, 4, 3)))
         out, final = conv.causal_conv1d_triton(x, weight, bias, initial_states=init,

@@ -5,7 +5,10 @@ the chunk's own outputs send out of its first step and the chunk's sum of delta;
 ``scan_chunk_carry`` scans those backward into the adjoint arriving at each chunk's end. Then per segment of ckpt_len
 steps a program recomputes from the forward's checkpoint the states at every 4-step tile start
 into its scratch, walks the tiles backward, recomputing each tile's states and stepping the adjoint
-back through them; dB_t and dC_t are summed over its channels at every step. Takes no z (the gate's
+back through them; dB_t and dC_t are summed over its channels at every step. A tile's inputs and
+gradients move as (BLOCK_D, 4) tiles where each channel runs along L (contiguous tensors), and as
+one value per channel and step where the channels are contiguous (the model's channels-last
+tensors): each the access that coalesces, and the second also spills less. Takes no z (the gate's
 backward runs first, ``scan_gate``). The PyTorch reference is autograd through
 ``reference.selective_scan_ref``."""
 
@@ -15,10 +18,10 @@ import torch
 import triton
 import triton.language as tl
 
-from .layout import empty_like_layout
+from .layout import empty_like_layout, is_channels_last
 from .scan_chunk_carry import chunk_carry
-from .scan_common import (LOG2E, _cols4, _delta, _dy, _halves, _join4, _step, _step_program,
-                          _steps4, _tile_in, _tile_t, reduce_groups, rows_of_n)
+from .scan_common import (LN2, LOG2E, _cols4, _delta, _dy, _halves, _join4, _softplus, _step,
+                          _step_program, _steps4, _tile_in, _tile_t, reduce_groups, rows_of_n)
 from .scan_plan import largest_pow2_dividing, step_chunks
 
 
@@ -92,7 +95,7 @@ def _ss_bwd_step_summary_kernel(
 
 
 @triton.jit
-def _back_step(p, h_prev, A, A2, dl, du, dyk, u, B_row, C_row, t, offs_n, BLOCK_N: tl.constexpr):
+def _back_step(p, h_prev, A2, dl, du, dyk, u, B_row, C_row, t, offs_n, BLOCK_N: tl.constexpr):
     """One step backward for BD channels, given the state before it, its delta, delta u, dy and u,
     and the adjoint p sent back by the step after it: the p it sends back and its contributions:
     B_t . g_t (for du), ddelta before the softplus gradient, dA, and dB_t, dC_t summed over the
@@ -105,11 +108,54 @@ def _back_step(p, h_prev, A, A2, dl, du, dyk, u, B_row, C_row, t, offs_n, BLOCK_
     g = p + Ck[None, :] * dyk[:, None]
     gB = tl.sum(g * Bk[None, :], axis=1)
     ga = g * ah
-    ddl = u * gB + tl.sum(ga * A, axis=1)
+    ddl = u * gB + tl.sum(ga * A2, axis=1) * LN2  # A2 = A log2(e)
     dA = ga * dl[:, None]
     dB = tl.sum(g * du[:, None], axis=0)
     dC = tl.sum(h * dyk[:, None], axis=0)
     return a * g, gB, ddl, dA, dB, dC
+
+
+@triton.jit
+def _before(t, t_end, SIZE: tl.constexpr):
+    """t < t_end as a (SIZE,) mask (Triton's interpreter cannot mask a vector with a scalar)."""
+    return tl.zeros([SIZE], tl.int32) + t < t_end
+
+
+@triton.jit
+def _step_in(dl_row, u_row, o_row, t, t_end, stride_delta_len, stride_u_len, stride_dout_len, bias,
+             BLOCK_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """Step t's delta (after bias and softplus; 0 from t_end on, so that the step passes h and p),
+    delta before the softplus, u and dy, each one value per channel."""
+    m = _before(t, t_end, BLOCK_D)
+    raw = tl.load(dl_row + t * stride_delta_len, mask=m, other=0.0).to(tl.float32)
+    if HAS_BIAS:
+        raw = raw + bias
+    dl = raw
+    if SOFTPLUS:
+        dl = _softplus(raw)
+    u = tl.load(u_row + t * stride_u_len, mask=m, other=0.0).to(tl.float32)
+    dy = tl.load(o_row + t * stride_dout_len, mask=m, other=0.0).to(tl.float32)
+    return tl.where(m, dl, 0.0), raw, u, dy
+
+
+@triton.jit
+def _back_and_out(p, dA, dDv, dbias, h_prev, A2, dl, du, dy, u, raw, B_row, C_row, t, offs_n,
+                  du_row, ddl_row, dB_row, dC_row, stride_du_len, stride_ddelta_len, t_end, Dv,
+                  mask_n, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, SOFTPLUS: tl.constexpr):
+    """Step t backward (_back_step), its du, ddelta, dB_t and dC_t written (dB_t, dC_t summed over
+    the channel block, at rows of the partial sums) and its dA, dD and dbias added to the sums."""
+    p, gB, ddl, dA_t, dB, dC = _back_step(p, h_prev, A2, dl, du, dy, u, B_row, C_row, t, offs_n,
+                                          BLOCK_N)
+    m = _before(t, t_end, BLOCK_D)
+    if SOFTPLUS:
+        ddl = ddl * tl.sigmoid(raw)
+    ddl = tl.where(m, ddl, 0.0)
+    tl.store(du_row + t * stride_du_len, (dy * Dv + dl * gB).to(du_row.dtype.element_ty), mask=m)
+    tl.store(ddl_row + t * stride_ddelta_len, ddl.to(ddl_row.dtype.element_ty), mask=m)
+    m_n = mask_n & _before(t, t_end, BLOCK_N)
+    tl.store(dB_row + t, dB, mask=m_n)
+    tl.store(dC_row + t, dC, mask=m_n)
+    return p, dA + dA_t, dDv + dy * u, dbias + ddl
 
 
 @triton.jit
@@ -135,7 +181,7 @@ def _ss_bwd_step_kernel(
         # tile and options
         BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, HAS_D: tl.constexpr,
         HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, HAS_P_IN: tl.constexpr,
-        WANT_DH0: tl.constexpr):
+        WANT_DH0: tl.constexpr, PER_STEP: tl.constexpr):
     """BLOCK_D channels of one batch row over one chunk, from its end, 4 steps per tile: per segment
     of ckpt_len steps (a multiple of 4) the states at its 4-step tile starts are recomputed from the
     forward's checkpoint into this program's scratch, then the tiles are walked backward, each
@@ -179,44 +225,76 @@ def _ss_bwd_step_kernel(
             jj = n_tiles - 1 - j
             t0 = s0 + 4 * jj
             h = tl.load(scratch + jj * BLOCK_D * N, mask=mask_dn, other=0.0)
-            t, mt, DL, U, RAW = _tile_in(dl_row, u_row, t0, t_end, offs_d, dim, stride_delta_len,
-                                         stride_u_len, bias, 4, HAS_BIAS, SOFTPLUS)
-            DY = _dy(o_row[:, None], t[None, :], stride_dout_len, mt)
-            d_0, d_1, d_2, d_3 = _cols4(DL, BLOCK_D)
-            x_0, x_1, x_2, x_3 = _cols4(DL * U, BLOCK_D)
-            y_0, y_1, y_2, y_3 = _cols4(DY, BLOCK_D)
-            u_0, u_1, u_2, u_3 = _cols4(U, BLOCK_D)
+            if PER_STEP:  # the tile's inputs
+                # one value per channel and step, in the states' layout: where the channels are
+                # contiguous (the model's channels-last tensors) these loads and stores coalesce
+                args = (dl_row, u_row, o_row)
+                strides = (stride_delta_len, stride_u_len, stride_dout_len)
+                d_0, r_0, u_0, y_0 = _step_in(*args, t0, t_end, *strides, bias, BLOCK_D, HAS_BIAS,
+                                              SOFTPLUS)
+                d_1, r_1, u_1, y_1 = _step_in(*args, t0 + 1, t_end, *strides, bias, BLOCK_D,
+                                              HAS_BIAS, SOFTPLUS)
+                d_2, r_2, u_2, y_2 = _step_in(*args, t0 + 2, t_end, *strides, bias, BLOCK_D,
+                                              HAS_BIAS, SOFTPLUS)
+                d_3, r_3, u_3, y_3 = _step_in(*args, t0 + 3, t_end, *strides, bias, BLOCK_D,
+                                              HAS_BIAS, SOFTPLUS)
+                x_0, x_1, x_2, x_3 = d_0 * u_0, d_1 * u_1, d_2 * u_2, d_3 * u_3
+            else:  # (BLOCK_D, 4) tiles: coalesced where each channel runs along L
+                t, mt, DL, U, RAW = _tile_in(dl_row, u_row, t0, t_end, offs_d, dim,
+                                             stride_delta_len, stride_u_len, bias, 4, HAS_BIAS,
+                                             SOFTPLUS)
+                DY = _dy(o_row[:, None], t[None, :], stride_dout_len, mt)
+                d_0, d_1, d_2, d_3 = _cols4(DL, BLOCK_D)
+                x_0, x_1, x_2, x_3 = _cols4(DL * U, BLOCK_D)
+                y_0, y_1, y_2, y_3 = _cols4(DY, BLOCK_D)
+                u_0, u_1, u_2, u_3 = _cols4(U, BLOCK_D)
             # the states before steps 1, 2, 3 (before step 0: h)
             h1, _ = _step(h, A2, d_0, x_0, B_row, C_row, t0, offs_n, BLOCK_N, False)
             h2, _ = _step(h1, A2, d_1, x_1, B_row, C_row, t0 + 1, offs_n, BLOCK_N, False)
             h3, _ = _step(h2, A2, d_2, x_2, B_row, C_row, t0 + 2, offs_n, BLOCK_N, False)
-            p, gB3, e3, a3, b3, c3 = _back_step(p, h3, A, A2, d_3, x_3, y_3, u_3, B_row, C_row,
-                                                t0 + 3, offs_n, BLOCK_N)
-            p, gB2, e2, a2, b2, c2 = _back_step(p, h2, A, A2, d_2, x_2, y_2, u_2, B_row, C_row,
-                                                t0 + 2, offs_n, BLOCK_N)
-            p, gB1, e1, a1, b1, c1 = _back_step(p, h1, A, A2, d_1, x_1, y_1, u_1, B_row, C_row,
-                                                t0 + 1, offs_n, BLOCK_N)
-            p, gB0, e0, a0, b0, c0 = _back_step(p, h, A, A2, d_0, x_0, y_0, u_0, B_row, C_row,
-                                                t0, offs_n, BLOCK_N)
-            dA += a0 + a1 + a2 + a3
-            GB = _join4(gB0, gB1, gB2, gB3, BLOCK_D)
-            DDL = _join4(e0, e1, e2, e3, BLOCK_D)
-            if SOFTPLUS:
-                DDL = DDL * tl.sigmoid(RAW)
-            DDL = tl.where(mt, DDL, 0.0)
-            DU = DY * Dv[:, None] + DL * GB
-            tl.store(du_ptr + du_row[:, None] + t[None, :] * stride_du_len,
-                     DU.to(du_ptr.dtype.element_ty), mask=mt)
-            tl.store(ddelta_ptr + ddl_row[:, None] + t[None, :] * stride_ddelta_len,
-                     DDL.to(ddelta_ptr.dtype.element_ty), mask=mt)
-            dDv += tl.sum(DY * U, axis=1)
-            dbias += tl.sum(DDL, axis=1)
-            tt = t0 + tl.arange(0, 4)
-            mtt = mask_n[:, None] & (tt[None, :] < t_end)
-            tl.store(dB_ptr + part[:, None] + tt[None, :], _join4(b0, b1, b2, b3, BLOCK_N),
-                     mask=mtt)
-            tl.store(dC_ptr + part[:, None] + tt[None, :], _join4(c0, c1, c2, c3, BLOCK_N),
-                     mask=mtt)
+            if PER_STEP:  # back through the steps, writing each step's gradients
+                outs = (du_ptr + du_row, ddelta_ptr + ddl_row, dB_ptr + part, dC_ptr + part,
+                        stride_du_len, stride_ddelta_len, t_end, Dv, mask_n)
+                p, dA, dDv, dbias = _back_and_out(p, dA, dDv, dbias, h3, A2, d_3, x_3, y_3, u_3,
+                                                  r_3, B_row, C_row, t0 + 3, offs_n, *outs,
+                                                  BLOCK_D, BLOCK_N, SOFTPLUS)
+                p, dA, dDv, dbias = _back_and_out(p, dA, dDv, dbias, h2, A2, d_2, x_2, y_2, u_2,
+                                                  r_2, B_row, C_row, t0 + 2, offs_n, *outs,
+                                                  BLOCK_D, BLOCK_N, SOFTPLUS)
+                p, dA, dDv, dbias = _back_and_out(p, dA, dDv, dbias, h1, A2, d_1, x_1, y_1, u_1,
+                                                  r_1, B_row, C_row, t0 + 1, offs_n, *outs,
+                                                  BLOCK_D, BLOCK_N, SOFTPLUS)
+                p, dA, dDv, dbias = _back_and_out(p, dA, dDv, dbias, h, A2, d_0, x_0, y_0, u_0, r_0,
+                                                  B_row, C_row, t0, offs_n, *outs, BLOCK_D, BLOCK_N,
+                                                  SOFTPLUS)
+            else:
+                p, gB3, e3, a3, b3, c3 = _back_step(p, h3, A2, d_3, x_3, y_3, u_3, B_row, C_row,
+                                                    t0 + 3, offs_n, BLOCK_N)
+                p, gB2, e2, a2, b2, c2 = _back_step(p, h2, A2, d_2, x_2, y_2, u_2, B_row, C_row,
+                                                    t0 + 2, offs_n, BLOCK_N)
+                p, gB1, e1, a1, b1, c1 = _back_step(p, h1, A2, d_1, x_1, y_1, u_1, B_row, C_row,
+                                                    t0 + 1, offs_n, BLOCK_N)
+                p, gB0, e0, a0, b0, c0 = _back_step(p, h, A2, d_0, x_0, y_0, u_0, B_row, C_row,
+                                                    t0, offs_n, BLOCK_N)
+                dA += a0 + a1 + a2 + a3
+                GB = _join4(gB0, gB1, gB2, gB3, BLOCK_D)
+                DDL = _join4(e0, e1, e2, e3, BLOCK_D)
+                if SOFTPLUS:
+                    DDL = DDL * tl.sigmoid(RAW)
+                DDL = tl.where(mt, DDL, 0.0)
+                DU = DY * Dv[:, None] + DL * GB
+                tl.store(du_ptr + du_row[:, None] + t[None, :] * stride_du_len,
+                         DU.to(du_ptr.dtype.element_ty), mask=mt)
+                tl.store(ddelta_ptr + ddl_row[:, None] + t[None, :] * stride_ddelta_len,
+                         DDL.to(ddelta_ptr.dtype.element_ty), mask=mt)
+                dDv += tl.sum(DY * U, axis=1)
+                dbias += tl.sum(DDL, axis=1)
+                tt = t0 + tl.arange(0, 4)
+                mtt = mask_n[:, None] & (tt[None, :] < t_end)
+                tl.store(dB_ptr + part[:, None] + tt[None, :], _join4(b0, b1, b2, b3, BLOCK_N),
+                         mask=mtt)
+                tl.store(dC_ptr + part[:, None] + tt[None, :], _join4(c0, c1, c2, c3, BLOCK_N),
+                         mask=mtt)
         tl.debug_barrier()  # the next segment overwrites the scratch
     row = b * n_chunks + c  # of the (batch * n_chunks, dim, ...) partials of dA, dD, dbias
     tl.store(dA_ptr + row * dim * N + dn, dA, mask=mask_dn)
@@ -272,6 +350,6 @@ def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, want
         *ddelta.stride(),
         BLOCK_D=block_d, BLOCK_N=block_n, HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
         SOFTPLUS=softplus, HAS_P_IN=p_in is not None, WANT_DH0=want_dh0,
-        num_warps=cfg.bwd_step_warps)
+        PER_STEP=is_channels_last(u), num_warps=cfg.bwd_step_warps)
     return (du, ddelta, reduce_groups(dB_part, groups, b_ndim),
             reduce_groups(dC_part, groups, b_ndim), dA_part, dD_part, dbias_part, dh0)
