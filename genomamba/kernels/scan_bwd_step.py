@@ -20,7 +20,7 @@ import triton.language as tl
 
 from .layout import empty_like_layout, is_channels_last
 from .scan_chunk_carry import chunk_carry
-from .scan_common import (LN2, LOG2E, _cols4, _delta, _dy, _halves, _join4, _softplus, _step,
+from .scan_common import (LN2, LOG2E, _cols4, _delta, _dy, _halves, _join4, _step,
                           _step_program, _steps4, _tile_in, _tile_t, reduce_groups, rows_of_n)
 from .scan_plan import largest_pow2_dividing, step_chunks
 
@@ -127,15 +127,10 @@ def _step_in(dl_row, u_row, o_row, t, t_end, stride_delta_len, stride_u_len, str
     """Step t's delta (after bias and softplus; 0 from t_end on, so that the step passes h and p),
     delta before the softplus, u and dy, each one value per channel."""
     m = _before(t, t_end, BLOCK_D)
-    raw = tl.load(dl_row + t * stride_delta_len, mask=m, other=0.0).to(tl.float32)
-    if HAS_BIAS:
-        raw = raw + bias
-    dl = raw
-    if SOFTPLUS:
-        dl = _softplus(raw)
+    dl, raw = _delta(dl_row, t, stride_delta_len, m, bias, HAS_BIAS, SOFTPLUS)
     u = tl.load(u_row + t * stride_u_len, mask=m, other=0.0).to(tl.float32)
     dy = tl.load(o_row + t * stride_dout_len, mask=m, other=0.0).to(tl.float32)
-    return tl.where(m, dl, 0.0), raw, u, dy
+    return dl, raw, u, dy
 
 
 @triton.jit
