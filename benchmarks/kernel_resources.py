@@ -6,9 +6,10 @@
 
 A small scan runs in Triton's interpreter (a subprocess with TRITON_INTERPRET=1) to record the step
 kernels' launches: the forward's summary and output passes with and without gradients (with z) and
-the backward, with contiguous and with channels-last inputs. Each launch is then compiled at the model's tile sizes (BLOCK_D channels of
-BLOCK_N = 16 states, ``num_warps``) with the installed Triton, assembled by the ptxas its wheel
-carries, and disassembled: the table gives the registers per thread, the bytes spilled, and the
+the backward, with contiguous and with channels-last inputs. Each launch is then compiled at the
+model's tile sizes (BLOCK_D channels of BLOCK_N = 16 states, ``num_warps``) with the installed
+Triton, assembled by the ptxas its wheel carries (the one Triton takes for sm_90), and
+disassembled: the table gives the registers per thread, the bytes spilled, and the
 counts of the instructions in the longest loop (the loop over time): spill loads and stores,
 warp shuffles, shared-memory accesses, exponentials (MUFU.EX2) and float arithmetic. Each kernel
 does a fixed number of exponentials per (state, step), so instructions per exponential compare
@@ -36,29 +37,16 @@ REPO = Path(__file__).resolve().parents[1]
 KERNELS = ("_ss_fwd_step_kernel", "_ss_bwd_step_kernel")
 
 RECORD = r"""
-import inspect, json, sys, torch
+import json, sys, torch
 from triton.runtime.interpreter import InterpretedFunction
+from genomamba.bench.kernels import launch_record
 from genomamba.kernels import selective_scan as ss
 
 launches = {}
 run = InterpretedFunction.run
 
 def record(self, *args, grid, warmup, **kwargs):
-    params = inspect.signature(self.fn).parameters
-    values = dict(zip(params, args), **{k: v for k, v in kwargs.items() if k in params})
-    signature, constexprs = {}, {}
-    for name, param in params.items():
-        value = values[name]
-        if "constexpr" in str(param.annotation) or value is None:
-            signature[name], constexprs[name] = "constexpr", value
-        elif isinstance(value, torch.Tensor):
-            signature[name] = "*" + {torch.float32: "fp32", torch.bfloat16: "bf16"}[value.dtype]
-        elif isinstance(value, int):
-            signature[name] = "i32"
-        else:
-            signature[name] = "fp32"
-    key = json.dumps([self.fn.__module__, self.fn.__name__, signature, constexprs], sort_keys=True)
-    launches[key] = None
+    launches[json.dumps(launch_record(self, args, kwargs), sort_keys=True)] = None
     return run(self, *args, grid=grid, warmup=warmup, **kwargs)
 
 InterpretedFunction.run = record
@@ -83,7 +71,8 @@ json.dump([json.loads(k) for k in launches], open(sys.argv[1], "w"))
 
 
 def record_launches() -> list:
-    """[module, kernel, signature, constexprs] of the step kernels' launches of a small scan."""
+    """[module, kernel, signature, constexprs, num_warps] of the step kernels' launches of a small
+    scan (``genomamba.bench.kernels.launch_record``)."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "launches.json"
         subprocess.run([sys.executable, "-c", RECORD, str(path)], cwd=REPO, check=True,
@@ -104,11 +93,12 @@ def hot_loop(sass: list[str]) -> list[str]:
     return best
 
 
-def resources(launch, block_d: int, warps: int, unroll: int, tools: Path, tmp: Path) -> dict:
+def resources(launch, block_d: int, warps: int, unroll: int, ptxas: str, tools: Path,
+              tmp: Path) -> dict:
     import triton
     from triton.backends.compiler import GPUTarget
     from triton.compiler import ASTSource
-    module, name, signature, constexprs = launch
+    module, name, signature, constexprs = launch[:4]
     constexprs = dict(constexprs, BLOCK_D=block_d, BLOCK_N=16)
     if "UNROLL" in constexprs:
         constexprs["UNROLL"] = unroll
@@ -116,11 +106,12 @@ def resources(launch, block_d: int, warps: int, unroll: int, tools: Path, tmp: P
     kernel = triton.compile(ASTSource(fn, signature, constexprs), target=GPUTarget("cuda", 90, 32),
                             options={"num_warps": warps})
     (tmp / "k.ptx").write_text(kernel.asm["ptx"])
-    report = subprocess.run([tools / "ptxas", "-arch=sm_90a", "-v", tmp / "k.ptx", "-o", tmp / "k.cubin"],
+    report = subprocess.run([ptxas, "-arch=sm_90a", "-v", tmp / "k.ptx", "-o", tmp / "k.cubin"],
                             capture_output=True, text=True, check=True).stderr
     dump = subprocess.run([tools / "cuobjdump", "-sass", tmp / "k.cubin"], capture_output=True,
                           text=True, check=True).stdout
-    loop = hot_loop([line for line in dump.splitlines() if re.search(r"/\*[0-9a-f]{4,}\*/\s+\S", line)])
+    instructions = [line for line in dump.splitlines() if re.search(r"/\*[0-9a-f]{4,}\*/\s+\S", line)]
+    loop = hot_loop(instructions)
     count = lambda pattern: sum(1 for line in loop if re.search(pattern, line))  # noqa: E731
     return {"registers": int(re.search(r"Used (\d+) registers", report).group(1)),
             "spill_store_bytes": int(re.search(r"(\d+) bytes spill stores", report).group(1)),
@@ -148,6 +139,9 @@ def main(argv=None) -> int:
     launches = record_launches()
     sys.path[:0] = ([str(args.triton)] if args.triton else []) + [str(REPO)]
     import triton
+    from triton.backends.nvidia.compiler import get_ptxas
+
+    ptxas = get_ptxas(90).path   # the assembler Triton itself takes for sm_90
     tools = Path(triton.__file__).parent / "backends" / "nvidia" / "bin"
     print(f"Triton {triton.__version__}, sm_90; loop: instructions of the loop over time "
           f"(counts per iteration)")
@@ -159,11 +153,13 @@ def main(argv=None) -> int:
             for block_d in args.block_d:
                 for warps in args.warps:
                     row = {"kernel": describe(launch), "block_d": block_d, "warps": warps,
-                           **resources(launch, block_d, warps, args.unroll, tools, Path(tmp))}
+                           **resources(launch, block_d, warps, args.unroll, ptxas, tools,
+                                       Path(tmp))}
                     rows.append(row)
                     print(f"{row['kernel']:34s} {block_d:7d} {warps:5d} {row['registers']:4d} "
                           f"{row['spill_store_bytes']:7d} {row['loop']:5d} {row['spill_ops']:5d} "
-                          f"{row['shuffles']:5d} {row['shared']:5d} {row['ex2']:4d} {row['float']:5d} "
+                          f"{row['shuffles']:5d} {row['shared']:5d} {row['ex2']:4d} "
+                          f"{row['float']:5d} "
                           f"{row['loop'] / max(row['ex2'], 1):7.1f}", flush=True)
     if args.json:
         args.json.write_text(json.dumps({"triton": triton.__version__, "rows": rows}, indent=1))

@@ -8,7 +8,6 @@ repeatable; GENOMAMBA_KERNEL_SOAK=1 draws a fresh seed instead, for soak runs th
 failures (the seed is in each failure message: set GENOMAMBA_TEST_SEED to replay one).
 """
 
-import inspect
 import json
 import os
 import subprocess
@@ -32,6 +31,7 @@ from genomamba.kernels import add_norm  # noqa: E402
 from genomamba.kernels import causal_conv1d as conv  # noqa: E402
 from genomamba.kernels import selective_scan as ss  # noqa: E402
 from genomamba import kernels  # noqa: E402
+from genomamba.bench.kernels import launch_record  # noqa: E402
 from genomamba.kernels import layout, reference  # noqa: E402
 
 if os.environ.get("GENOMAMBA_KERNEL_SOAK") == "1" and "GENOMAMBA_TEST_SEED" not in os.environ:
@@ -353,24 +353,6 @@ def test_dispatch_switch(gen, monkeypatch):
         kernels.set_backend(previous)
 
 
-def _launch_record(fn, args, kwargs):
-    """[module, kernel, signature, constexprs, num_warps] of one interpreted launch."""
-    params = inspect.signature(fn.fn).parameters
-    values = dict(zip(params, args), **{k: v for k, v in kwargs.items() if k in params})
-    signature, constexprs = {}, {}
-    for name, param in params.items():
-        value = values[name]
-        if "constexpr" in str(param.annotation) or value is None:  # None: an absent input
-            signature[name], constexprs[name] = "constexpr", value
-        elif isinstance(value, torch.Tensor):
-            signature[name] = "*" + {torch.float32: "fp32", torch.bfloat16: "bf16"}[value.dtype]
-        elif isinstance(value, int):
-            signature[name] = "i64" if abs(value) >= 2 ** 31 else "i32"
-        else:
-            signature[name] = "fp32"
-    return [fn.fn.__module__, fn.fn.__name__, signature, constexprs, kwargs.get("num_warps", 4)]
-
-
 @pytest.mark.skipif(ON_GPU, reason="on a GPU every launch above was compiled")
 def test_every_launch_compiles_for_sm90(gen, tmp_path, monkeypatch):
     """The interpreter runs kernels as Python and misses what only Triton's compiler checks (a
@@ -382,7 +364,7 @@ def test_every_launch_compiles_for_sm90(gen, tmp_path, monkeypatch):
     run = InterpretedFunction.run
 
     def record(self, *args, grid, warmup, **kwargs):
-        launches[json.dumps(_launch_record(self, args, kwargs), sort_keys=True)] = None
+        launches[json.dumps(launch_record(self, args, kwargs), sort_keys=True)] = None
         return run(self, *args, grid=grid, warmup=warmup, **kwargs)
     monkeypatch.setattr(InterpretedFunction, "run", record)
     for dtype in (torch.float32, torch.bfloat16):

@@ -7,12 +7,14 @@ authors' CUDA kernel where the table has it. ``--check`` first compares outputs 
 float64 reference. Imports only torch, triton, numpy and ``genomamba.kernels``.
 
 The helpers here (``scan_inputs``, ``grad_leaves``, ``check_scan``, ``parse_plans``) are also what
-``benchmarks/kernels_ab.py`` builds its side-by-side timings from.
+``benchmarks/kernels_ab.py`` builds its side-by-side timings from; ``launch_record`` is what the
+kernel tests and ``benchmarks/kernel_resources.py`` record launches with.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import math
 import time
@@ -369,3 +371,24 @@ def _bench_conv(shapes, lengths, dtype, elt, bw, rep, width=4):
             del x, xl, out, g
             torch.cuda.empty_cache()
     return rows
+
+
+def launch_record(fn, args, kwargs) -> list:
+    """[module, kernel, signature, constexprs, num_warps] of one launch of the Triton kernel ``fn`` in
+    Triton's interpreter, in the terms ``triton.compile`` takes (an absent input, None, is a
+    constexpr): tests/compile_for_sm90.py compiles the launches the kernel tests record, and
+    benchmarks/kernel_resources.py those of a small scan."""
+    params = inspect.signature(fn.fn).parameters
+    values = dict(zip(params, args), **{k: v for k, v in kwargs.items() if k in params})
+    signature, constexprs = {}, {}
+    for name, param in params.items():
+        value = values[name]
+        if "constexpr" in str(param.annotation) or value is None:  # None: an absent input
+            signature[name], constexprs[name] = "constexpr", value
+        elif isinstance(value, torch.Tensor):
+            signature[name] = "*" + {torch.float32: "fp32", torch.bfloat16: "bf16"}[value.dtype]
+        elif isinstance(value, int):
+            signature[name] = "i64" if abs(value) >= 2 ** 31 else "i32"
+        else:
+            signature[name] = "fp32"
+    return [fn.fn.__module__, fn.fn.__name__, signature, constexprs, kwargs.get("num_warps", 4)]
