@@ -103,25 +103,32 @@ def seconds_per_call(fn, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
+def training_step(model, logits_of, tokens):
+    """One forward + backward of ``model`` (``logits_of(tokens)``, cross-entropy against class 0) on
+    (batch, L) tokens under bf16 autocast, as a function of no arguments."""
+    labels = torch.zeros(tokens.shape[0], dtype=torch.long, device=tokens.device)
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            logits = logits_of(tokens)
+        F.cross_entropy(logits.float(), labels).backward()
+    return step
+
+
 def peer_throughput(model_class, cfg, batch, length, repeats) -> dict:
     torch.manual_seed(0)
     model = model_class(cfg).cuda()
     tokens = torch.randint(0, 4, (batch, length), device="cuda")
-    labels = torch.zeros(batch, dtype=torch.long, device="cuda")
 
     @torch.no_grad()
     def forward():
         with torch.autocast("cuda", dtype=torch.bfloat16):
             model(tokens)
 
-    def forward_backward():
-        model.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            logits = model(tokens)
-        F.cross_entropy(logits.float(), labels).backward()
-
     return {metric: batch * length / seconds_per_call(fn, repeats)
-            for metric, fn in (("forward", forward), ("forward+backward", forward_backward))}
+            for metric, fn in (("forward", forward),
+                               ("forward+backward", training_step(model, model, tokens)))}
 
 
 def kernel_times(fn, top: int = 25) -> dict:
@@ -139,28 +146,16 @@ def kernel_times(fn, top: int = 25) -> dict:
             "kernels": [[name[:90], calls, round(us)] for name, calls, us in rows[:top]]}
 
 
-def training_step(model, logits_of, batch, length):
-    """One forward + backward of ``model`` (``logits_of(tokens)``) at batch x length, bf16 autocast."""
-    tokens = torch.randint(0, 4, (batch, length), device="cuda")
-    labels = torch.zeros(batch, dtype=torch.long, device="cuda")
-
-    def step():
-        model.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            logits = logits_of(tokens)
-        F.cross_entropy(logits.float(), labels).backward()
-    return step
-
-
 def profiles(model_class, cfg, batch, length) -> dict:
     """Kernel times of a training step of ours and of theirs, and of one streamed chunk of ours."""
     from genomamba.models import build_model
     torch.manual_seed(0)
     ours = build_model(cfg, seed=0).cuda()
     theirs = model_class(cfg).cuda()
+    tokens = torch.randint(0, 4, (batch, length), device="cuda")
     out = {"ours, training step": kernel_times(training_step(
-               ours, lambda tokens: ours.head(ours.summarise_windows(tokens)), batch, length)),
-           "theirs, training step": kernel_times(training_step(theirs, theirs, batch, length))}
+               ours, lambda t: ours.head(ours.summarise_windows(t)), tokens)),
+           "theirs, training step": kernel_times(training_step(theirs, theirs, tokens))}
     ours.eval()
     piece = torch.randint(0, 4, (1, 2 ** 18), device="cuda")
     state = ours.new_state(1)
