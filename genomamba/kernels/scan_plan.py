@@ -26,7 +26,7 @@ class ScanConfig:
     bwd_kernel: str = "auto"   # "auto", "step" or "tiled"
     fwd_step_min_elements: int = 1 << 24
     bwd_step_min_elements: int = 1 << 23
-    step_block_d: int = 32     # step forward: channels per program (one warp: 4 per thread)
+    step_block_d: int = 32     # step forward: channels per program (one warp: 16 per thread)
     step_warps: int = 1
     bwd_step_block_d: int = 32  # step backward: channels per program
     bwd_step_warps: int = 1
