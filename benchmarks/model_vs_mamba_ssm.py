@@ -46,21 +46,23 @@ sys.path.insert(0, str(REPO))
 from genomamba.bench import model as bench_model  # noqa: E402
 from genomamba.models import ModelConfig  # noqa: E402
 
-NVCC_FLAGS = ["-O3", "-std=c++17", "--use_fast_math", "--expt-relaxed-constexpr", "--expt-extended-lambda",
-              "-U__CUDA_NO_HALF_OPERATORS__", "-U__CUDA_NO_HALF_CONVERSIONS__",
+# In the order ../shared/device/peers/side_by_side.py passes them (the gencode goes before
+# "--threads"), so that both reuse one cached build of the scan.
+NVCC_FLAGS = ["-O3", "-std=c++17", "-U__CUDA_NO_HALF_OPERATORS__", "-U__CUDA_NO_HALF_CONVERSIONS__",
               "-U__CUDA_NO_BFLOAT16_OPERATORS__", "-U__CUDA_NO_BFLOAT16_CONVERSIONS__",
-              "-U__CUDA_NO_BFLOAT162_OPERATORS__", "-U__CUDA_NO_BFLOAT162_CONVERSIONS__", "--threads", "4"]
+              "-U__CUDA_NO_BFLOAT162_OPERATORS__", "-U__CUDA_NO_BFLOAT162_CONVERSIONS__",
+              "--expt-relaxed-constexpr", "--expt-extended-lambda", "--use_fast_math"]
 
 
 def build_extension(name: str, sources: Path) -> None:
     """Compile the CUDA extension ``name`` from ``sources`` for this GPU and register it as a module."""
     from torch.utils.cpp_extension import load
     major, minor = torch.cuda.get_device_capability()
-    files = sorted(str(p) for p in sources.iterdir() if p.suffix in (".cu", ".cpp"))
-    sys.modules[name] = load(name=name, sources=files, extra_include_paths=[str(sources)],
+    files = sorted(str(p) for p in sources.resolve().iterdir() if p.suffix in (".cu", ".cpp"))
+    sys.modules[name] = load(name=name, sources=files, extra_include_paths=[str(sources.resolve())],
                              extra_cflags=["-O3", "-std=c++17"], verbose=False,
                              extra_cuda_cflags=NVCC_FLAGS + [f"-gencode=arch=compute_{major}{minor},"
-                                                             f"code=sm_{major}{minor}"])
+                                                             f"code=sm_{major}{minor}", "--threads", "4"])
 
 
 def peer_model_class():

@@ -231,6 +231,7 @@ def test_scan_rejects_bad_shapes(gen):
     (2, 5, 1, 4, True, True, "silu", torch.float32),
     (1, 4, 17, 1, True, False, "swish", torch.float32),  # width 1: nothing carried
     (2, 20, 100, 3, False, False, "silu", torch.bfloat16),
+    (3, 7, 90, 2, True, True, "silu", torch.float32),      # width 2, channels past one block
 ])
 def test_causal_conv1d_matches_reference(gen, batch, dim, L, width, bias, init, act, dtype):
     if ON_GPU:
@@ -351,6 +352,23 @@ def test_dispatch_switch(gen, monkeypatch):
             kernels.set_backend("cuda")
     finally:
         kernels.set_backend(previous)
+
+
+def test_conv_wider_than_the_kernel_takes_the_reference(gen):
+    """The Triton conv takes widths 1 to MAX_WIDTH; the dispatch gives a wider conv to the
+    reference, with the same arguments, under the 'triton' backend too."""
+    x = torch.randn(1, 3, 20, generator=gen, dtype=torch.float64)
+    weight = torch.randn(3, conv.MAX_WIDTH + 1, generator=gen, dtype=torch.float64)
+    with pytest.raises(ValueError, match="widths 1 to"):
+        conv.causal_conv1d_triton(x, weight)
+    previous = kernels.get_backend()
+    try:
+        kernels.set_backend("triton")
+        out, final = kernels.causal_conv1d_fn(x, weight, return_final_states=True, activation="silu")
+    finally:
+        kernels.set_backend(previous)
+    want, want_final = reference.causal_conv1d_ref(x, weight, return_final_states=True, activation="silu")
+    assert torch.equal(out, want) and torch.equal(final, want_final)
 
 
 @pytest.mark.skipif(ON_GPU, reason="on a GPU every launch above was compiled")

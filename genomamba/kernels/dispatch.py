@@ -51,10 +51,12 @@ def selective_scan_fn(u, delta, A, B, C, D=None, z=None, *, delta_bias=None, del
 
 def causal_conv1d_fn(x, weight, bias=None, *, initial_states=None, return_final_states=False,
                      activation=None):
+    """On CUDA the Triton conv for widths up to ``causal_conv1d.MAX_WIDTH`` (wider: the reference)."""
     if _use_triton(x):
-        from .causal_conv1d import causal_conv1d_triton
-        return causal_conv1d_triton(x, weight, bias, initial_states=initial_states,
-                                    return_final_states=return_final_states, activation=activation)
+        from .causal_conv1d import MAX_WIDTH, causal_conv1d_triton
+        if weight.shape[-1] <= MAX_WIDTH:
+            return causal_conv1d_triton(x, weight, bias, initial_states=initial_states,
+                                        return_final_states=return_final_states, activation=activation)
     conv = (cpu_inference.cpu_causal_conv1d
             if _BACKEND == "auto" and cpu_inference.conv_applies(x, weight, bias, initial_states, activation)
             else reference.causal_conv1d_ref)
