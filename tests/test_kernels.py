@@ -233,7 +233,10 @@ def test_scan_rejects_bad_shapes(gen):
     (2, 20, 100, 3, False, False, "silu", torch.bfloat16),
     (3, 7, 90, 2, True, True, "silu", torch.float32),      # width 2, channels past one block
 ])
-def test_causal_conv1d_matches_reference(gen, batch, dim, L, width, bias, init, act, dtype):
+@pytest.mark.parametrize("channels_last", [False, True], ids=["tiles", "walk"])
+def test_causal_conv1d_matches_reference(gen, batch, dim, L, width, bias, init, act, dtype,
+                                         channels_last):
+    """Both kernel pairs: tiles for contiguous x, walks along L for channels-last x."""
     if ON_GPU:
         dim, L = dim * 16, L * 37
     r = lambda *s: torch.randn(*s, generator=gen, dtype=torch.float64)  # noqa: E731
@@ -241,6 +244,9 @@ def test_causal_conv1d_matches_reference(gen, batch, dim, L, width, bias, init, 
                   initial_states=r(batch, dim, width - 1) if init else None)
     ref_in = _leaves(inputs, torch.float64, "cpu")
     tri_in = _leaves(inputs, dtype, DEVICE)
+    if channels_last:
+        tri_in["x"] = _channels_last(tri_in["x"])
+        assert layout.is_channels_last(tri_in["x"]) or L == 1   # one column: both layouts
     out_ref, fin_ref = reference.causal_conv1d_ref(**ref_in, return_final_states=True,
                                                    activation=act)
     out, fin = conv.causal_conv1d_triton(**tri_in, return_final_states=True, activation=act)
@@ -401,9 +407,10 @@ def test_every_launch_compiles_for_sm90(gen, tmp_path, monkeypatch):
                 ss.selective_scan_triton(**inputs, delta_softplus=True).float().sum().backward()
         x, weight, bias, init = (torch.randn(*s, generator=gen).to(dtype).requires_grad_()
                                  for s in ((1, 4, 9), (4, 4), (4,), (1, 4, 3)))
-        out, final = conv.causal_conv1d_triton(x, weight, bias, initial_states=init,
-                                               return_final_states=True, activation="silu")
-        (out.float().sum() + final.float().sum()).backward()
+        for conv_x in (x, _channels_last(x)):   # the tiled and the walking kernels
+            out, final = conv.causal_conv1d_triton(conv_x, weight, bias, initial_states=init,
+                                                   return_final_states=True, activation="silu")
+            (out.float().sum() + final.float().sum()).backward()
         h, out, weight = (torch.randn(*s, generator=gen).to(dtype).requires_grad_()
                           for s in ((5, 20), (5, 20), (20,)))
         normed, res = add_norm.add_rms_norm_triton(h, out, weight.float(), 1e-5, dtype)
