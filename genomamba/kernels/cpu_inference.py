@@ -36,7 +36,6 @@ like the reference's in float32; against the float64 reference the outputs agree
 
 from __future__ import annotations
 
-import math
 import os
 import threading
 
@@ -176,8 +175,12 @@ if numba is not None:
 
     _ROUND = np.float32(12582912.0)      # 1.5 * 2^23: x + it has round(x) in its low mantissa bits
     _ROUND_BITS = np.int32(0x4B400000)   # the bits of _ROUND
-    # the Taylor series of 2^f = e^(f ln 2): (ln 2)^k / k!, k = 1..6
-    _P1, _P2, _P3, _P4, _P5, _P6 = [np.float32(math.log(2) ** k / math.factorial(k)) for k in range(1, 7)]
+    # 2^f on [-1/2, 1/2] as 1 + f (P1 + f (P2 + ... + f P5)): the degree-5 polynomial of least
+    # maximum relative error (a Lawson-weighted least-squares fit on Chebyshev points), 1.9e-7 at
+    # most in float32 arithmetic, below the degree-6 Taylor series' 2.3e-7 for one multiply-add less
+    _P1, _P2, _P3, _P4, _P5 = (np.float32(0.6931470632553101), np.float32(0.24022242426872253),
+                               np.float32(0.05550582334399223), np.float32(0.009671516716480255),
+                               np.float32(0.0013308824272826314))
 
     @njit(fastmath=_FAST, error_model="numpy", inline="always", cache=True)
     def _exp2_nonpositive(x):
@@ -185,7 +188,7 @@ if numba is not None:
         x = x if x > np.float32(-126.0) else np.float32(-126.0)   # a select (max() would branch)
         r = x + _ROUND                                       # round(x) = i in the low bits of r
         f = x - (r - _ROUND)                                 # x - i, in [-1/2, 1/2]
-        p = np.float32(1.0) + f * (_P1 + f * (_P2 + f * (_P3 + f * (_P4 + f * (_P5 + f * _P6)))))
+        p = np.float32(1.0) + f * (_P1 + f * (_P2 + f * (_P3 + f * (_P4 + f * _P5))))
         # r's bits shifted into the exponent's place are i there (_ROUND's own bits leave the word), and
         # adding them to p's exponent multiplies p, in [2^-1/2, 2^1/2], by 2^i exactly (i >= -126)
         return _bits_float(_float_bits(p) + (_float_bits(r) << np.int32(23)))
