@@ -109,6 +109,20 @@ def test_the_exp2_is_accurate_to_float32_rounding():
     assert np.max(np.abs(got - want) / want) < 3e-7
 
 
+@pytest.mark.parametrize("L", [1, 63, 64, 1000, 70_000])
+def test_blocked_time_sums_match_the_float64_sum(L):
+    """The GPU path's time sums (float32 blocks, float64 across them) against float64 sums of the same
+    float32 values, over a record's worth of steps, for a contiguous x and a strided view."""
+    g = torch.Generator().manual_seed(L)
+    x = 3 + torch.randn(2, L, 24, generator=g)
+    want = x.double().sum(1)
+    got = cpu_inference.blocked_time_sums(x)
+    assert got.dtype == torch.float64
+    assert torch.allclose(got, want, rtol=1e-6, atol=0)
+    view = x.transpose(0, 1).contiguous().transpose(0, 1)
+    assert torch.allclose(cpu_inference.blocked_time_sums(view), want, rtol=1e-6, atol=0)
+
+
 def test_extreme_steps_stay_finite_and_match_the_reference():
     """Large delta (decays to 2^-126 and below), large |z| (the gate saturates), softplus of large
     inputs: nothing overflows or turns into NaN."""
