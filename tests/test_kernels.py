@@ -360,6 +360,14 @@ def test_dispatch_switch(gen, monkeypatch):
         kernels.set_backend(previous)
 
 
+def test_conv_refuses_a_contiguous_row_past_32_bit_indexing():
+    """The tiled kernels (contiguous x) index a batch row with 32 bits: past that, a clear error
+    before any launch (shapes only: a meta tensor)."""
+    with pytest.raises(ValueError, match="below 2\\^31"):
+        conv._check_tiled(torch.empty(1, 2 ** 16, 2 ** 15, device="meta"))
+    conv._check_tiled(torch.empty(1, 2 ** 16, 2 ** 15 - 1, device="meta"))
+
+
 def test_conv_wider_than_the_kernel_takes_the_reference(gen):
     """The Triton conv takes widths 1 to MAX_WIDTH; the dispatch gives a wider conv to the
     reference, with the same arguments, under the 'triton' backend too."""

@@ -42,6 +42,14 @@ def _walk_plan(x, batch, dim, L):
     return n_dblocks, segment, triton.cdiv(L, segment)
 
 
+def _check_tiled(x):
+    """The tiled kernels index one batch row of a contiguous x with 32 bits (the walking kernels, for
+    channels-last x, step along L with 64-bit pointers)."""
+    if x.shape[1] * x.shape[2] >= 2 ** 31:
+        raise ValueError("the Triton conv indexes one batch row of a contiguous x with 32 bits: "
+                         "dim * L must be below 2^31 (a channels-last x has no such limit)")
+
+
 def _like(x, t):
     """The (batch, dim, k) tensor ``t`` laid out as ``x``: channels-last where x is (a copy only
     where t is not), so that the kernels' loads of x, the states and the weights (k = width, passed
@@ -81,6 +89,7 @@ class _CausalConv1d(torch.autograd.Function):
                 *args, dim, L, n_dblocks, segment, *strides, BLOCK_D=WALK_BLOCK_D, **options,
                 num_warps=WALK_WARPS)
         else:
+            _check_tiled(x)
             block_d, block_l, warps = FWD_TILE
             n_dblocks = triton.cdiv(dim, block_d)
             _conv_fwd_kernel[(batch * n_dblocks, triton.cdiv(L, block_l))](

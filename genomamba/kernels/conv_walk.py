@@ -17,12 +17,13 @@ from .conv_common import _program_channels, _tap
 
 @triton.jit
 def _x_at(x_row, init_row, in_d, q, L, stride_x_len, stride_init_len, WIDTH: tl.constexpr):
-    """X_q for this program's channels as fp32 (zero outside [-(WIDTH-1), L))."""
-    q = q + tl.zeros(in_d.shape, tl.int32)   # masks as vectors (Triton's interpreter needs them)
-    v = tl.load(x_row + q * stride_x_len, mask=in_d & (q >= 0) & (q < L), other=0.0).to(tl.float32)
+    """X_q for this program's channels as fp32 (zero outside [-(WIDTH-1), L)); q: a scalar."""
+    at = q + tl.zeros(in_d.shape, tl.int32)   # masks as vectors (Triton's interpreter needs them)
+    v = tl.load(x_row + q.to(tl.int64) * stride_x_len, mask=in_d & (at >= 0) & (at < L),
+                other=0.0).to(tl.float32)
     if WIDTH > 1:
-        v += tl.load(init_row + (q + WIDTH - 1) * stride_init_len,
-                     mask=in_d & (q < 0) & (q >= 1 - WIDTH), other=0.0).to(tl.float32)
+        v += tl.load(init_row + (at + WIDTH - 1) * stride_init_len,
+                     mask=in_d & (at < 0) & (at >= 1 - WIDTH), other=0.0).to(tl.float32)
     return v
 
 
@@ -48,13 +49,17 @@ def _conv_fwd_walk_kernel(
     x1 = _x_at(x_row, init_row, mask_d, s0 - 1, L, stride_x_len, stride_init_len, WIDTH)
     x2 = _x_at(x_row, init_row, mask_d, s0 - 2, L, stride_x_len, stride_init_len, WIDTH)
     x3 = _x_at(x_row, init_row, mask_d, s0 - 3, L, stride_x_len, stride_init_len, WIDTH)
-    for p in range(s0, tl.minimum(s0 + segment, L)):
-        x0 = tl.load(x_row + p * stride_x_len, mask=mask_d, other=0.0).to(tl.float32)
+    x_at = x_row + s0.to(tl.int64) * stride_x_len   # pointers step on: 64-bit along L
+    out_at = out_row + s0.to(tl.int64) * stride_out_len
+    for _ in range(s0, tl.minimum(s0 + segment, L)):
+        x0 = tl.load(x_at, mask=mask_d, other=0.0).to(tl.float32)
         out = bias + v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3
         if SILU:
             out = out * tl.sigmoid(out)
-        tl.store(out_row + p * stride_out_len, out.to(out_ptr.dtype.element_ty), mask=mask_d)
+        tl.store(out_at, out.to(out_ptr.dtype.element_ty), mask=mask_d)
         x3, x2, x1 = x2, x1, x0
+        x_at += stride_x_len
+        out_at += stride_out_len
 
 
 @triton.jit
@@ -100,10 +105,12 @@ def _conv_bwd_walk_kernel(
     dv3 = tl.zeros([BLOCK_D], dtype=tl.float32)
     dbias = tl.zeros([BLOCK_D], dtype=tl.float32)
     for i in range(top - low + 1):
-        p = top - i + tl.zeros([BLOCK_D], tl.int32)
-        x3 = _x_at(x_row, init_row, mask_d, p - 3, L, stride_x_len, stride_init_len, WIDTH)
+        q = top - i                                 # this step's position; 64-bit in addresses
+        p = q + tl.zeros([BLOCK_D], tl.int32)       # and a vector in masks (as in _x_at)
+        x3 = _x_at(x_row, init_row, mask_d, q - 3, L, stride_x_len, stride_init_len, WIDTH)
         out_here = mask_d & (p >= 0) & (p < L)
-        g0 = tl.load(dout_row + p * stride_dout_len, mask=out_here, other=0.0).to(tl.float32)
+        g0 = tl.load(dout_row + q.to(tl.int64) * stride_dout_len, mask=out_here,
+                     other=0.0).to(tl.float32)
         if SILU:
             pre = bias + v0 * x0 + v1 * x1 + v2 * x2 + v3 * x3
             sig = tl.sigmoid(pre)
@@ -113,7 +120,7 @@ def _conv_bwd_walk_kernel(
             dq += tl.load(dfinal_ptr + state_row + (p - L + WIDTH - 1) * stride_init_len,
                           mask=mask_d & (p >= L - WIDTH + 1) & (p < L), other=0.0)
         mine = p < s1
-        tl.store(dx_row + p * stride_dx_len, dq.to(dx_ptr.dtype.element_ty),
+        tl.store(dx_row + q.to(tl.int64) * stride_dx_len, dq.to(dx_ptr.dtype.element_ty),
                  mask=mask_d & mine & (p >= 0))
         if WIDTH > 1:
             tl.store(dinit_ptr + state_row + (p + WIDTH - 1) * stride_init_len, dq,
