@@ -342,34 +342,39 @@ def main(argv=None) -> int:
 
 
 def _bench_conv(shapes, lengths, dtype, elt, bw, rep, width=4):
+    """The conv in both layouts: contiguous x (the tiled kernels) and channels-last x, a view of a
+    (batch, L, dim) tensor as the model's in_proj writes it (the walking kernels); the gradient of
+    out in out's layout."""
     from genomamba.kernels.causal_conv1d import causal_conv1d_triton
     print(f"causal conv1d, width {width}, silu, bias")
-    print(f"{'batch':>5} {'dim':>5} {'L':>8} | {'fwd ms':>8} {'GB/s':>6} {'floor':>7} | "
+    print(f"{'batch':>5} {'dim':>5} {'L':>8} {'layout':>13} | {'fwd ms':>8} {'GB/s':>6} {'floor':>7} | "
           f"{'bwd ms':>8} {'GB/s':>6} {'floor':>7}")
     rows = []
     for batch, dim in shapes:
         for L in lengths:
             if not _fits(batch, dim, L, 1, elt):
                 continue
-            x = torch.randn(batch, dim, L, device="cuda").to(dtype)
-            w = torch.randn(dim, width, device="cuda")
-            bias = torch.randn(dim, device="cuda")
-            with torch.no_grad():
-                fwd = _bench(lambda: causal_conv1d_triton(x, w, bias, activation="silu"), rep)
-            xl = x.detach().requires_grad_()
-            wl, bl = w.detach().requires_grad_(), bias.detach().requires_grad_()
-            out = causal_conv1d_triton(xl, wl, bl, activation="silu")
-            g = torch.randn_like(out)
-            bwd = _bench(lambda: torch.autograd.grad(out, [xl, wl, bl], g, retain_graph=True), rep)
-            seq = batch * dim * L * elt
-            f_floor, b_floor = 2 * seq / bw * 1e3, 3 * seq / bw * 1e3
-            print(f"{batch:>5} {dim:>5} {L:>8} | {fwd:8.4f} {2 * seq / fwd / 1e6:6.0f} "
-                  f"{f_floor:7.4f} | {bwd:8.4f} {3 * seq / bwd / 1e6:6.0f} {b_floor:7.4f}",
-                  flush=True)
-            rows.append(dict(kind="conv", batch=batch, dim=dim, L=L, width=width, fwd_ms=fwd,
-                             bwd_ms=bwd, fwd_floor_ms=f_floor, bwd_floor_ms=b_floor))
-            del x, xl, out, g
-            torch.cuda.empty_cache()
+            for layout in ("contiguous", "channels-last"):
+                x = (torch.randn(batch, dim, L, device="cuda") if layout == "contiguous"
+                     else torch.randn(batch, L, dim, device="cuda").transpose(1, 2)).to(dtype)
+                w = torch.randn(dim, width, device="cuda")
+                bias = torch.randn(dim, device="cuda")
+                with torch.no_grad():
+                    fwd = _bench(lambda: causal_conv1d_triton(x, w, bias, activation="silu"), rep)
+                xl = x.detach().requires_grad_()
+                wl, bl = w.detach().requires_grad_(), bias.detach().requires_grad_()
+                out = causal_conv1d_triton(xl, wl, bl, activation="silu")
+                g = torch.randn_like(out)   # out's strides
+                bwd = _bench(lambda: torch.autograd.grad(out, [xl, wl, bl], g, retain_graph=True), rep)
+                seq = batch * dim * L * elt
+                f_floor, b_floor = 2 * seq / bw * 1e3, 3 * seq / bw * 1e3
+                print(f"{batch:>5} {dim:>5} {L:>8} {layout:>13} | {fwd:8.4f} {2 * seq / fwd / 1e6:6.0f} "
+                      f"{f_floor:7.4f} | {bwd:8.4f} {3 * seq / bwd / 1e6:6.0f} {b_floor:7.4f}",
+                      flush=True)
+                rows.append(dict(kind="conv", batch=batch, dim=dim, L=L, width=width, layout=layout,
+                                 fwd_ms=fwd, bwd_ms=bwd, fwd_floor_ms=f_floor, bwd_floor_ms=b_floor))
+                del x, xl, out, g
+                torch.cuda.empty_cache()
     return rows
 
 

@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Side by side with the Mamba authors' stack in one device call: their CUDA extensions built from
+# PEER (layout: benchmarks/model_vs_mamba_ssm.py's docstring), then
+#   1. the selective scan against theirs (PEER/side_by_side.py, a copy of
+#      ../shared/device/peers/side_by_side.py, if present),
+#   2. the whole model against theirs, with each model's kernel profile,
+#   3. `genomamba bench kernels --conv` at the model's shapes (training and streaming), the conv in
+#      both layouts.
+# Usage, from the project root: benchmarks/peers_gpu.sh OUTDIR [PEER, default .peer]
+# Writes OUTDIR/build.log, side_by_side.{log,json}, model_vs_mamba_ssm.{log,json}, conv.{log,json}.
+set -uo pipefail
+out=${1:?usage: benchmarks/peers_gpu.sh OUTDIR [PEER]}
+peer=$(cd "${2:-.peer}" && pwd) || exit 2
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+export PYTHONUNBUFFERED=1 MAX_JOBS=${MAX_JOBS:-$(nproc)}
+shim=$(mktemp -d)   # side_by_side.py imports the kernels as the top-level module "kernels"
+echo "from genomamba.kernels import *" > "$shim/kernels.py"
+cleanup="$shim"
+# one build cache for the three steps (side_by_side.py passes nvcc the same flags); a fresh one is
+# removed at the end, one the caller names is kept
+if [ -z "${TORCH_EXTENSIONS_DIR:-}" ]; then
+    TORCH_EXTENSIONS_DIR=$(mktemp -d)
+    cleanup="$cleanup $TORCH_EXTENSIONS_DIR"
+fi
+export TORCH_EXTENSIONS_DIR
+trap 'rm -rf $cleanup' EXIT
+
+python3 benchmarks/model_vs_mamba_ssm.py --peer "$peer" --build-only > "$out/build.log" 2>&1 || {
+    tail -n 20 "$out/build.log"; exit 1; }
+tail -n 1 "$out/build.log"
+if [ -f "$peer/side_by_side.py" ]; then
+    PEER=$peer OUT=$out PYTHONPATH="$shim${PYTHONPATH:+:$PYTHONPATH}" \
+        python3 "$peer/side_by_side.py" > "$out/side_by_side.log" 2>&1
+    echo "side_by_side: exit $?"
+fi
+python3 benchmarks/model_vs_mamba_ssm.py --peer "$peer" --out "$out/model_vs_mamba_ssm.json" \
+    --long 20 24 --profile > "$out/model_vs_mamba_ssm.log" 2>&1
+echo "model_vs_mamba_ssm: exit $?"
+grep -v '^ ' "$out/model_vs_mamba_ssm.log" | tail -n 8
+python3 -m genomamba.cli bench kernels --conv --reference-max 0 --shapes 8x256,1x256 --lengths 14,18 --json "$out/conv.json" \
+    > "$out/conv.log" 2>&1
+echo "conv: exit $?"
