@@ -3,6 +3,8 @@ seeded inputs, odd sizes (channels not a multiple of the tile), state carried ac
 option of the scan and the conv; the dispatch picks them only where no gradient is wanted; and a real
 model on a real slice, both strands, gives today's probabilities and calls."""
 
+import multiprocessing
+import os
 from pathlib import Path
 
 import numpy as np
@@ -82,6 +84,23 @@ def test_the_fast_scan_gives_the_same_results_with_any_threads_and_tiles(monkeyp
     finally:
         cpu_inference.set_threads(0)
     assert all(torch.equal(results[0], r) for r in results[1:])
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_the_worker_threads_serve_a_forked_child():
+    """A child forked after the pool's threads started (a multiprocessing worker, say) inherits the
+    pool but not its threads: its scans on several threads still finish, with the parent's result."""
+    u, delta, A, B, C, D, z, bias, h0 = scan_inputs(5, batch=2, dim=96, n=8, L=100)
+    try:
+        cpu_inference.set_threads(2)
+        want = cpu_inference.cpu_selective_scan(u, delta, A, B, C, D, z, bias, True, h0)
+        ctx = multiprocessing.get_context("fork")
+        with ctx.Pool(1) as pool:
+            got = pool.apply_async(cpu_inference.cpu_selective_scan,
+                                   (u, delta, A, B, C, D, z, bias, True, h0)).get(timeout=120)
+    finally:
+        cpu_inference.set_threads(0)
+    assert torch.equal(got, want)
 
 
 def test_the_fast_kernels_give_the_same_results_for_any_memory_layout():

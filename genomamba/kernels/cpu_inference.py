@@ -19,16 +19,17 @@ delta's bias and softplus with y_t = D u_t, then per state
     y_t[c] += C_t[k] h[k, c]
 
 then the silu(z) gate. Tiles are independent, so threads share them (``set_threads``; default
-every core; numba's workqueue threads, which sleep between calls: OpenMP's spin and take the cores
-from PyTorch's work in between). Results do not depend on the threads: each channel's arithmetic is
-the same in any tile. The conv has no recurrence, so threads share blocks of time steps instead.
+every core): the calling thread and a pool of workers kept between calls, which wait without spinning
+(OpenMP's spin, and would take the cores from PyTorch's work in between); the kernels release the
+GIL. Results do not depend on the threads: each channel's arithmetic is the same in any tile. The
+conv has no recurrence, so threads share blocks of time steps instead.
 
 The decay uses its own exp2 instead of the C library's, which is one element at a time and would cost
 ten times the rest of the step. x <= 0 is clamped at -126 (2^-126: no state survives that in one
 step), rounded to an integer i with the 1.5 * 2^23 trick (its low bits are i), and 2^(x - i), x - i in
-[-1/2, 1/2], is the degree-6 Taylor polynomial of e^((x - i) ln 2), ln 2 folded into its coefficients
-(relative error below 3e-7, about float32 rounding; exactly 1 at x - i = 0, so that slow decays, over
-thousands of steps, gather no bias); 2^i goes straight into the float's exponent bits. The softplus
+[-1/2, 1/2], is a degree-5 polynomial fitted for least maximum relative error (below 2e-7, about
+float32 rounding; exactly 1 at x - i = 0, so that slow decays, over thousands of steps, gather no
+bias); 2^i goes straight into the float's exponent bits. The softplus
 and silu use the same exp2 and, for log(1 + e^-|x|), a short atanh series. Arithmetic is float32,
 like the reference's in float32; against the float64 reference the outputs agree to float32 rounding
 (tests/test_cpu_scan.py).
@@ -38,16 +39,15 @@ from __future__ import annotations
 
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import torch
 
 try:
     import numba
-    if "NUMBA_THREADING_LAYER" not in os.environ:
-        numba.config.THREADING_LAYER = "workqueue"
     from llvmlite import ir
-    from numba import njit, prange, types
+    from numba import njit, types
     from numba.extending import intrinsic
 except ImportError:  # pragma: no cover - numba is a dependency; without it the blocked scan runs
     numba = None
@@ -59,7 +59,7 @@ except ImportError:  # pragma: no cover - numba is a dependency; without it the 
 _TILE_MIN, _TILE_MAX = 64, 128
 _CONV_STEPS = 512   # steps per block of the conv, which threads share
 _threads = 0        # 0: every core this process may use
-_launch = threading.Lock()   # numba's workqueue threads serve one parallel call at a time; compiling
+_launch = threading.Lock()   # one thread compiles a kernel or makes the pool at a time
 # fastmath without reassociation: the exp2's rounding trick, (x + 1.5 * 2^23) - 1.5 * 2^23, must stay
 _FAST = {"nnan", "ninf", "nsz", "arcp", "contract", "afn"}
 # The matrix products around the kernels (PyTorch's, called by genomamba.models.mamba): float32, or
@@ -106,8 +106,7 @@ def available_cores() -> int:
 
 
 def get_threads() -> int:
-    limit = numba.config.NUMBA_NUM_THREADS if numba is not None else 1
-    return max(1, min(_threads or available_cores(), limit))
+    return max(1, _threads or available_cores())
 
 
 def _fast_inputs(*tensors) -> bool:
@@ -139,23 +138,36 @@ def _compiled(kernel):
     return kernel
 
 
-def _run(kernel, serial, jobs: int, *args) -> None:
-    """``kernel`` (parallel over its ``jobs``) on ``get_threads()`` threads, or its serial twin where
-    one thread would do them all: a parallel launch costs tens of microseconds, a call of the twin
-    about one. The twins run the same jobs with the same code, so the results are the same."""
+def _run(kernel, jobs: int, *args) -> None:
+    """``kernel(*args, first, last)`` over its ``jobs``, split into contiguous ranges among
+    ``get_threads()`` threads: this one and workers of a pool kept between calls (the kernels release
+    the GIL). A hand-off to a waiting worker costs tens of microseconds, where numba's parallel launch
+    cost hundreds; each job runs the same code on any thread, so the results are the same."""
     threads = min(get_threads(), jobs)
     with _launch:
-        kernel = _compiled(serial if threads == 1 else kernel)
+        kernel = _compiled(kernel)
     if threads == 1:
-        kernel(*args)
+        kernel(*args, 0, jobs)
         return
+    bounds = [jobs * i // threads for i in range(threads + 1)]
+    pending = [_workers(threads - 1).submit(kernel, *args, bounds[i], bounds[i + 1])
+               for i in range(1, threads)]
+    kernel(*args, bounds[0], bounds[1])
+    for job in pending:
+        job.result()
+
+
+_pool, _pool_size, _pool_pid = None, 0, 0
+
+
+def _workers(n: int) -> ThreadPoolExecutor:
+    """A pool of at least ``n`` threads, made once, again to grow, and again in a forked child
+    (which inherits the pool but none of its threads)."""
+    global _pool, _pool_size, _pool_pid
     with _launch:
-        previous = numba.get_num_threads()
-        numba.set_num_threads(threads)
-        try:
-            kernel(*args)
-        finally:
-            numba.set_num_threads(previous)
+        if _pool_size < n or _pool_pid != os.getpid():
+            _pool, _pool_size, _pool_pid = ThreadPoolExecutor(n, "genomamba-cpu"), n, os.getpid()
+        return _pool
 
 
 if numba is not None:
@@ -282,27 +294,19 @@ if numba is not None:
         for k in range(n):
             h[k, c0:c1] = state[k]
 
-    @njit(fastmath=_FAST, error_model="numpy", parallel=True, cache=True)
-    def _scan(u, delta, z, B, C, rows, W, bias, A2, D, h, y, width, softplus, gate):
-        """u, delta, z, B, C: rows (see ``_rows``) of (batch, L, dim) (B, C: (batch, L, N)), their
-        (batch, time) strides in rows[0] to rows[4]; y: (batch, L, dim); bias, D: (dim,);
-        A2 = A log2 e: (N, dim); h: (batch, N, dim), the state entering, updated in place to the state
-        leaving. W: (rank, dim); with rank 0, delta's rows are delta (dim wide), else they are
-        dt_proj's inputs (rank wide) and delta = their product with W. y = (C h + D u) * silu(z) if
-        gate, delta = softplus(delta + bias) if softplus."""
-        batch, dim = y.shape[0], y.shape[2]
+    @njit(fastmath=_FAST, error_model="numpy", nogil=True, cache=True)
+    def _scan(u, delta, z, B, C, rows, W, bias, A2, D, h, y, width, softplus, gate, first, last):
+        """Jobs [first, last) of the scan, one job per sequence and tile of ``width`` channels (jobs
+        of one call run on several threads: the GIL is released). u, delta, z, B, C: rows (see
+        ``_rows``) of (batch, L, dim) (B, C: (batch, L, N)), their (batch, time) strides in rows[0]
+        to rows[4]; y: (batch, L, dim); bias, D: (dim,); A2 = A log2 e: (N, dim); h: (batch, N, dim),
+        the state entering, updated in place to the state leaving. W: (rank, dim); with rank 0,
+        delta's rows are delta (dim wide), else they are dt_proj's inputs (rank wide) and delta =
+        their product with W. y = (C h + D u) * silu(z) if gate, delta = softplus(delta + bias) if
+        softplus."""
+        dim = y.shape[2]
         tiles = -(-dim // width)
-        for job in prange(batch * tiles):
-            b, c0 = job // tiles, (job % tiles) * width
-            _scan_tile(u, delta, z, B, C, rows, b, W, bias, A2, D, h[b], y[b], c0, min(c0 + width, dim),
-                       softplus, gate)
-
-    @njit(fastmath=_FAST, error_model="numpy", cache=True)
-    def _scan_serial(u, delta, z, B, C, rows, W, bias, A2, D, h, y, width, softplus, gate):
-        """``_scan`` on the calling thread."""
-        batch, dim = y.shape[0], y.shape[2]
-        tiles = -(-dim // width)
-        for job in range(batch * tiles):
+        for job in range(first, last):
             b, c0 = job // tiles, (job % tiles) * width
             _scan_tile(u, delta, z, B, C, rows, b, W, bias, A2, D, h[b], y[b], c0, min(c0 + width, dim),
                        softplus, gate)
@@ -350,24 +354,16 @@ if numba is not None:
                 for c in range(dim):
                     ot[c] = acc[c]
 
-    @njit(fastmath=_FAST, error_model="numpy", parallel=True, cache=True)
-    def _conv(x, rows, state, weight, bias, out, steps, silu):
-        """Depthwise causal conv: x: rows (see ``_rows``) of (batch, L, dim), (batch, time) strides
+    @njit(fastmath=_FAST, error_model="numpy", nogil=True, cache=True)
+    def _conv(x, rows, state, weight, bias, out, steps, silu, first, last):
+        """Jobs [first, last) of the depthwise causal conv, one job per sequence and block of
+        ``steps`` steps, each over all channels (long contiguous loops; no recurrence, so threads
+        share the blocks). x: rows (see ``_rows``) of (batch, L, dim), (batch, time) strides
         ``rows``; out: (batch, L, dim); state: (batch, K - 1, dim), the inputs before x; weight:
-        (K, dim); bias: (dim,). out = silu(conv) if silu. No recurrence: threads share blocks of
-        ``steps`` steps, each over all channels (long contiguous loops)."""
-        batch, L = out.shape[0], out.shape[1]
+        (K, dim); bias: (dim,). out = silu(conv) if silu."""
+        L = out.shape[1]
         blocks = -(-L // steps)
-        for job in prange(batch * blocks):
-            b, t0 = job // blocks, (job % blocks) * steps
-            _conv_steps(x, rows, b, state[b], weight, bias, out[b], t0, min(t0 + steps, L), silu)
-
-    @njit(fastmath=_FAST, error_model="numpy", cache=True)
-    def _conv_serial(x, rows, state, weight, bias, out, steps, silu):
-        """``_conv`` on the calling thread."""
-        batch, L = out.shape[0], out.shape[1]
-        blocks = -(-L // steps)
-        for job in range(batch * blocks):
+        for job in range(first, last):
             b, t0 = job // blocks, (job % blocks) * steps
             _conv_steps(x, rows, b, state[b], weight, bias, out[b], t0, min(t0 + steps, L), silu)
 
@@ -398,21 +394,23 @@ if numba is not None:
         return types.Array(dtype, ndim, "C")
 
     _SCAN = (_array(1), _array(1), _array(1), _array(1), _array(1), _array(2, types.int64), _array(2), _array(1),
-             _array(2), _array(1), _array(3), _array(3), types.int64, types.boolean, types.boolean)
-    _CONV = (_array(1), _array(1, types.int64), _array(3), _array(2), _array(1), _array(3), types.int64, types.boolean)
-    _SIGNATURES = {_scan: _SCAN, _scan_serial: _SCAN, _conv: _CONV, _conv_serial: _CONV}
+             _array(2), _array(1), _array(3), _array(3), types.int64, types.boolean, types.boolean,
+             types.int64, types.int64)
+    _CONV = (_array(1), _array(1, types.int64), _array(3), _array(2), _array(1), _array(3), types.int64, types.boolean,
+             types.int64, types.int64)
+    _SIGNATURES = {_scan: _SCAN, _conv: _CONV}
 
 
 def _run_scan(*args) -> None:
     """``_scan(*args)``: one job per sequence and tile of ``width`` channels."""
     y, width = args[11], args[12]
-    _run(_scan, _scan_serial, y.shape[0] * -(-y.shape[2] // width), *args)
+    _run(_scan, y.shape[0] * -(-y.shape[2] // width), *args)
 
 
 def _run_conv(*args) -> None:
     """``_conv(*args)``: one job per sequence and block of ``steps`` steps."""
     out, steps = args[5], args[6]
-    _run(_conv, _conv_serial, out.shape[0] * -(-out.shape[1] // steps), *args)
+    _run(_conv, out.shape[0] * -(-out.shape[1] // steps), *args)
 
 
 def _tile_width(dim: int, batch: int, threads: int) -> int:
