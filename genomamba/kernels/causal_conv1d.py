@@ -12,6 +12,7 @@ from .conv_common import MAX_WIDTH
 from .conv_tiled import _conv_bwd_kernel, _conv_fwd_kernel
 from .conv_walk import _conv_bwd_walk_kernel, _conv_fwd_walk_kernel
 from .layout import empty_like_layout, is_channels_last
+from .scan_plan import sm_count
 
 __all__ = ["MAX_WIDTH", "causal_conv1d_triton"]
 
@@ -26,18 +27,11 @@ PROGRAMS_PER_SM = 8
 WALK_BLOCK_D, WALK_WARPS, MIN_SEGMENT, WALK_PROGRAMS_PER_SM = 256, 1, 32, 16
 
 
-def _programs_wanted(device, per_sm: int) -> int:
-    """How many programs fill ``device`` (a fixed few where it is not a GPU: the interpreter)."""
-    if device.type != "cuda":
-        return 4
-    return per_sm * torch.cuda.get_device_properties(device).multi_processor_count
-
-
 def _walk_plan(x, batch, dim, L):
     """(n_dblocks, segment, n_segments) of the channels-last kernels."""
     n_dblocks = triton.cdiv(dim, WALK_BLOCK_D)
     rows = batch * n_dblocks
-    segments = triton.cdiv(_programs_wanted(x.device, WALK_PROGRAMS_PER_SM), rows)
+    segments = triton.cdiv(WALK_PROGRAMS_PER_SM * sm_count(x.device), rows)
     segment = max(MIN_SEGMENT, triton.cdiv(L, segments))
     return n_dblocks, segment, triton.cdiv(L, segment)
 
@@ -113,8 +107,7 @@ class _CausalConv1d(torch.autograd.Function):
             block_d, block_l, warps = BWD_TILE
             n_dblocks = triton.cdiv(dim, block_d)
             n_tiles = triton.cdiv(L + width - 1, block_l)
-            splits = min(n_tiles, triton.cdiv(_programs_wanted(x.device, PROGRAMS_PER_SM),
-                                              batch * n_dblocks))
+            splits = min(n_tiles, triton.cdiv(PROGRAMS_PER_SM * sm_count(x.device), batch * n_dblocks))
             per_program = triton.cdiv(n_tiles, splits)
             splits = triton.cdiv(n_tiles, per_program)
             kernel, tile = _conv_bwd_kernel, dict(BLOCK_L=block_l)
