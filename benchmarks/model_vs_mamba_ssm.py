@@ -58,8 +58,9 @@ def build_extension(name: str, sources: Path) -> None:
     """Compile the CUDA extension ``name`` from ``sources`` for this GPU and register it as a module."""
     from torch.utils.cpp_extension import load
     major, minor = torch.cuda.get_device_capability()
-    files = sorted(str(p) for p in sources.resolve().iterdir() if p.suffix in (".cu", ".cpp"))
-    sys.modules[name] = load(name=name, sources=files, extra_include_paths=[str(sources.resolve())],
+    sources = sources.resolve()   # absolute, as side_by_side.py names them: one cached build
+    files = sorted(str(p) for p in sources.iterdir() if p.suffix in (".cu", ".cpp"))
+    sys.modules[name] = load(name=name, sources=files, extra_include_paths=[str(sources)],
                              extra_cflags=["-O3", "-std=c++17"], verbose=False,
                              extra_cuda_cflags=NVCC_FLAGS + [f"-gencode=arch=compute_{major}{minor},"
                                                              f"code=sm_{major}{minor}", "--threads", "4"])
