@@ -1,6 +1,7 @@
-"""The selective scan's z gate, out = y silu(z), as its own pass: forward after the step forward
-when gradients are wanted (the backward keeps y before the gate), and backward before either scan
-backward, which then take no z. The PyTorch reference is ``reference.scan_output``."""
+"""The selective scan's z gate, out = y silu(z), as its own pass after the step forward when
+gradients are wanted (the backward reads y before the gate, which the step forward then writes
+instead of out). Its backward happens inside the scan's backward kernels, where they read dy
+(``scan_common._gate_back``). The PyTorch reference is ``reference.scan_output``."""
 
 import torch
 import triton
@@ -48,35 +49,6 @@ def _ss_gate_fwd_kernel(
     tl.store(y_ptr + at, (y * z * tl.sigmoid(z)).to(y_ptr.dtype.element_ty), mask=m)
 
 
-@triton.jit
-def _ss_gate_bwd_kernel(
-        # inputs
-        dout_ptr, z_ptr, ypre_ptr,
-        # outputs
-        dy_ptr, dz_ptr,
-        # sizes
-        dim, L,
-        # strides
-        stride_dout_batch, stride_dout_dim, stride_dout_len,
-        stride_z_batch, stride_z_dim, stride_z_len,
-        stride_y_batch, stride_y_dim, stride_y_len,
-        # tile
-        BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr):
-    """Per tile of _gate_program: dy = dout silu(z) (fp32) and
-    dz = dout y sigmoid(z) (1 + z (1 - sigmoid(z))), from the y before the gate that the forward
-    stored; dy and dz share y's strides."""
-    b, d, t, at, m, z, y = _gate_program(ypre_ptr, z_ptr, dim, L,
-                                         stride_z_batch, stride_z_dim, stride_z_len,
-                                         stride_y_batch, stride_y_dim, stride_y_len,
-                                         BLOCK_D, BLOCK_L)
-    dout = tl.load(dout_ptr + b * stride_dout_batch + d * stride_dout_dim + t * stride_dout_len,
-                   mask=m, other=0.0).to(tl.float32)
-    sz = tl.sigmoid(z)
-    tl.store(dy_ptr + at, dout * z * sz, mask=m)
-    tl.store(dz_ptr + at, (dout * y * sz * (1.0 + z * (1.0 - sz))).to(dz_ptr.dtype.element_ty),
-             mask=m)
-
-
 def _gate_launch(batch, dim, L):
     """Grid and tile of the gate kernels: about 4096 elements per tile, up to 64 channels."""
     block_d = min(64, triton.next_power_of_2(dim))
@@ -92,15 +64,3 @@ def gate_forward(ypre, z, y):
         raise ValueError("the gate's y before and after must share their layout")
     grid, tile = _gate_launch(batch, dim, L)
     _ss_gate_fwd_kernel[grid](ypre, z, y, dim, L, *z.stride(), *y.stride(), **tile)
-
-
-def gate_backward(dout, z, ypre):
-    """Through out = y silu(z): the gradient reaching y (fp32) and dz (z's dtype), elementwise, both
-    in the layout of ``ypre`` (which the forward allocated dense)."""
-    batch, dim, L = z.shape
-    dy = torch.empty_like(ypre, dtype=torch.float32)
-    dz = torch.empty_like(ypre, dtype=z.dtype)
-    grid, tile = _gate_launch(batch, dim, L)
-    _ss_gate_bwd_kernel[grid](dout, z, ypre, dy, dz, dim, L, *dout.stride(), *z.stride(),
-                              *ypre.stride(), **tile)
-    return dy, dz
