@@ -340,6 +340,38 @@ def test_conv_keeps_the_channels_last_layout(gen):
         assert _rel(got, want.detach().double().cpu()) < FP32_TOL
 
 
+@pytest.mark.parametrize("kernel", ["step", "tiled"])
+def test_mixer_core_matches_its_steps(gen, kernel):
+    """The mixer as one autograd node (xz's gradient written in place by the scan's and the conv's
+    kernels, x_proj's input gradient added into du by the product) gives the outputs and gradients
+    of its steps one by one on the same kernels, with carried states; training on Triton takes it."""
+    from genomamba.kernels import mixer
+    ss.set_config(**SMALL, bwd_chunks=2, fwd_kernel=kernel, bwd_kernel=kernel)
+    batch, di, L, n, rank, width = 2, 6, 21, 4, 3, 4
+    shapes = dict(xz=(batch, L, 2 * di), conv_weight=(di, width), conv_bias=(di,),
+                  x_proj_weight=(rank + 2 * n, di), dt_proj_weight=(di, rank), A_log=(di, n),
+                  D=(di,), dt_bias=(di,), conv_state=(batch, di, width - 1),
+                  ssm_state=(batch, di, n))
+    values = {k: torch.randn(*shape, generator=gen) * (0.5 if k != "A_log" else 0.3)
+              for k, shape in shapes.items()}
+    weights = [torch.randn(*shape, generator=gen).to(DEVICE)
+               for shape in ((batch, L, di), shapes["conv_state"], shapes["ssm_state"])]
+    previous = kernels.get_backend()
+    kernels.set_backend("triton")
+    try:
+        results = {}
+        for name, core in (("one node", kernels.mixer_core), ("steps", mixer.mixer_core_composed)):
+            leaves = [v.to(DEVICE).requires_grad_() for v in values.values()]
+            outputs = core(*leaves)
+            assert (type(outputs[0].grad_fn).__name__ == "MixerCoreBackward") == (name == "one node")
+            loss = sum((out * w).sum() for out, w in zip(outputs, weights))
+            results[name] = (*outputs, *torch.autograd.grad(loss, leaves))
+    finally:
+        kernels.set_backend(previous)
+    for got, want in zip(results["one node"], results["steps"]):
+        assert _rel(got, want.detach().double().cpu()) < FP32_TOL
+
+
 def test_dispatch_switch(gen, monkeypatch):
     inputs = _leaves(_scan_inputs(gen, 1, 4, 12, 4, 0, True), torch.float32, "cpu")
     calls = []

@@ -5,6 +5,8 @@ kernels, tiles for contiguous inputs (``conv_tiled``) and walks along L for chan
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 import triton
 
@@ -14,7 +16,7 @@ from .conv_walk import _conv_bwd_walk_kernel, _conv_fwd_walk_kernel
 from .layout import empty_like_layout, is_channels_last
 from .scan_plan import sm_count
 
-__all__ = ["MAX_WIDTH", "causal_conv1d_triton"]
+__all__ = ["MAX_WIDTH", "causal_conv1d_triton", "conv_backward", "conv_forward"]
 
 
 # Contiguous inputs: tiles of BLOCK_D channels x BLOCK_L positions, num_warps; the backward's
@@ -63,67 +65,93 @@ def _final_states(x, init, width):
     return torch.cat([init[..., x.shape[-1]:].to(x.dtype), x], dim=-1)
 
 
+@dataclass
+class _ForBackward:
+    """What the conv's backward needs: x, the weight in x's layout, the bias, the initial states
+    (zeros where none was given) and the options."""
+    x: torch.Tensor
+    w: torch.Tensor
+    bias: torch.Tensor | None
+    init: torch.Tensor
+    silu: bool
+    has_init: bool
+
+
+def conv_forward(x, weight, bias, initial_states, silu):
+    """(out, final states, what ``conv_backward`` needs): the launch of a forward kernel."""
+    batch, dim, L = x.shape
+    width = weight.shape[-1]
+    # at least one column, so that no kernel argument is an empty (null) buffer
+    init = _like(x, initial_states if initial_states is not None and width > 1
+                 else x.new_zeros(batch, dim, max(width - 1, 1)))
+    out = empty_like_layout(x)   # channels-last in, channels-last out
+    w = _like(x, weight.unsqueeze(0))[0]
+    args = (x, init, w, bias, out)
+    strides = (*x.stride(), *init.stride(), *w.stride(), *out.stride())
+    options = dict(WIDTH=width, HAS_BIAS=bias is not None, SILU=silu)
+    if is_channels_last(x):
+        n_dblocks, segment, n_segments = _walk_plan(x, batch, dim, L)
+        _conv_fwd_walk_kernel[(batch * n_dblocks, n_segments)](
+            *args, dim, L, n_dblocks, segment, *strides, BLOCK_D=WALK_BLOCK_D, **options,
+            num_warps=WALK_WARPS)
+    else:
+        _check_tiled(x)
+        block_d, block_l, warps = FWD_TILE
+        n_dblocks = triton.cdiv(dim, block_d)
+        _conv_fwd_kernel[(batch * n_dblocks, triton.cdiv(L, block_l))](
+            *args, dim, L, n_dblocks, *strides, BLOCK_D=block_d, BLOCK_L=block_l, **options,
+            num_warps=warps)
+    saved = _ForBackward(x, w, bias, init, silu, initial_states is not None)
+    return out, _final_states(x, init, width), saved
+
+
+def conv_backward(saved, dout, dfinal, dx=None):
+    """(dx, dweight, dbias, dinit) from the gradients of out and of the final states (either may be
+    None); dx is written into ``dx`` where given (x's shape and layout)."""
+    x, w, bias, init = saved.x, saved.w, saved.bias, saved.init
+    batch, dim, L = x.shape
+    width = w.shape[-1]
+    dout = dout if dout is not None else torch.zeros_like(x)
+    dfinal = _like(x, dfinal.float()) if dfinal is not None and width > 1 else None
+    if is_channels_last(x):
+        n_dblocks, per_program, splits = _walk_plan(x, batch, dim, L)
+        block_d, warps, kernel, tile = WALK_BLOCK_D, WALK_WARPS, _conv_bwd_walk_kernel, {}
+    else:
+        block_d, block_l, warps = BWD_TILE
+        n_dblocks = triton.cdiv(dim, block_d)
+        n_tiles = triton.cdiv(L + width - 1, block_l)
+        splits = min(n_tiles, triton.cdiv(PROGRAMS_PER_SM * sm_count(x.device), batch * n_dblocks))
+        per_program = triton.cdiv(n_tiles, splits)
+        splits = triton.cdiv(n_tiles, per_program)
+        kernel, tile = _conv_bwd_kernel, dict(BLOCK_L=block_l)
+    f32 = dict(device=x.device, dtype=torch.float32)
+    dx = empty_like_layout(x) if dx is None else dx
+    dinit = torch.empty_like(init, dtype=torch.float32)
+    dw = torch.empty(batch * splits, width, dim, **f32)
+    dbias = torch.empty(batch * splits, dim, **f32)
+    kernel[(batch * n_dblocks, splits)](
+        x, init, w, bias, dout, dfinal, dx, dinit, dw, dbias, dim, L, n_dblocks, per_program,
+        *x.stride(), *init.stride(), *w.stride(), *dout.stride(), *dx.stride(),
+        WIDTH=width, BLOCK_D=block_d, **tile, HAS_BIAS=bias is not None, SILU=saved.silu,
+        HAS_DFINAL=dfinal is not None, num_warps=warps)
+    return (dx, dw.sum(0).t().to(w.dtype),
+            dbias.sum(0).to(bias.dtype) if bias is not None else None,
+            dinit[..., :width - 1].to(init.dtype) if saved.has_init else None)
+
+
 class _CausalConv1d(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, x, weight, bias, initial_states, silu):
-        batch, dim, L = x.shape
-        width = weight.shape[-1]
-        # at least one column, so that no kernel argument is an empty (null) buffer
-        init = _like(x, initial_states if initial_states is not None and width > 1
-                     else x.new_zeros(batch, dim, max(width - 1, 1)))
-        out = empty_like_layout(x)   # channels-last in, channels-last out
-        w = _like(x, weight.unsqueeze(0))[0]
-        args = (x, init, w, bias, out)
-        strides = (*x.stride(), *init.stride(), *w.stride(), *out.stride())
-        options = dict(WIDTH=width, HAS_BIAS=bias is not None, SILU=silu)
-        if is_channels_last(x):
-            n_dblocks, segment, n_segments = _walk_plan(x, batch, dim, L)
-            _conv_fwd_walk_kernel[(batch * n_dblocks, n_segments)](
-                *args, dim, L, n_dblocks, segment, *strides, BLOCK_D=WALK_BLOCK_D, **options,
-                num_warps=WALK_WARPS)
-        else:
-            _check_tiled(x)
-            block_d, block_l, warps = FWD_TILE
-            n_dblocks = triton.cdiv(dim, block_d)
-            _conv_fwd_kernel[(batch * n_dblocks, triton.cdiv(L, block_l))](
-                *args, dim, L, n_dblocks, *strides, BLOCK_D=block_d, BLOCK_L=block_l, **options,
-                num_warps=warps)
-        ctx.save_for_backward(x, w, bias, init)
-        ctx.silu, ctx.has_init = silu, initial_states is not None
-        return out, _final_states(x, init, width)
+        out, final, saved = conv_forward(x, weight, bias, initial_states, silu)
+        ctx.save_for_backward(saved.x, saved.w, saved.bias, saved.init)
+        ctx.silu, ctx.has_init = silu, saved.has_init
+        return out, final
 
     @staticmethod
     def backward(ctx, dout, dfinal):
-        x, w, bias, init = ctx.saved_tensors
-        batch, dim, L = x.shape
-        width = w.shape[-1]
-        dout = dout if dout is not None else torch.zeros_like(x)
-        dfinal = _like(x, dfinal.float()) if dfinal is not None and width > 1 else None
-        if is_channels_last(x):
-            n_dblocks, per_program, splits = _walk_plan(x, batch, dim, L)
-            block_d, warps, kernel, tile = WALK_BLOCK_D, WALK_WARPS, _conv_bwd_walk_kernel, {}
-        else:
-            block_d, block_l, warps = BWD_TILE
-            n_dblocks = triton.cdiv(dim, block_d)
-            n_tiles = triton.cdiv(L + width - 1, block_l)
-            splits = min(n_tiles, triton.cdiv(PROGRAMS_PER_SM * sm_count(x.device), batch * n_dblocks))
-            per_program = triton.cdiv(n_tiles, splits)
-            splits = triton.cdiv(n_tiles, per_program)
-            kernel, tile = _conv_bwd_kernel, dict(BLOCK_L=block_l)
-        f32 = dict(device=x.device, dtype=torch.float32)
-        dx = empty_like_layout(x)
-        dinit = torch.empty_like(init, dtype=torch.float32)
-        dw = torch.empty(batch * splits, width, dim, **f32)
-        dbias = torch.empty(batch * splits, dim, **f32)
-        kernel[(batch * n_dblocks, splits)](
-            x, init, w, bias, dout, dfinal, dx, dinit, dw, dbias, dim, L, n_dblocks, per_program,
-            *x.stride(), *init.stride(), *w.stride(), *dout.stride(), *dx.stride(),
-            WIDTH=width, BLOCK_D=block_d, **tile, HAS_BIAS=bias is not None, SILU=ctx.silu,
-            HAS_DFINAL=dfinal is not None, num_warps=warps)
-        return (dx, dw.sum(0).t().to(w.dtype),
-                dbias.sum(0).to(bias.dtype) if bias is not None else None,
-                dinit[..., :width - 1].to(init.dtype) if ctx.has_init else None, None)
+        saved = _ForBackward(*ctx.saved_tensors, ctx.silu, ctx.has_init)
+        return (*conv_backward(saved, dout, dfinal), None)
 
 
 def causal_conv1d_triton(x, weight, bias=None, *, initial_states=None, return_final_states=False,

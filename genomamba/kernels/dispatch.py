@@ -6,6 +6,8 @@ gradient is wanted, else the blocked scan of ``blocked_scan`` and the conv of ``
 
 from __future__ import annotations
 
+import torch
+
 from . import cpu_inference, reference
 from .blocked_scan import blocked_selective_scan
 
@@ -70,3 +72,21 @@ def add_rms_norm(h, out, weight, eps, normed_dtype):
         from .add_norm import add_rms_norm_triton
         return add_rms_norm_triton(h, out, weight, eps, normed_dtype)
     return reference.add_rms_norm_ref(h, out, weight, eps, normed_dtype)
+
+
+def mixer_core(xz, conv_weight, conv_bias, x_proj_weight, dt_proj_weight, A_log, D, dt_bias,
+               conv_state=None, ssm_state=None):
+    """The Mamba mixer from in_proj's output xz (batch, L, 2 channels) to out_proj's input (batch,
+    L, channels), with the conv's and the scan's states: (y, conv state, scan state). Training on
+    the Triton kernels takes ``mixer.MixerCore`` (one autograd node, fewer passes), everything else
+    the steps one by one (``mixer.mixer_core_composed``)."""
+    args = (xz, conv_weight, conv_bias, x_proj_weight, dt_proj_weight, A_log, D, dt_bias,
+            conv_state, ssm_state)
+    if _use_triton(xz) and torch.is_grad_enabled() and any(
+            isinstance(a, torch.Tensor) and a.requires_grad for a in args):
+        from .causal_conv1d import MAX_WIDTH
+        from .mixer import MixerCore
+        if conv_weight.shape[-1] <= MAX_WIDTH:
+            return MixerCore.apply(*args)
+    from .mixer import mixer_core_composed
+    return mixer_core_composed(*args)

@@ -320,12 +320,13 @@ def _ss_bwd_step_kernel(
             tl.store(dh0_ptr + b * dim * N + dn, p, mask=mask_dn)
 
 
-def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, z, ypre, ckpt, dout, dlast, want_dh0,
-             block_n, softplus, b_ndim):
+def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, z, ypre, ckpt, dout, dlast, dz,
+             want_dh0, block_n, softplus, b_ndim):
     """Launch the step backward. dout: the gradient reaching the output (after the gate, with z;
-    ypre: y before the gate, which the forward kept); dlast: the last state's (None if unused).
-    Returns du, ddelta, dz (None without z), dB, dC (B's and C's shapes), the (rows, dim, N) and
-    (rows, dim) partial sums of dA, dD and dbias, and dh0 (None unless want_dh0)."""
+    ypre: y before the gate, which the forward kept); dlast: the last state's (None if unused); dz:
+    where z's gradient goes (None: a new tensor in z's layout). Returns du, ddelta, dz (None
+    without z), dB, dC (B's and C's shapes), the (rows, dim, N) and (rows, dim) partial sums of dA,
+    dD and dbias, and dh0 (None unless want_dh0)."""
     batch, dim, L = u.shape
     N = A32.shape[1]
     groups = B4.shape[1]
@@ -352,7 +353,8 @@ def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, z, ypre, ckpt, dout, 
         chunk_carry(A32, dlast, sumP, sumS, p_in, reverse=True)
     rows = batch * n_chunks
     du, ddelta = empty_like_layout(u), empty_like_layout(delta)   # each in its input's layout
-    dz = empty_like_layout(z) if z is not None else None
+    if z is not None and dz is None:
+        dz = empty_like_layout(z)
     dB_part = torch.empty(n_dblocks, batch, N, L, **f32)
     dC_part = torch.empty(n_dblocks, batch, N, L, **f32)
     dA_part = torch.empty(rows, dim, N, **f32)

@@ -235,8 +235,8 @@ def _split(batch, dim, L, dim_per_group, sms, cfg) -> _Split:
     return _Split(block_k, n_dblocks, chunk_len, n_chunks)
 
 
-def bwd_tiled(cfg, u, delta, A32, B4, C4, *, D, delta_bias, z, ypre, ckpt, dout, dlast, want_dh0,
-              block_n, softplus, b_ndim):
+def bwd_tiled(cfg, u, delta, A32, B4, C4, *, D, delta_bias, z, ypre, ckpt, dout, dlast, dz,
+              want_dh0, block_n, softplus, b_ndim):
     """Launch the tiled backward; arguments and results as ``scan_bwd_step.bwd_step``'s."""
     batch, dim, L = u.shape
     N = A32.shape[1]
@@ -257,7 +257,8 @@ def bwd_tiled(cfg, u, delta, A32, B4, C4, *, D, delta_bias, z, ypre, ckpt, dout,
     rows = batch * plan.n_chunks
     du = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
     ddelta = torch.empty(batch, dim, L, device=u.device, dtype=delta.dtype)
-    dz = empty_like_layout(z) if z is not None else None
+    if z is not None and dz is None:
+        dz = empty_like_layout(z)
     dB_part = torch.empty(plan.n_dblocks, batch, N, L, **f32)
     dC_part = torch.empty(plan.n_dblocks, batch, N, L, **f32)
     dA_part = torch.empty(rows, dim, N, **f32)

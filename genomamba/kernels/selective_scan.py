@@ -26,7 +26,8 @@ from .scan_fwd_tiled import fwd_tiled
 from .scan_gate import gate_forward
 from .scan_plan import DEFAULT_CONFIG, ScanConfig, get_config, set_config, takes_step
 
-__all__ = ["selective_scan_triton", "ScanConfig", "DEFAULT_CONFIG", "get_config", "set_config"]
+__all__ = ["selective_scan_triton", "scan_backward", "scan_forward", "ScanConfig", "DEFAULT_CONFIG",
+           "get_config", "set_config"]
 
 
 def _bc4(X):
@@ -100,40 +101,51 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, want_
     return y, last, (A32, B4, C4, ckpt, ypre, cfg, block_n)
 
 
+def scan_forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus):
+    """y, the last state and what ``scan_backward`` needs: (the tensors to save, the rest)."""
+    y, last, (A32, B4, C4, ckpt, ypre, cfg, block_n) = _forward(
+        u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, want_grad=True)
+    meta = _ForBackward(
+        cfg=cfg, block_n=block_n, softplus=softplus, b_ndim=B.dim(), A_dtype=A.dtype,
+        B_dtype=B.dtype, C_dtype=C.dtype,
+        h0_dtype=None if initial_state is None else initial_state.dtype)
+    return y, last, ((u, delta, A32, B4, C4, D, z, delta_bias, ckpt, ypre), meta)
+
+
+def scan_backward(saved, meta, dout, dlast, dz=None):
+    """The gradients of (u, delta, A, B, C, D, z, delta_bias, initial_state) from those of y and of
+    the last state (either may be None); z's is written into ``dz`` where given (z's shape)."""
+    u, delta, A32, B4, C4, D, z, delta_bias, ckpt, ypre = saved
+    batch, dim, L = u.shape
+    if dout is None:  # only the last state's gradient: y's is zero
+        dout = torch.zeros_like(u)
+    dlast = None if dlast is None else dlast.float().contiguous()
+    step = takes_step(meta.cfg.bwd_kernel, batch * dim * L, meta.cfg.bwd_step_min_elements)
+    # the gate's backward (with z) happens inside the kernels, where they read the gradient
+    du, ddelta, dz, dB, dC, dA_part, dD_part, dbias_part, dh0 = (bwd_step if step else bwd_tiled)(
+        meta.cfg, u, delta, A32, B4, C4, D=D, delta_bias=delta_bias, z=z, ypre=ypre, ckpt=ckpt,
+        dout=dout, dlast=dlast, dz=dz, want_dh0=meta.h0_dtype is not None, block_n=meta.block_n,
+        softplus=meta.softplus, b_ndim=meta.b_ndim)
+    dA = dA_part.sum(0).to(meta.A_dtype)
+    dD = dD_part.sum(0).to(D.dtype) if D is not None else None
+    dbias = dbias_part.sum(0).to(delta_bias.dtype) if delta_bias is not None else None
+    return (du, ddelta, dA, dB.to(meta.B_dtype), dC.to(meta.C_dtype), dD, dz, dbias,
+            dh0.to(meta.h0_dtype) if dh0 is not None else None)
+
+
 class _SelectiveScan(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, u, delta, A, B, C, D, z, delta_bias, initial_state, softplus):
         ctx.set_materialize_grads(False)  # an unused output's gradient stays None, not zeros
-        y, last, (A32, B4, C4, ckpt, ypre, cfg, block_n) = _forward(
-            u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, want_grad=True)
-        ctx.save_for_backward(u, delta, A32, B4, C4, D, z, delta_bias, ckpt, ypre)
-        ctx.for_backward = _ForBackward(
-            cfg=cfg, block_n=block_n, softplus=softplus, b_ndim=B.dim(), A_dtype=A.dtype,
-            B_dtype=B.dtype, C_dtype=C.dtype,
-            h0_dtype=None if initial_state is None else initial_state.dtype)
+        y, last, (tensors, ctx.for_backward) = scan_forward(u, delta, A, B, C, D, z, delta_bias,
+                                                            initial_state, softplus)
+        ctx.save_for_backward(*tensors)
         return y, last
 
     @staticmethod
     def backward(ctx, dout, dlast):
-        u, delta, A32, B4, C4, D, z, delta_bias, ckpt, ypre = ctx.saved_tensors
-        meta = ctx.for_backward
-        batch, dim, L = u.shape
-        if dout is None:  # only the last state's gradient: y's is zero
-            dout = torch.zeros_like(u)
-        dlast = None if dlast is None else dlast.float().contiguous()
-        step = takes_step(meta.cfg.bwd_kernel, batch * dim * L, meta.cfg.bwd_step_min_elements)
-        # the gate's backward (with z) happens inside the kernels, where they read the gradient
-        du, ddelta, dz, dB, dC, dA_part, dD_part, dbias_part, dh0 = (
-            bwd_step if step else bwd_tiled)(
-            meta.cfg, u, delta, A32, B4, C4, D=D, delta_bias=delta_bias, z=z, ypre=ypre,
-            ckpt=ckpt, dout=dout, dlast=dlast, want_dh0=meta.h0_dtype is not None,
-            block_n=meta.block_n, softplus=meta.softplus, b_ndim=meta.b_ndim)
-        dA = dA_part.sum(0).to(meta.A_dtype)
-        dD = dD_part.sum(0).to(D.dtype) if D is not None else None
-        dbias = dbias_part.sum(0).to(delta_bias.dtype) if delta_bias is not None else None
-        return (du, ddelta, dA, dB.to(meta.B_dtype), dC.to(meta.C_dtype), dD, dz, dbias,
-                dh0.to(meta.h0_dtype) if dh0 is not None else None, None)
+        return (*scan_backward(ctx.saved_tensors, ctx.for_backward, dout, dlast), None)
 
 
 def selective_scan_triton(u, delta, A, B, C, D=None, z=None, *, delta_bias=None,

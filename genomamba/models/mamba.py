@@ -57,20 +57,10 @@ class MambaMixer(nn.Module):
 
     def forward(self, h, state=None):
         conv_state, ssm_state = state if state is not None else (None, None)
-        # (b, di, L) each, channels-last views of in_proj's output: the kernels keep that layout
-        # (conv output, scan output and their gradients), so the projections need no copies
-        x, z = (half.transpose(1, 2) for half in self.in_proj(h).chunk(2, dim=-1))
-        x, conv_state = kernels.causal_conv1d_fn(x, self.conv_weight, self.conv_bias,
-                                                 initial_states=conv_state,
-                                                 return_final_states=True, activation="silu")
-        dt, B, C = self.x_proj(x.transpose(1, 2)).split([self.rank, self.d_state, self.d_state], -1)
-        dt = self.dt_proj(dt).transpose(1, 2)
-        # B and C state-major (batch, N, L), as the scan's layouts are mamba_ssm's
-        y, ssm_state = kernels.selective_scan_fn(
-            x, dt, -torch.exp(self.A_log.float()), B.transpose(1, 2).contiguous(),
-            C.transpose(1, 2).contiguous(), self.D.float(), z, delta_bias=self.dt_bias.float(),
-            delta_softplus=True, initial_state=ssm_state, return_last_state=True)
-        return self.out_proj(y.transpose(1, 2)), (conv_state, ssm_state)
+        y, conv_state, ssm_state = kernels.mixer_core(
+            self.in_proj(h), self.conv_weight, self.conv_bias, self.x_proj.weight,
+            self.dt_proj.weight, self.A_log, self.D, self.dt_bias, conv_state, ssm_state)
+        return self.out_proj(y), (conv_state, ssm_state)
 
 
 class MambaBlock(nn.Module):
