@@ -122,7 +122,9 @@ def calibration(confidence, correct, n_bins: int = N_BINS) -> dict:
     for b in range(n_bins):
         sel = which == b
         n = int(sel.sum())
-        mean_conf = float(conf[sel].mean()) if n else None
+        # the mean of a bin's values lies in the bin, but the rounding of the sum can put it a
+        # step outside (the mean of three 0.7s is 0.6999999999999998)
+        mean_conf = float(np.clip(conf[sel].mean(), b / n_bins, (b + 1) / n_bins)) if n else None
         acc = float(ok[sel].mean()) if n else None
         if n:
             ece += n / conf.size * abs(acc - mean_conf)
