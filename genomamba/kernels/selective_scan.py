@@ -5,7 +5,6 @@ Where each stage lives (each file: its Triton kernels and their launcher):
   scan_plan.py         the launch plan (ScanConfig, set_config): which forward and backward run
   scan_fwd_tiled.py    tiled forward (small inputs)       scan_fwd_step.py   step forward (large)
   scan_bwd_tiled.py    tiled backward (small inputs)      scan_bwd_step.py   step backward (large)
-  scan_gate.py         the z gate, y silu(z), as its own pass after the step forward
   scan_chunk_carry.py  the scan over chunks of L that lets chunks run side by side
   scan_common.py       notation, shared Triton helpers, the step kernels' B/C rows
   reference.py         the PyTorch ground truth of the whole scan (float64 in the tests)
@@ -23,7 +22,6 @@ from .scan_bwd_step import bwd_step
 from .scan_bwd_tiled import bwd_tiled
 from .scan_fwd_step import fwd_step
 from .scan_fwd_tiled import fwd_tiled
-from .scan_gate import gate_forward
 from .scan_plan import DEFAULT_CONFIG, ScanConfig, get_config, set_config, takes_step
 
 __all__ = ["selective_scan_triton", "scan_backward", "scan_forward", "ScanConfig", "DEFAULT_CONFIG",
@@ -90,14 +88,8 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, want_
     ypre = torch.empty_like(y) if want_grad and z is not None else None
     inputs = dict(D=D, delta_bias=delta_bias, h0=h0, last=last, ckpt=ckpt, block_n=block_n,
                   softplus=softplus)
-    if step:
-        # with gradients, y before the gate is kept: the step forward writes it, then the gate
-        fwd_step(cfg, u, delta, A32, B4, C4, z=None if want_grad else z,
-                 y=ypre if ypre is not None else y, **inputs)
-        if ypre is not None:
-            gate_forward(ypre, z, y)
-    else:
-        fwd_tiled(cfg, u, delta, A32, B4, C4, z=z, y=y, ypre=ypre, **inputs)
+    forward = fwd_step if step else fwd_tiled
+    forward(cfg, u, delta, A32, B4, C4, z=z, y=y, ypre=ypre, **inputs)
     return y, last, (A32, B4, C4, ckpt, ypre, cfg, block_n)
 
 
