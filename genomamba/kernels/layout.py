@@ -24,8 +24,3 @@ def empty_like_layout(like: torch.Tensor, dtype: torch.dtype | None = None) -> t
     if is_channels_last(like):
         return torch.empty(batch, L, dim, device=like.device, dtype=dtype).transpose(1, 2)
     return torch.empty(batch, dim, L, device=like.device, dtype=dtype)
-
-
-def strides(x: torch.Tensor | None) -> tuple[int, ...]:
-    """A (batch, dim, L) tensor's strides for a kernel's arguments; zeros for an absent one."""
-    return x.stride() if x is not None else (0, 0, 0)

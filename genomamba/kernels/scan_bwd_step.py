@@ -8,9 +8,9 @@ into its scratch, walks the tiles backward, recomputing each tile's states and s
 back through them; dB_t and dC_t are summed over its channels at every step. A tile's inputs and
 gradients move as (BLOCK_D, 4) tiles where each channel runs along L (contiguous tensors), and as
 one value per channel and step where the channels are contiguous (the model's channels-last
-tensors): each the access that coalesces, and the second also spills less. With z, the gate's
-backward happens where dy is read (``scan_common._gate_back``). The PyTorch reference is autograd
-through ``reference.selective_scan_ref``."""
+tensors): each the access that coalesces, and the second also spills less. Takes no z (the gate's
+backward runs first, ``scan_gate``). The PyTorch reference is autograd through
+``reference.selective_scan_ref``."""
 
 import math
 
@@ -18,9 +18,9 @@ import torch
 import triton
 import triton.language as tl
 
-from .layout import empty_like_layout, is_channels_last, strides
+from .layout import empty_like_layout, is_channels_last
 from .scan_chunk_carry import chunk_carry
-from .scan_common import (LN2, LOG2E, _cols4, _delta, _dy, _gate_back, _halves, _join4, _step,
+from .scan_common import (LN2, LOG2E, _cols4, _delta, _dy, _halves, _join4, _step,
                           _step_program, _steps4, _tile_in, _tile_t, reduce_groups, rows_of_n)
 from .scan_plan import largest_pow2_dividing, step_chunks
 
@@ -55,8 +55,8 @@ def _adjoint_sums(acc, S, A2, DL, DY, C_row, t, offs_n, BLOCK_N: tl.constexpr, B
 
 @triton.jit
 def _ss_bwd_step_summary_kernel(
-        # inputs (delta_bias, z: None unless HAS_BIAS, HAS_Z); C as rows_of_n rows
-        delta_ptr, A_ptr, C_rows_ptr, bias_ptr, dout_ptr, z_ptr,
+        # inputs (delta_bias: None unless HAS_BIAS); C as rows_of_n rows
+        delta_ptr, A_ptr, C_rows_ptr, bias_ptr, dout_ptr,
         # outputs: per chunk after the first, the adjoint it sends out and its sum of delta
         sumP_ptr, sumS_ptr,
         # sizes
@@ -65,10 +65,9 @@ def _ss_bwd_step_summary_kernel(
         stride_rows_group,
         stride_delta_batch, stride_delta_dim, stride_delta_len,
         stride_dout_batch, stride_dout_dim, stride_dout_len,
-        stride_z_batch, stride_z_dim, stride_z_len,
         # tile and options
         BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, UNROLL: tl.constexpr,
-        HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, HAS_Z: tl.constexpr):
+        HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
     """_ss_bwd_summary_kernel's sums in the step layout, for the step backward: BLOCK_D channels of
     one batch row over one chunk after the first, UNROLL steps per iteration, C_t read as rows of
     the padded copy."""
@@ -79,8 +78,7 @@ def _ss_bwd_step_summary_kernel(
     dl_row = delta_ptr + b * stride_delta_batch + offs_d * stride_delta_dim
     c += 1  # chunk 0's summary is never needed
     A2 = A * LOG2E
-    o_off = (b * stride_dout_batch + offs_d * stride_dout_dim)[:, None]
-    z_off = (b * stride_z_batch + offs_d * stride_z_dim)[:, None]
+    o_row = dout_ptr + b * stride_dout_batch + offs_d * stride_dout_dim
     acc = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
     S = tl.zeros([BLOCK_D], dtype=tl.float32)
     t_begin = c * chunk_len
@@ -89,8 +87,7 @@ def _ss_bwd_step_summary_kernel(
         t, mt = _tile_t(t0, t_end, offs_d, dim, UNROLL)
         DL = _delta(dl_row[:, None], t[None, :], stride_delta_len, mt, bias[:, None], HAS_BIAS,
                     SOFTPLUS)[0]
-        DY = _dy(dout_ptr, z_ptr, o_off, z_off, t[None, :], stride_dout_len, stride_z_len, mt,
-                 HAS_Z)
+        DY = _dy(o_row[:, None], t[None, :], stride_dout_len, mt)
         acc, S = _adjoint_sums(acc, S, A2, DL, DY, C_row, t0, offs_n, BLOCK_N, BLOCK_D, UNROLL)
     base = (b * n_chunks + c) * dim
     tl.store(sumP_ptr + base * N + dn, acc, mask=mask_dn)
@@ -125,18 +122,14 @@ def _before(t, t_end, SIZE: tl.constexpr):
 
 
 @triton.jit
-def _step_in(dl_row, u_row, dout_ptr, z_ptr, ypre_ptr, dz_ptr, o_off, z_off, yp_off, dz_off, t,
-             t_end, stride_delta_len, stride_u_len, stride_dout_len, stride_z_len,
-             stride_ypre_len, stride_dz_len, bias, BLOCK_D: tl.constexpr, HAS_BIAS: tl.constexpr,
-             SOFTPLUS: tl.constexpr, HAS_Z: tl.constexpr):
+def _step_in(dl_row, u_row, o_row, t, t_end, stride_delta_len, stride_u_len, stride_dout_len, bias,
+             BLOCK_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
     """Step t's delta (after bias and softplus; 0 from t_end on, so that the step passes h and p),
-    delta before the softplus, u and dy (with z, after the gate's backward, which stores dz), each
-    one value per channel."""
+    delta before the softplus, u and dy, each one value per channel."""
     m = _before(t, t_end, BLOCK_D)
     dl, raw = _delta(dl_row, t, stride_delta_len, m, bias, HAS_BIAS, SOFTPLUS)
     u = tl.load(u_row + t * stride_u_len, mask=m, other=0.0).to(tl.float32)
-    dy = _gate_back(dout_ptr, z_ptr, ypre_ptr, dz_ptr, o_off, z_off, yp_off, dz_off, t,
-                    stride_dout_len, stride_z_len, stride_ypre_len, stride_dz_len, m, HAS_Z)
+    dy = tl.load(o_row + t * stride_dout_len, mask=m, other=0.0).to(tl.float32)
     return dl, raw, u, dy
 
 
@@ -162,16 +155,15 @@ def _back_and_out(p, dA, dDv, dbias, h_prev, A2, dl, du, dy, u, raw, B_row, C_ro
 
 @triton.jit
 def _ss_bwd_step_kernel(
-        # inputs (D, delta_bias, z and y before the gate, p_in: None unless their HAS_ flag); B
-        # and C as rows_of_n rows; p_in: the adjoint arriving at each chunk's end
-        # (batch, n_chunks, dim, N)
-        u_ptr, delta_ptr, A_ptr, B_rows_ptr, C_rows_ptr, D_ptr, bias_ptr, dout_ptr, z_ptr,
-        ypre_ptr, p_in_ptr, ckpt_ptr,
+        # inputs (D, delta_bias, p_in: None unless their HAS_ flag); B and C as rows_of_n rows;
+        # p_in: the adjoint arriving at each chunk's end (batch, n_chunks, dim, N)
+        u_ptr, delta_ptr, A_ptr, B_rows_ptr, C_rows_ptr, D_ptr, bias_ptr, dout_ptr, p_in_ptr,
+        ckpt_ptr,
         # this program's states at the 4-step tile starts of one segment
         scratch_ptr,
-        # outputs: du, ddelta, dz with HAS_Z; partial sums of dB, dC per channel block, of dA,
-        # dD, dbias per chunk; dh0 with WANT_DH0
-        du_ptr, ddelta_ptr, dz_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
+        # outputs: du, ddelta; partial sums of dB, dC per channel block, of dA, dD, dbias per
+        # chunk; dh0 with WANT_DH0
+        du_ptr, ddelta_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
         # sizes
         batch, dim, L, N, n_dblocks, dim_per_group, chunk_len, n_chunks, ckpt_len, n_ckpt,
         # strides
@@ -181,13 +173,9 @@ def _ss_bwd_step_kernel(
         stride_dout_batch, stride_dout_dim, stride_dout_len,
         stride_du_batch, stride_du_dim, stride_du_len,
         stride_ddelta_batch, stride_ddelta_dim, stride_ddelta_len,
-        stride_z_batch, stride_z_dim, stride_z_len,
-        stride_ypre_batch, stride_ypre_dim, stride_ypre_len,
-        stride_dz_batch, stride_dz_dim, stride_dz_len,
         # tile and options
         BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, HAS_D: tl.constexpr,
-        HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, HAS_Z: tl.constexpr,
-        HAS_P_IN: tl.constexpr,
+        HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, HAS_P_IN: tl.constexpr,
         WANT_DH0: tl.constexpr, PER_STEP: tl.constexpr):
     """BLOCK_D channels of one batch row over one chunk, from its end, 4 steps per tile: per segment
     of ckpt_len steps (a multiple of 4) the states at its 4-step tile starts are recomputed from the
@@ -204,11 +192,7 @@ def _ss_bwd_step_kernel(
     p = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
     if HAS_P_IN:
         p = tl.load(p_in_ptr + (b * n_chunks + c) * dim * N + dn, mask=mask_dn, other=0.0)
-    # the channels' offsets in the gate's inputs and output: dout, z, y before the gate, dz
-    o_off = b * stride_dout_batch + offs_d * stride_dout_dim
-    z_off = b * stride_z_batch + offs_d * stride_z_dim
-    yp_off = b * stride_ypre_batch + offs_d * stride_ypre_dim
-    dz_off = b * stride_dz_batch + offs_d * stride_dz_dim
+    o_row = dout_ptr + b * stride_dout_batch + offs_d * stride_dout_dim
     du_row = b * stride_du_batch + offs_d * stride_du_dim
     ddl_row = b * stride_ddelta_batch + offs_d * stride_ddelta_dim
     part = ((db * batch + b) * N + offs_n) * L  # of the (n_dblocks, batch, N, L) dB/dC partials
@@ -239,26 +223,22 @@ def _ss_bwd_step_kernel(
             if PER_STEP:  # the tile's inputs
                 # one value per channel and step, in the states' layout: where the channels are
                 # contiguous (the model's channels-last tensors) these loads and stores coalesce
-                args = (dl_row, u_row, dout_ptr, z_ptr, ypre_ptr, dz_ptr, o_off, z_off, yp_off,
-                        dz_off)
-                strides = (stride_delta_len, stride_u_len, stride_dout_len, stride_z_len,
-                           stride_ypre_len, stride_dz_len)
+                args = (dl_row, u_row, o_row)
+                strides = (stride_delta_len, stride_u_len, stride_dout_len)
                 d_0, r_0, u_0, y_0 = _step_in(*args, t0, t_end, *strides, bias, BLOCK_D, HAS_BIAS,
-                                              SOFTPLUS, HAS_Z)
+                                              SOFTPLUS)
                 d_1, r_1, u_1, y_1 = _step_in(*args, t0 + 1, t_end, *strides, bias, BLOCK_D,
-                                              HAS_BIAS, SOFTPLUS, HAS_Z)
+                                              HAS_BIAS, SOFTPLUS)
                 d_2, r_2, u_2, y_2 = _step_in(*args, t0 + 2, t_end, *strides, bias, BLOCK_D,
-                                              HAS_BIAS, SOFTPLUS, HAS_Z)
+                                              HAS_BIAS, SOFTPLUS)
                 d_3, r_3, u_3, y_3 = _step_in(*args, t0 + 3, t_end, *strides, bias, BLOCK_D,
-                                              HAS_BIAS, SOFTPLUS, HAS_Z)
+                                              HAS_BIAS, SOFTPLUS)
                 x_0, x_1, x_2, x_3 = d_0 * u_0, d_1 * u_1, d_2 * u_2, d_3 * u_3
             else:  # (BLOCK_D, 4) tiles: coalesced where each channel runs along L
                 t, mt, DL, U, RAW = _tile_in(dl_row, u_row, t0, t_end, offs_d, dim,
                                              stride_delta_len, stride_u_len, bias, 4, HAS_BIAS,
                                              SOFTPLUS)
-                DY = _gate_back(dout_ptr, z_ptr, ypre_ptr, dz_ptr, o_off[:, None], z_off[:, None],
-                                yp_off[:, None], dz_off[:, None], t[None, :], stride_dout_len,
-                                stride_z_len, stride_ypre_len, stride_dz_len, mt, HAS_Z)
+                DY = _dy(o_row[:, None], t[None, :], stride_dout_len, mt)
                 d_0, d_1, d_2, d_3 = _cols4(DL, BLOCK_D)
                 x_0, x_1, x_2, x_3 = _cols4(DL * U, BLOCK_D)
                 y_0, y_1, y_2, y_3 = _cols4(DY, BLOCK_D)
@@ -320,13 +300,11 @@ def _ss_bwd_step_kernel(
             tl.store(dh0_ptr + b * dim * N + dn, p, mask=mask_dn)
 
 
-def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, z, ypre, ckpt, dout, dlast, dz,
-             want_dh0, block_n, softplus, b_ndim):
-    """Launch the step backward. dout: the gradient reaching the output (after the gate, with z;
-    ypre: y before the gate, which the forward kept); dlast: the last state's (None if unused); dz:
-    where z's gradient goes (None: a new tensor in z's layout). Returns du, ddelta, dz (None
-    without z), dB, dC (B's and C's shapes), the (rows, dim, N) and (rows, dim) partial sums of dA,
-    dD and dbias, and dh0 (None unless want_dh0)."""
+def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, want_dh0, block_n,
+             softplus, b_ndim):
+    """Launch the step backward. dy: the gradient reaching y before the gate; dlast: the last
+    state's (None if unused). Returns du, ddelta, dB, dC (B's and C's shapes), the (rows, dim, N)
+    and (rows, dim) partial sums of dA, dD and dbias, and dh0 (None unless want_dh0)."""
     batch, dim, L = u.shape
     N = A32.shape[1]
     groups = B4.shape[1]
@@ -338,23 +316,20 @@ def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, z, ypre, ckpt, dout, 
                                       u.device)
     f32 = dict(device=u.device, dtype=torch.float32)
     B_rows, C_rows = rows_of_n(B4, block_n), rows_of_n(C4, block_n)
-    options = dict(BLOCK_D=block_d, BLOCK_N=block_n, HAS_BIAS=delta_bias is not None,
-                   SOFTPLUS=softplus, HAS_Z=z is not None, num_warps=cfg.bwd_step_warps)
     p_in = dlast
     if n_chunks > 1:
         sumP = torch.empty(batch, n_chunks, dim, N, **f32)
         sumS = torch.empty(batch, n_chunks, dim, **f32)
         _ss_bwd_step_summary_kernel[(batch * n_dblocks, n_chunks - 1)](
-            delta, A32, C_rows, delta_bias, dout, z, sumP, sumS,
+            delta, A32, C_rows, delta_bias, dy, sumP, sumS,
             dim, L, N, n_dblocks, dim_per_group, chunk_len, n_chunks,
-            C_rows.stride(1), *delta.stride(), *dout.stride(), *strides(z),
-            UNROLL=math.gcd(cfg.step_unroll, cfg.bwd_tile_t), **options)
+            C_rows.stride(1), *delta.stride(), *dy.stride(),
+            BLOCK_D=block_d, BLOCK_N=block_n, UNROLL=math.gcd(cfg.step_unroll, cfg.bwd_tile_t),
+            HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, num_warps=cfg.bwd_step_warps)
         p_in = torch.empty(batch, n_chunks, dim, N, **f32)
         chunk_carry(A32, dlast, sumP, sumS, p_in, reverse=True)
     rows = batch * n_chunks
     du, ddelta = empty_like_layout(u), empty_like_layout(delta)   # each in its input's layout
-    if z is not None and dz is None:
-        dz = empty_like_layout(z)
     dB_part = torch.empty(n_dblocks, batch, N, L, **f32)
     dC_part = torch.empty(n_dblocks, batch, N, L, **f32)
     dA_part = torch.empty(rows, dim, N, **f32)
@@ -363,12 +338,13 @@ def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, z, ypre, ckpt, dout, 
     dh0 = torch.empty(batch, dim, N, **f32) if want_dh0 else None
     scratch = torch.empty(batch * n_dblocks * n_chunks * (ckpt_len // 4) * block_d * N, **f32)
     _ss_bwd_step_kernel[(batch * n_dblocks, n_chunks)](
-        u, delta, A32, B_rows, C_rows, D, delta_bias, dout, z, ypre, p_in, ckpt, scratch,
-        du, ddelta, dz, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
+        u, delta, A32, B_rows, C_rows, D, delta_bias, dy, p_in, ckpt, scratch,
+        du, ddelta, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
         batch, dim, L, N, n_dblocks, dim_per_group, chunk_len, n_chunks, ckpt_len, ckpt.shape[1],
-        B_rows.stride(1), *u.stride(), *delta.stride(), *dout.stride(), *du.stride(),
-        *ddelta.stride(), *strides(z), *strides(ypre), *strides(dz),
-        HAS_D=D is not None, HAS_P_IN=p_in is not None, WANT_DH0=want_dh0,
-        PER_STEP=is_channels_last(u), **options)
-    return (du, ddelta, dz, reduce_groups(dB_part, groups, b_ndim),
+        B_rows.stride(1), *u.stride(), *delta.stride(), *dy.stride(), *du.stride(),
+        *ddelta.stride(),
+        BLOCK_D=block_d, BLOCK_N=block_n, HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
+        SOFTPLUS=softplus, HAS_P_IN=p_in is not None, WANT_DH0=want_dh0,
+        PER_STEP=is_channels_last(u), num_warps=cfg.bwd_step_warps)
+    return (du, ddelta, reduce_groups(dB_part, groups, b_ndim),
             reduce_groups(dC_part, groups, b_ndim), dA_part, dD_part, dbias_part, dh0)

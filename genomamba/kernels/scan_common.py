@@ -55,32 +55,9 @@ def _delta(dl_row, t, stride_delta_len, m, bias, HAS_BIAS: tl.constexpr, SOFTPLU
 
 
 @triton.jit
-def _dy(dout_ptr, z_ptr, o_off, z_off, t, stride_dout_len, stride_z_len, m, HAS_Z: tl.constexpr):
-    """The gradient reaching y before the z gate at steps t: dout, times silu(z) with z. o_off,
-    z_off: the channels' offsets in dout and z (z_ptr is None without z)."""
-    dy = tl.load(dout_ptr + o_off + t * stride_dout_len, mask=m, other=0.0).to(tl.float32)
-    if HAS_Z:
-        z = tl.load(z_ptr + z_off + t * stride_z_len, mask=m, other=0.0).to(tl.float32)
-        dy = dy * z * tl.sigmoid(z)
-    return dy
-
-
-@triton.jit
-def _gate_back(dout_ptr, z_ptr, ypre_ptr, dz_ptr, o_off, z_off, yp_off, dz_off, t,
-               stride_dout_len, stride_z_len, stride_ypre_len, stride_dz_len, m,
-               HAS_Z: tl.constexpr):
-    """``_dy`` for the kernels that also give z's gradient: with z, stores
-    dz = dout y sigmoid(z) (1 + z (1 - sigmoid(z))) at steps t, from y before the gate (ypre, which
-    the forward kept), and returns dout silu(z)."""
-    dout = tl.load(dout_ptr + o_off + t * stride_dout_len, mask=m, other=0.0).to(tl.float32)
-    if HAS_Z:
-        z = tl.load(z_ptr + z_off + t * stride_z_len, mask=m, other=0.0).to(tl.float32)
-        y = tl.load(ypre_ptr + yp_off + t * stride_ypre_len, mask=m, other=0.0).to(tl.float32)
-        sz = tl.sigmoid(z)
-        tl.store(dz_ptr + dz_off + t * stride_dz_len,
-                 (dout * y * sz * (1.0 + z * (1.0 - sz))).to(dz_ptr.dtype.element_ty), mask=m)
-        dout = dout * z * sz
-    return dout
+def _dy(o_row, t, stride_dout_len, m):
+    """The gradient reaching y before the z gate (with z, _ss_gate_bwd_kernel's dy)."""
+    return tl.load(o_row + t * stride_dout_len, mask=m, other=0.0).to(tl.float32)
 
 
 @triton.jit

@@ -5,9 +5,10 @@ the state lies in the warp). It reads (BLOCK_D, UNROLL) tiles of delta and u, B_
 summary pass of the same kernel gives each chunk's end state from zero and its sum of delta,
 ``scan_chunk_carry`` scans those over chunks into start states, and the output pass starts each
 chunk from its own. Two exponentials per (state, step) and about ten instructions, with no shuffles
-but the sum over N: faster than the tiled forward on large inputs. With gradients it also stores
-the state at every ckpt_len-th step and, with z, y before the gate beside y (the backward reads
-it). The PyTorch reference is ``reference.selective_scan_ref``."""
+but the sum over N: faster than the tiled forward on large inputs. When gradients are wanted it
+stores the state at every ckpt_len-th step and runs without z (``scan_gate`` gates after it: y
+before the gate stored beside y made this kernel spill). The PyTorch reference is
+``reference.selective_scan_ref``."""
 
 import math
 
@@ -21,9 +22,9 @@ from .scan_plan import largest_pow2_dividing, step_chunks
 
 
 @triton.jit
-def _tile_steps(h, dsum, A2, DL, U, t, mt, t0, B_row, C_row, z_ptr, z_row, y_ptr, ypre_ptr, y_row,
-                ckpt_ptr, Dv, dn, mask_dn, offs_n, b, dim, N, ckpt_len, n_ckpt, stride_z_len,
-                stride_y_len, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, UNROLL: tl.constexpr,
+def _tile_steps(h, dsum, A2, DL, U, t, mt, t0, B_row, C_row, z_ptr, z_row, y_ptr, y_row, ckpt_ptr,
+                Dv, dn, mask_dn, offs_n, b, dim, N, ckpt_len, n_ckpt, stride_z_len, stride_y_len,
+                BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, UNROLL: tl.constexpr,
                 SUMMARY: tl.constexpr, HAS_D: tl.constexpr, HAS_Z: tl.constexpr,
                 STORE_CKPT: tl.constexpr):
     """One tile of UNROLL steps: the checkpoint at its start (if due), the steps, and y (or, in the
@@ -39,9 +40,6 @@ def _tile_steps(h, dsum, A2, DL, U, t, mt, t0, B_row, C_row, z_ptr, z_row, y_ptr
         if HAS_D:
             Y += Dv[:, None] * U
         if HAS_Z:
-            if STORE_CKPT:  # with gradients, y before the gate too (the backward's)
-                tl.store(ypre_ptr + y_row[:, None] + t[None, :] * stride_y_len,
-                         Y.to(ypre_ptr.dtype.element_ty), mask=mt)
             Z = tl.load(z_ptr + z_row[:, None] + t[None, :] * stride_z_len, mask=mt,
                         other=0.0).to(tl.float32)
             Y = Y * Z * tl.sigmoid(Z)
@@ -54,9 +52,8 @@ def _tile_steps(h, dsum, A2, DL, U, t, mt, t0, B_row, C_row, z_ptr, z_row, y_ptr
 def _ss_fwd_step_kernel(
         # inputs (D, z, delta_bias, start: None unless their HAS_ flag); B and C as rows_of_n rows
         u_ptr, delta_ptr, A_ptr, B_rows_ptr, C_rows_ptr, D_ptr, z_ptr, bias_ptr, start_ptr,
-        # outputs (ckpt, and with z ypre (y before the gate), with STORE_CKPT; the chunk summaries
-        # sumH, sumS with SUMMARY)
-        y_ptr, ypre_ptr, last_ptr, ckpt_ptr, sumH_ptr, sumS_ptr,
+        # outputs (ckpt with STORE_CKPT; the chunk summaries sumH, sumS with SUMMARY)
+        y_ptr, last_ptr, ckpt_ptr, sumH_ptr, sumS_ptr,
         # sizes
         dim, L, N, n_dblocks, dim_per_group, chunk_len, n_chunks, ckpt_len, n_ckpt,
         # strides
@@ -93,7 +90,7 @@ def _ss_fwd_step_kernel(
         t, mt, DL, U, _ = _tile_in(dl_row, u_row, t0, t_end, offs_d, dim,
                                    stride_delta_len, stride_u_len, bias, UNROLL, HAS_BIAS, SOFTPLUS)
         h, dsum = _tile_steps(h, dsum, A2, DL, U, t, mt, t0, B_row, C_row, z_ptr, z_row,
-                              y_ptr, ypre_ptr, y_row, ckpt_ptr, Dv, dn, mask_dn, offs_n, b, dim, N,
+                              y_ptr, y_row, ckpt_ptr, Dv, dn, mask_dn, offs_n, b, dim, N,
                               ckpt_len, n_ckpt, stride_z_len, stride_y_len,
                               BLOCK_D, BLOCK_N, UNROLL, SUMMARY, HAS_D, HAS_Z, STORE_CKPT)
     if SUMMARY:
@@ -105,7 +102,7 @@ def _ss_fwd_step_kernel(
             tl.store(last_ptr + b * dim * N + dn, h, mask=mask_dn)
 
 
-def fwd_step(cfg, u, delta, A32, B4, C4, *, D, z, delta_bias, h0, y, ypre, last, ckpt, block_n,
+def fwd_step(cfg, u, delta, A32, B4, C4, *, D, z, delta_bias, h0, y, last, ckpt, block_n,
              softplus):
     """Launch the step forward: with chunks of L, a summary pass over the chunks but the last, a
     scan over chunks for their start states, then the output pass. Writes y (gated when z is not
@@ -130,7 +127,7 @@ def fwd_step(cfg, u, delta, A32, B4, C4, *, D, z, delta_bias, h0, y, ypre, last,
     def launch(n_programs, start, summary):
         _ss_fwd_step_kernel[(batch * n_dblocks, n_programs)](
             u, delta, A32, B_rows, C_rows, D, z, delta_bias, start,
-            y, ypre, last, ckpt if not summary else None, sumH, sumS,
+            y, last, ckpt if not summary else None, sumH, sumS,
             dim, L, N, n_dblocks, dim_per_group, chunk_len, n_chunks, cfg.bwd_tile_t,
             ckpt.shape[1] if want_grad else 1,
             B_rows.stride(1), *u.stride(), *delta.stride(),

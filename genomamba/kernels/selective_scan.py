@@ -5,6 +5,7 @@ Where each stage lives (each file: its Triton kernels and their launcher):
   scan_plan.py         the launch plan (ScanConfig, set_config): which forward and backward run
   scan_fwd_tiled.py    tiled forward (small inputs)       scan_fwd_step.py   step forward (large)
   scan_bwd_tiled.py    tiled backward (small inputs)      scan_bwd_step.py   step backward (large)
+  scan_gate.py         the z gate, y silu(z), forward and backward, as its own pass
   scan_chunk_carry.py  the scan over chunks of L that lets chunks run side by side
   scan_common.py       notation, shared Triton helpers, the step kernels' B/C rows
   reference.py         the PyTorch ground truth of the whole scan (float64 in the tests)
@@ -22,6 +23,7 @@ from .scan_bwd_step import bwd_step
 from .scan_bwd_tiled import bwd_tiled
 from .scan_fwd_step import fwd_step
 from .scan_fwd_tiled import fwd_tiled
+from .scan_gate import gate_backward, gate_forward
 from .scan_plan import DEFAULT_CONFIG, ScanConfig, get_config, set_config, takes_step
 
 __all__ = ["selective_scan_triton", "scan_backward", "scan_forward", "ScanConfig", "DEFAULT_CONFIG",
@@ -88,8 +90,14 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, want_
     ypre = torch.empty_like(y) if want_grad and z is not None else None
     inputs = dict(D=D, delta_bias=delta_bias, h0=h0, last=last, ckpt=ckpt, block_n=block_n,
                   softplus=softplus)
-    forward = fwd_step if step else fwd_tiled
-    forward(cfg, u, delta, A32, B4, C4, z=z, y=y, ypre=ypre, **inputs)
+    if step:
+        # with gradients, y before the gate is kept: the step forward writes it, then the gate
+        fwd_step(cfg, u, delta, A32, B4, C4, z=None if want_grad else z,
+                 y=ypre if ypre is not None else y, **inputs)
+        if ypre is not None:
+            gate_forward(ypre, z, y)
+    else:
+        fwd_tiled(cfg, u, delta, A32, B4, C4, z=z, y=y, ypre=ypre, **inputs)
     return y, last, (A32, B4, C4, ckpt, ypre, cfg, block_n)
 
 
@@ -110,13 +118,18 @@ def scan_backward(saved, meta, dout, dlast, dz=None):
     u, delta, A32, B4, C4, D, z, delta_bias, ckpt, ypre = saved
     batch, dim, L = u.shape
     if dout is None:  # only the last state's gradient: y's is zero
-        dout = torch.zeros_like(u)
+        dy = torch.zeros_like(u)
+        if z is not None:
+            dz = torch.zeros_like(z) if dz is None else dz.zero_()
+    elif z is not None:  # the gate's backward first: the scan's then takes no z
+        dy, dz = gate_backward(dout, z, ypre, dz)
+    else:
+        dy = dout
     dlast = None if dlast is None else dlast.float().contiguous()
     step = takes_step(meta.cfg.bwd_kernel, batch * dim * L, meta.cfg.bwd_step_min_elements)
-    # the gate's backward (with z) happens inside the kernels, where they read the gradient
-    du, ddelta, dz, dB, dC, dA_part, dD_part, dbias_part, dh0 = (bwd_step if step else bwd_tiled)(
-        meta.cfg, u, delta, A32, B4, C4, D=D, delta_bias=delta_bias, z=z, ypre=ypre, ckpt=ckpt,
-        dout=dout, dlast=dlast, dz=dz, want_dh0=meta.h0_dtype is not None, block_n=meta.block_n,
+    du, ddelta, dB, dC, dA_part, dD_part, dbias_part, dh0 = (bwd_step if step else bwd_tiled)(
+        meta.cfg, u, delta, A32, B4, C4, D=D, delta_bias=delta_bias, ckpt=ckpt, dy=dy,
+        dlast=dlast, want_dh0=meta.h0_dtype is not None, block_n=meta.block_n,
         softplus=meta.softplus, b_ndim=meta.b_ndim)
     dA = dA_part.sum(0).to(meta.A_dtype)
     dD = dD_part.sum(0).to(D.dtype) if D is not None else None
