@@ -28,11 +28,16 @@ def _halves(xz):
     return (half.transpose(1, 2) for half in xz.chunk(2, dim=-1))
 
 
-def _ranks(x_proj_weight, dt_proj_weight):
-    """(dt's rank, N, N): how x_proj's output splits into dt, B and C."""
+def _projections(x, x_proj_weight, dt_proj_weight):
+    """From the conv's output x (batch, channels, L): x_proj's output (batch, L, rank + 2N), delta
+    = dt_proj(its first rank columns) as (batch, channels, L), and B and C state-major (batch, N,
+    L), as the scan's layouts are mamba_ssm's."""
     rank = dt_proj_weight.shape[1]
     n = (x_proj_weight.shape[0] - rank) // 2
-    return rank, n, n
+    xdbl = F.linear(x.transpose(1, 2), x_proj_weight)
+    dt, B, C = xdbl.split([rank, n, n], -1)
+    delta = F.linear(dt, dt_proj_weight).transpose(1, 2)
+    return xdbl, delta, B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous()
 
 
 def _add_product(du, a, b):
@@ -51,13 +56,9 @@ def mixer_core_composed(xz, conv_weight, conv_bias, x_proj_weight, dt_proj_weigh
     x, z = _halves(xz)
     x, conv_state = causal_conv1d_fn(x, conv_weight, conv_bias, initial_states=conv_state,
                                      return_final_states=True, activation="silu")
-    dt, B, C = F.linear(x.transpose(1, 2), x_proj_weight).split(
-        _ranks(x_proj_weight, dt_proj_weight), -1)
-    delta = F.linear(dt, dt_proj_weight).transpose(1, 2)
-    # B and C state-major (batch, N, L), as the scan's layouts are mamba_ssm's
+    _, delta, B, C = _projections(x, x_proj_weight, dt_proj_weight)
     y, ssm_state = selective_scan_fn(
-        x, delta, -torch.exp(A_log.float()), B.transpose(1, 2).contiguous(),
-        C.transpose(1, 2).contiguous(), D.float(), z, delta_bias=dt_bias.float(),
+        x, delta, -torch.exp(A_log.float()), B, C, D.float(), z, delta_bias=dt_bias.float(),
         delta_softplus=True, initial_state=ssm_state, return_last_state=True)
     return y.transpose(1, 2), conv_state, ssm_state
 
@@ -73,13 +74,10 @@ class MixerCore(torch.autograd.Function):
         ctx.set_materialize_grads(False)
         x, z = _halves(xz)
         xc, conv_final, conv = conv_forward(x, conv_weight, conv_bias, conv_state, silu=True)
-        xdbl = F.linear(xc.transpose(1, 2), x_proj_weight)
-        dt, B, C = xdbl.split(_ranks(x_proj_weight, dt_proj_weight), -1)
-        delta = F.linear(dt, dt_proj_weight).transpose(1, 2)
+        xdbl, delta, B, C = _projections(xc, x_proj_weight, dt_proj_weight)
         A = -torch.exp(A_log.float())
         y, last, (scan, ctx.scan_meta) = scan_forward(
-            xc, delta, A, B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous(),
-            D.float(), z, dt_bias.float(), ssm_state, True)
+            xc, delta, A, B, C, D.float(), z, dt_bias.float(), ssm_state, True)
         ctx.conv_options = (conv.silu, conv.has_init)
         ctx.dtypes = (D.dtype, dt_bias.dtype)
         ctx.save_for_backward(conv.x, conv.w, conv.bias, conv.init, xdbl, x_proj_weight,
