@@ -37,13 +37,12 @@ import traceback
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch import nn
-from torch.profiler import ProfilerActivity, profile
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
+from gpu_timing import kernel_times, print_kernel_times, seconds_per_call, training_step  # noqa: E402
 from genomamba.bench import model as bench_model  # noqa: E402
 from genomamba.models import ModelConfig  # noqa: E402
 
@@ -97,29 +96,6 @@ def peer_model_class():
     return PeerModel
 
 
-def seconds_per_call(fn, repeats: int) -> float:
-    fn()
-    torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(repeats):
-        fn()
-    torch.cuda.synchronize()
-    return (time.perf_counter() - start) / repeats
-
-
-def training_step(model, logits_of, tokens):
-    """One forward + backward of ``model`` (``logits_of(tokens)``, cross-entropy against class 0) on
-    (batch, L) tokens under bf16 autocast, as a function of no arguments."""
-    labels = torch.zeros(tokens.shape[0], dtype=torch.long, device=tokens.device)
-
-    def step():
-        model.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            logits = logits_of(tokens)
-        F.cross_entropy(logits.float(), labels).backward()
-    return step
-
-
 def peer_throughput(model_class, cfg, batch, length, repeats) -> dict:
     torch.manual_seed(0)
     model = model_class(cfg).cuda()
@@ -133,21 +109,6 @@ def peer_throughput(model_class, cfg, batch, length, repeats) -> dict:
     return {metric: batch * length / seconds_per_call(fn, repeats)
             for metric, fn in (("forward", forward),
                                ("forward+backward", training_step(model, model, tokens)))}
-
-
-def kernel_times(fn, top: int = 25) -> dict:
-    """The GPU time of the kernels ``fn`` launches (one call after a warm-up), summed per kernel name:
-    {"wall_us": one call without the profiler (where it is well above total_us, host time decides),
-    "total_us": all kernels, "kernels": [[name, calls, microseconds], ...] largest first}."""
-    wall = seconds_per_call(fn, 5)
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        fn()
-        torch.cuda.synchronize()
-    rows = [(e.key, e.count, e.self_device_time_total) for e in prof.key_averages()
-            if e.self_device_time_total > 0]
-    rows.sort(key=lambda row: -row[2])
-    return {"wall_us": round(wall * 1e6), "total_us": round(sum(row[2] for row in rows)),
-            "kernels": [[name[:90], calls, round(us)] for name, calls, us in rows[:top]]}
 
 
 def profiles(model_class, cfg, batch, length) -> dict:
@@ -285,10 +246,7 @@ def main(argv=None) -> int:
         result["profiles"] = profiles(model_class, cfg, args.batch, args.length)
         save()
         for name, table in result["profiles"].items():
-            print(f"\n{name}: {table['total_us'] / 1e3:.2f} ms of GPU time, "
-                  f"{table['wall_us'] / 1e3:.2f} ms per call")
-            for kernel, calls, us in table["kernels"]:
-                print(f"  {us / 1e3:8.3f} ms {calls:5d}x  {kernel}")
+            print_kernel_times(name, table)
 
     ours = [r for r in result["rows"] if r["model"].startswith("genomamba") and "error" not in r]
     print(f"\n{result['device']}, batch {args.batch} x {args.length}, bf16; ratio = their time / ours")

@@ -2,25 +2,24 @@
 
     python3 benchmarks/step_profile.py [--tree DIR] [--batch 8] [--length 16384] [--top 22]
 
-One training step as ``model_vs_mamba_ssm.py`` times it (4 layers, d_model 128, d_state 16, bf16
-autocast, the pooled head and cross-entropy; forward and backward): the median wall time of 7 steps
-after 3 warm ones, then one step under torch.profiler, its kernels' GPU time summed per name,
-largest first. ``--tree DIR`` imports ``genomamba`` from DIR instead of this clone (a copy of an
-earlier commit, ``git archive COMMIT genomamba | tar -x -C DIR``), so that two versions can be
-profiled in one device call, each in its own process.
+The training step of ``model_vs_mamba_ssm.py --profile`` (4 layers, d_model 128, d_state 16, bf16
+autocast, the pooled head and cross-entropy; forward and backward) and the same measure
+(``gpu_timing.kernel_times``): the mean wall time of 5 steps after a warm one, then one step under
+torch.profiler, its kernels' GPU time summed per name, largest first. ``--tree DIR`` imports
+``genomamba`` from DIR instead of this clone (a copy of an earlier commit, ``git archive COMMIT
+genomamba | tar -x -C DIR``), so that two versions can be profiled in one device call, each in its
+own process.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
-from torch.profiler import ProfilerActivity, profile
+
+from gpu_timing import kernel_times, print_kernel_times, training_step
 
 
 def main(argv=None) -> int:
@@ -40,30 +39,9 @@ def main(argv=None) -> int:
     model = build_model(cfg, seed=0).cuda()
     tokens = torch.randint(0, 4, (args.batch, args.length), device="cuda",
                            generator=torch.Generator("cuda").manual_seed(0))
-    labels = torch.zeros(args.batch, dtype=torch.long, device="cuda")
-
-    def step():
-        model.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            logits = model.head(model.summarise_windows(tokens))
-        F.cross_entropy(logits.float(), labels).backward()
-        torch.cuda.synchronize()
-
-    for _ in range(3):
-        step()
-    walls = []
-    for _ in range(7):
-        start = time.perf_counter()
-        step()
-        walls.append(time.perf_counter() - start)
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        step()
-    rows = sorted(((e.key, e.count, e.self_device_time_total) for e in prof.key_averages()
-                   if e.self_device_time_total > 0), key=lambda row: -row[2])
-    print(f"{torch.cuda.get_device_name()}, genomamba from {args.tree}: median wall "
-          f"{statistics.median(walls) * 1e3:.2f} ms, GPU time {sum(r[2] for r in rows) / 1e3:.2f} ms")
-    for name, calls, us in rows[:args.top]:
-        print(f"{us / 1e3:8.3f} ms {calls:4d}x  {name[:90]}")
+    step = training_step(model, lambda t: model.head(model.summarise_windows(t)), tokens)
+    print(f"{torch.cuda.get_device_name()}, genomamba from {args.tree}")
+    print_kernel_times("training step", kernel_times(step, args.top))
     return 0
 
 
