@@ -16,7 +16,8 @@ from .conv_walk import _conv_bwd_walk_kernel, _conv_fwd_walk_kernel
 from .layout import empty_like_layout, is_channels_last
 from .scan_plan import sm_count
 
-__all__ = ["MAX_WIDTH", "causal_conv1d_triton", "conv_backward", "conv_forward"]
+__all__ = ["MAX_WIDTH", "causal_conv1d_triton", "check_arguments", "conv_backward",
+           "conv_forward"]
 
 
 # Contiguous inputs: tiles of BLOCK_D channels x BLOCK_L positions, num_warps; the backward's
@@ -154,11 +155,8 @@ class _CausalConv1d(torch.autograd.Function):
         return (*conv_backward(saved, dout, dfinal), None)
 
 
-def causal_conv1d_triton(x, weight, bias=None, *, initial_states=None, return_final_states=False,
-                         activation=None):
-    """Triton causal conv1d with causal_conv1d's arguments plus carried, differentiable state."""
-    if activation not in (None, "silu", "swish"):
-        raise ValueError(f"activation must be None, 'silu' or 'swish', not {activation!r}")
+def check_arguments(x, weight, initial_states):
+    """The shapes and width the Triton conv takes, or a ValueError."""
     if weight.dim() != 2 or weight.shape[0] != x.shape[1]:
         raise ValueError(f"weight must be (dim, width), got {tuple(weight.shape)}")
     width = weight.shape[-1]
@@ -167,6 +165,14 @@ def causal_conv1d_triton(x, weight, bias=None, *, initial_states=None, return_fi
     if initial_states is not None and initial_states.shape != (x.shape[0], x.shape[1], width - 1):
         raise ValueError("initial_states must be (batch, dim, width-1), "
                          f"got {tuple(initial_states.shape)}")
+
+
+def causal_conv1d_triton(x, weight, bias=None, *, initial_states=None, return_final_states=False,
+                         activation=None):
+    """Triton causal conv1d with causal_conv1d's arguments plus carried, differentiable state."""
+    if activation not in (None, "silu", "swish"):
+        raise ValueError(f"activation must be None, 'silu' or 'swish', not {activation!r}")
+    check_arguments(x, weight, initial_states)
     if x.shape[-1] == 0:
         from .reference import causal_conv1d_ref
         return causal_conv1d_ref(x, weight, bias, initial_states=initial_states,

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from .causal_conv1d import _ForBackward as _ConvSaved
-from .causal_conv1d import conv_backward, conv_forward
+from .causal_conv1d import check_arguments, conv_backward, conv_forward
 from .dispatch import causal_conv1d_fn, selective_scan_fn
 from .selective_scan import scan_backward, scan_forward
 
@@ -65,7 +65,8 @@ def mixer_core_composed(xz, conv_weight, conv_bias, x_proj_weight, dt_proj_weigh
 
 class MixerCore(torch.autograd.Function):
     """``mixer_core_composed`` on the Triton kernels as one autograd node (arguments and results
-    alike). Under autocast the backward's matrix products run in the forward's dtype."""
+    alike; conv widths up to ``causal_conv1d.MAX_WIDTH``, as ``dispatch.mixer_core`` routes them).
+    Under autocast the backward's matrix products run in the forward's dtype."""
 
     @staticmethod
     @torch.amp.custom_fwd(device_type="cuda")
@@ -73,6 +74,7 @@ class MixerCore(torch.autograd.Function):
                 conv_state, ssm_state):
         ctx.set_materialize_grads(False)
         x, z = _halves(xz)
+        check_arguments(x, conv_weight, conv_state)   # the scan checks its own
         xc, conv_final, conv = conv_forward(x, conv_weight, conv_bias, conv_state, silu=True)
         xdbl, delta, B, C = _projections(xc, x_proj_weight, dt_proj_weight)
         A = -torch.exp(A_log.float())
