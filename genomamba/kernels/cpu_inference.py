@@ -161,11 +161,13 @@ _pool, _pool_size, _pool_pid = None, 0, 0
 
 
 def _workers(n: int) -> ThreadPoolExecutor:
-    """A pool of at least ``n`` threads, made once, again to grow, and again in a forked child
-    (which inherits the pool but none of its threads)."""
+    """A pool of at least ``n`` threads, made once, again to grow (the smaller one's threads end
+    once idle), and again in a forked child (which inherits the pool but none of its threads)."""
     global _pool, _pool_size, _pool_pid
     with _launch:
         if _pool_size < n or _pool_pid != os.getpid():
+            if _pool is not None and _pool_pid == os.getpid():
+                _pool.shutdown(wait=False)
             _pool, _pool_size, _pool_pid = ThreadPoolExecutor(n, "genomamba-cpu"), n, os.getpid()
         return _pool
 
