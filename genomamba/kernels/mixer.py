@@ -30,14 +30,15 @@ def _halves(xz):
 
 def _projections(x, x_proj_weight, dt_proj_weight):
     """From the conv's output x (batch, channels, L): x_proj's output (batch, L, rank + 2N), delta
-    = dt_proj(its first rank columns) as (batch, channels, L), and B and C state-major (batch, N,
-    L), as the scan's layouts are mamba_ssm's."""
+    = dt_proj(its first rank columns) as (batch, channels, L), and B and C as (batch, N, L) views
+    of x_proj's output (the scan takes any strides; its step kernels copy them into rows of one
+    step, and its backward reads them where x_proj's output is kept anyway)."""
     rank = dt_proj_weight.shape[1]
     n = (x_proj_weight.shape[0] - rank) // 2
     xdbl = F.linear(x.transpose(1, 2), x_proj_weight)
     dt, B, C = xdbl.split([rank, n, n], -1)
     delta = F.linear(dt, dt_proj_weight).transpose(1, 2)
-    return xdbl, delta, B.transpose(1, 2).contiguous(), C.transpose(1, 2).contiguous()
+    return xdbl, delta, B.transpose(1, 2), C.transpose(1, 2)
 
 
 def _add_product(du, a, b):

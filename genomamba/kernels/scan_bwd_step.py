@@ -21,7 +21,7 @@ import triton.language as tl
 from .layout import empty_like_layout, is_channels_last
 from .scan_chunk_carry import chunk_carry
 from .scan_common import (LN2, LOG2E, _cols4, _delta, _dy, _halves, _join4, _step,
-                          _step_program, _steps4, _tile_in, _tile_t, reduce_groups, rows_of_n)
+                          _step_program, _steps4, _tile_in, _tile_t, reduce_groups)
 from .scan_plan import largest_pow2_dividing, step_chunks
 
 
@@ -300,14 +300,15 @@ def _ss_bwd_step_kernel(
             tl.store(dh0_ptr + b * dim * N + dn, p, mask=mask_dn)
 
 
-def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, want_dh0, block_n,
+def bwd_step(cfg, u, delta, A32, bc_rows, *, D, delta_bias, ckpt, dy, dlast, want_dh0, block_n,
              softplus, b_ndim):
-    """Launch the step backward. dy: the gradient reaching y before the gate; dlast: the last
-    state's (None if unused). Returns du, ddelta, dB, dC (B's and C's shapes), the (rows, dim, N)
+    """Launch the step backward. bc_rows: B's and C's ``rows_of_n`` copies (the forward's); dy: the
+    gradient reaching y before the gate; dlast: the last state's (None if unused). Returns du, ddelta, dB, dC (B's and C's shapes), the (rows, dim, N)
     and (rows, dim) partial sums of dA, dD and dbias, and dh0 (None unless want_dh0)."""
     batch, dim, L = u.shape
     N = A32.shape[1]
-    groups = B4.shape[1]
+    B_rows, C_rows = bc_rows
+    groups = B_rows.shape[1]
     dim_per_group = dim // groups
     ckpt_len = cfg.bwd_tile_t
     block_d = largest_pow2_dividing(dim_per_group, cfg.bwd_step_block_d)
@@ -315,7 +316,6 @@ def bwd_step(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, want
     chunk_len, n_chunks = step_chunks(L, batch * n_dblocks, ckpt_len, cfg.bwd_chunks, cfg,
                                       u.device)
     f32 = dict(device=u.device, dtype=torch.float32)
-    B_rows, C_rows = rows_of_n(B4, block_n), rows_of_n(C4, block_n)
     p_in = dlast
     if n_chunks > 1:
         sumP = torch.empty(batch, n_chunks, dim, N, **f32)

@@ -208,7 +208,8 @@ def rows_of_n(X4, row_len):
     batch, groups, N, L = X4.shape
     out = torch.empty(batch, groups, triton.cdiv(L, 16) * 16, row_len, device=X4.device,
                       dtype=X4.dtype)
-    out[:, :, L:].zero_()
+    if out.shape[2] > L:
+        out[:, :, L:].zero_()
     if row_len > N:
         out[..., N:].zero_()
     out[:, :, :L, :N].copy_(X4.transpose(-1, -2))

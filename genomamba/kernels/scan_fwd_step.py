@@ -17,7 +17,7 @@ import triton
 import triton.language as tl
 
 from .scan_chunk_carry import chunk_carry
-from .scan_common import LOG2E, _step_program, _steps, _tile_in, rows_of_n
+from .scan_common import LOG2E, _step_program, _steps, _tile_in
 from .scan_plan import largest_pow2_dividing, step_chunks
 
 
@@ -102,22 +102,23 @@ def _ss_fwd_step_kernel(
             tl.store(last_ptr + b * dim * N + dn, h, mask=mask_dn)
 
 
-def fwd_step(cfg, u, delta, A32, B4, C4, *, D, z, delta_bias, h0, y, last, ckpt, block_n,
+def fwd_step(cfg, u, delta, A32, bc_rows, *, D, z, delta_bias, h0, y, last, ckpt, block_n,
              softplus):
     """Launch the step forward: with chunks of L, a summary pass over the chunks but the last, a
-    scan over chunks for their start states, then the output pass. Writes y (gated when z is not
-    None), the last state and, with ckpt, the backward's checkpoints."""
+    scan over chunks for their start states, then the output pass. bc_rows: B's and C's
+    ``rows_of_n`` copies. Writes y (gated when z is not None), the last state and, with ckpt, the
+    backward's checkpoints."""
     batch, dim, L = u.shape
     N = A32.shape[1]
     want_grad = ckpt is not None
-    dim_per_group = dim // B4.shape[1]
+    B_rows, C_rows = bc_rows
+    dim_per_group = dim // B_rows.shape[1]
     block_d = largest_pow2_dividing(dim_per_group, cfg.step_block_d)
     n_dblocks = dim // block_d
     # checkpoints land on iteration starts: the unroll divides the backward's tile
     unroll = math.gcd(cfg.step_unroll, cfg.bwd_tile_t) if want_grad else cfg.step_unroll
     chunk_len, n_chunks = step_chunks(L, batch * n_dblocks, unroll, cfg.fwd_chunks, cfg, u.device)
     f32 = dict(device=u.device, dtype=torch.float32)
-    B_rows, C_rows = rows_of_n(B4, block_n), rows_of_n(C4, block_n)
     start, sumH, sumS = h0, None, None
     if n_chunks > 1:
         sumH = torch.empty(batch, n_chunks, dim, N, **f32)

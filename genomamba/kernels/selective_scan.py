@@ -24,6 +24,7 @@ from .scan_bwd_tiled import bwd_tiled
 from .scan_fwd_step import fwd_step
 from .scan_fwd_tiled import fwd_tiled
 from .scan_gate import gate_backward, gate_forward
+from .scan_common import rows_of_n
 from .scan_plan import DEFAULT_CONFIG, ScanConfig, get_config, set_config, takes_step
 
 __all__ = ["selective_scan_triton", "scan_backward", "scan_forward", "ScanConfig", "DEFAULT_CONFIG",
@@ -62,6 +63,7 @@ def _check(u, delta, A, B, C, z, initial_state):
 class _ForBackward:
     """What the backward needs besides the saved tensors."""
     cfg: ScanConfig          # the plan the forward ran under (its checkpoint interval)
+    step_back: bool          # the backward takes the step kernel (on the forward's B and C rows)
     block_n: int             # N rounded up to a power of two
     softplus: bool
     b_ndim: int              # 3: B and C (batch, N, L); 4: (batch, groups, N, L)
@@ -72,15 +74,21 @@ class _ForBackward:
 
 
 def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, want_grad):
-    """y, the last state and, with want_grad, what the backward needs: A in fp32, B and C 4-d,
-    the checkpoints and y before the z gate (None without z)."""
+    """y, the last state and, with want_grad, what the backward needs: A in fp32, B and C as the
+    backward reads them (4-d, or the step kernels' rows where the backward takes the step kernel),
+    the checkpoints, y before the z gate (None without z) and whether the backward takes the step
+    kernel."""
     batch, dim, L, N, B4, C4 = _check(u, delta, A, B, C, z, initial_state)
     cfg = get_config()
     block_n = triton.next_power_of_2(N)
     A32 = A.detach().float().contiguous()
     h0 = None if initial_state is None else initial_state.detach().float().contiguous()
     f32 = dict(device=u.device, dtype=torch.float32)
-    step = takes_step(cfg.fwd_kernel, batch * dim * L, cfg.fwd_step_min_elements)
+    elements = batch * dim * L
+    step = takes_step(cfg.fwd_kernel, elements, cfg.fwd_step_min_elements)
+    step_back = want_grad and takes_step(cfg.bwd_kernel, elements, cfg.bwd_step_min_elements)
+    # the step kernels read B and C as rows of one step: copied once, for both directions
+    bc_rows = (rows_of_n(B4, block_n), rows_of_n(C4, block_n)) if step or step_back else None
     # the step forward writes y in u's layout (a channels-last u gives a channels-last y, which the
     # model's out_proj reads without a copy); the tiled forward, one channel per program, along L
     y = (empty_like_layout(u) if step
@@ -92,31 +100,31 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, want_
                   softplus=softplus)
     if step:
         # with gradients, y before the gate is kept: the step forward writes it, then the gate
-        fwd_step(cfg, u, delta, A32, B4, C4, z=None if want_grad else z,
+        fwd_step(cfg, u, delta, A32, bc_rows, z=None if want_grad else z,
                  y=ypre if ypre is not None else y, **inputs)
         if ypre is not None:
             gate_forward(ypre, z, y)
     else:
         fwd_tiled(cfg, u, delta, A32, B4, C4, z=z, y=y, ypre=ypre, **inputs)
-    return y, last, (A32, B4, C4, ckpt, ypre, cfg, block_n)
+    B_saved, C_saved = bc_rows if step_back else (B4, C4)
+    return y, last, (A32, B_saved, C_saved, ckpt, ypre, cfg, block_n, step_back)
 
 
 def scan_forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus):
     """y, the last state and what ``scan_backward`` needs: (the tensors to save, the rest)."""
-    y, last, (A32, B4, C4, ckpt, ypre, cfg, block_n) = _forward(
+    y, last, (A32, B_saved, C_saved, ckpt, ypre, cfg, block_n, step_back) = _forward(
         u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, want_grad=True)
     meta = _ForBackward(
-        cfg=cfg, block_n=block_n, softplus=softplus, b_ndim=B.dim(), A_dtype=A.dtype,
-        B_dtype=B.dtype, C_dtype=C.dtype,
+        cfg=cfg, step_back=step_back, block_n=block_n, softplus=softplus, b_ndim=B.dim(),
+        A_dtype=A.dtype, B_dtype=B.dtype, C_dtype=C.dtype,
         h0_dtype=None if initial_state is None else initial_state.dtype)
-    return y, last, ((u, delta, A32, B4, C4, D, z, delta_bias, ckpt, ypre), meta)
+    return y, last, ((u, delta, A32, B_saved, C_saved, D, z, delta_bias, ckpt, ypre), meta)
 
 
 def scan_backward(saved, meta, dout, dlast, dz=None):
     """The gradients of (u, delta, A, B, C, D, z, delta_bias, initial_state) from those of y and of
     the last state (either may be None); z's is written into ``dz`` where given (z's shape)."""
-    u, delta, A32, B4, C4, D, z, delta_bias, ckpt, ypre = saved
-    batch, dim, L = u.shape
+    u, delta, A32, B_saved, C_saved, D, z, delta_bias, ckpt, ypre = saved
     if dout is None:  # only the last state's gradient: y's is zero
         dy = torch.zeros_like(u)
         if z is not None:
@@ -126,11 +134,14 @@ def scan_backward(saved, meta, dout, dlast, dz=None):
     else:
         dy = dout
     dlast = None if dlast is None else dlast.float().contiguous()
-    step = takes_step(meta.cfg.bwd_kernel, batch * dim * L, meta.cfg.bwd_step_min_elements)
-    du, ddelta, dB, dC, dA_part, dD_part, dbias_part, dh0 = (bwd_step if step else bwd_tiled)(
-        meta.cfg, u, delta, A32, B4, C4, D=D, delta_bias=delta_bias, ckpt=ckpt, dy=dy,
-        dlast=dlast, want_dh0=meta.h0_dtype is not None, block_n=meta.block_n,
-        softplus=meta.softplus, b_ndim=meta.b_ndim)
+    options = dict(D=D, delta_bias=delta_bias, ckpt=ckpt, dy=dy, dlast=dlast,
+                   want_dh0=meta.h0_dtype is not None, block_n=meta.block_n,
+                   softplus=meta.softplus, b_ndim=meta.b_ndim)
+    if meta.step_back:
+        grads = bwd_step(meta.cfg, u, delta, A32, (B_saved, C_saved), **options)
+    else:
+        grads = bwd_tiled(meta.cfg, u, delta, A32, B_saved, C_saved, **options)
+    du, ddelta, dB, dC, dA_part, dD_part, dbias_part, dh0 = grads
     dA = dA_part.sum(0).to(meta.A_dtype)
     dD = dD_part.sum(0).to(D.dtype) if D is not None else None
     dbias = dbias_part.sum(0).to(delta_bias.dtype) if delta_bias is not None else None
