@@ -83,8 +83,12 @@ def conv_forward(x, weight, bias, initial_states, silu):
     batch, dim, L = x.shape
     width = weight.shape[-1]
     # at least one column, so that no kernel argument is an empty (null) buffer
-    init = _like(x, initial_states if initial_states is not None and width > 1
-                 else x.new_zeros(batch, dim, max(width - 1, 1)))
+    if initial_states is not None and width > 1:
+        init = _like(x, initial_states)
+    else:   # zeros, made in x's layout
+        k, like = max(width - 1, 1), dict(device=x.device, dtype=x.dtype)
+        init = (torch.zeros(batch, k, dim, **like).transpose(1, 2) if is_channels_last(x)
+                else torch.zeros(batch, dim, k, **like))
     out = empty_like_layout(x)   # channels-last in, channels-last out
     w = _like(x, weight.unsqueeze(0))[0]
     args = (x, init, w, bias, out)
@@ -128,15 +132,17 @@ def conv_backward(saved, dout, dfinal, dx=None):
     f32 = dict(device=x.device, dtype=torch.float32)
     dx = empty_like_layout(x) if dx is None else dx
     dinit = torch.empty_like(init, dtype=torch.float32)
-    dw = torch.empty(batch * splits, width, dim, **f32)
-    dbias = torch.empty(batch * splits, dim, **f32)
+    # each program's partial sums of dw and dbias, in one buffer: one reduction sums both
+    sums = torch.empty(batch * splits, width + 1, dim, **f32)
     kernel[(batch * n_dblocks, splits)](
-        x, init, w, bias, dout, dfinal, dx, dinit, dw, dbias, dim, L, n_dblocks, per_program,
+        x, init, w, bias, dout, dfinal, dx, dinit, sums, sums[:, width], dim, L, n_dblocks,
+        per_program,
         *x.stride(), *init.stride(), *w.stride(), *dout.stride(), *dx.stride(),
         WIDTH=width, BLOCK_D=block_d, **tile, HAS_BIAS=bias is not None, SILU=saved.silu,
         HAS_DFINAL=dfinal is not None, num_warps=warps)
-    return (dx, dw.sum(0).t().to(w.dtype),
-            dbias.sum(0).to(bias.dtype) if bias is not None else None,
+    total = sums.sum(0)
+    return (dx, total[:width].t().to(w.dtype),
+            total[width].to(bias.dtype) if bias is not None else None,
             dinit[..., :width - 1].to(init.dtype) if saved.has_init else None)
 
 

@@ -88,8 +88,8 @@ def _pre(k: tl.constexpr, bias, w0, w1, w2, w3, xm3, xm2, xm1, x0, xp1, xp2, xp3
 def _conv_bwd_kernel(
         # inputs (bias, dfinal: None unless their HAS_ flag)
         x_ptr, init_ptr, w_ptr, bias_ptr, dout_ptr, dfinal_ptr,
-        # outputs: dx, dinit (in init's layout); per (batch row, program along L) partial sums of
-        # dw (row, width, dim) and dbias (row, dim)
+        # outputs: dx, dinit (in init's layout); per (batch row, program along L) partial sums
+        # of dw and dbias, rows of (WIDTH + 1, dim) (dw's taps, then dbias)
         dx_ptr, dinit_ptr, dw_ptr, dbias_ptr,
         # sizes
         dim, L, n_dblocks, tiles_per_program,
@@ -168,12 +168,14 @@ def _conv_bwd_kernel(
                  mask=in_d & (j >= WIDTH - 1) & (j < L + WIDTH - 1))
         if near:
             tl.store(dinit_ptr + state_row + j * stride_init_len, dxc, mask=in_d & (j < WIDTH - 1))
-    row = b * tl.num_programs(1) + tl.program_id(1)   # (row, m, channel): contiguous along channels
-    tl.store(dbias_ptr + row * dim + offs_d, tl.sum(dbias, axis=1), mask=mask_d)
-    tl.store(dw_ptr + row * WIDTH * dim + offs_d, tl.sum(dw0, axis=1), mask=mask_d)
+    # this program's row of the (rows, WIDTH + 1, dim) partial sums (dw's WIDTH taps, then dbias;
+    # dbias_ptr points at the first row's dbias)
+    row = (b * tl.num_programs(1) + tl.program_id(1)) * (WIDTH + 1) * dim + offs_d
+    tl.store(dbias_ptr + row, tl.sum(dbias, axis=1), mask=mask_d)
+    tl.store(dw_ptr + row, tl.sum(dw0, axis=1), mask=mask_d)
     if WIDTH > 1:
-        tl.store(dw_ptr + (row * WIDTH + 1) * dim + offs_d, tl.sum(dw1, axis=1), mask=mask_d)
+        tl.store(dw_ptr + row + dim, tl.sum(dw1, axis=1), mask=mask_d)
     if WIDTH > 2:
-        tl.store(dw_ptr + (row * WIDTH + 2) * dim + offs_d, tl.sum(dw2, axis=1), mask=mask_d)
+        tl.store(dw_ptr + row + 2 * dim, tl.sum(dw2, axis=1), mask=mask_d)
     if WIDTH > 3:
-        tl.store(dw_ptr + (row * WIDTH + 3) * dim + offs_d, tl.sum(dw3, axis=1), mask=mask_d)
+        tl.store(dw_ptr + row + 3 * dim, tl.sum(dw3, axis=1), mask=mask_d)

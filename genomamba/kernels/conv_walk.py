@@ -133,12 +133,13 @@ def _conv_bwd_walk_kernel(
         dv3 += own * x3
         g3, g2, g1 = g2, g1, g0
         x0, x1, x2 = x1, x2, x3
-    row = b * tl.num_programs(1) + tl.program_id(1)   # (row, m, channel) as the tiled backward
-    tl.store(dbias_ptr + row * dim + offs_d, dbias, mask=mask_d)
-    tl.store(dw_ptr + (row * WIDTH + WIDTH - 1) * dim + offs_d, dv0, mask=mask_d)
+    # this program's row of the partial sums, as the tiled backward lays them out
+    row = (b * tl.num_programs(1) + tl.program_id(1)) * (WIDTH + 1) * dim + offs_d
+    tl.store(dbias_ptr + row, dbias, mask=mask_d)
+    tl.store(dw_ptr + row + (WIDTH - 1) * dim, dv0, mask=mask_d)
     if WIDTH > 1:
-        tl.store(dw_ptr + (row * WIDTH + WIDTH - 2) * dim + offs_d, dv1, mask=mask_d)
+        tl.store(dw_ptr + row + (WIDTH - 2) * dim, dv1, mask=mask_d)
     if WIDTH > 2:
-        tl.store(dw_ptr + (row * WIDTH + WIDTH - 3) * dim + offs_d, dv2, mask=mask_d)
+        tl.store(dw_ptr + row + (WIDTH - 3) * dim, dv2, mask=mask_d)
     if WIDTH > 3:
-        tl.store(dw_ptr + (row * WIDTH + WIDTH - 4) * dim + offs_d, dv3, mask=mask_d)
+        tl.store(dw_ptr + row + (WIDTH - 4) * dim, dv3, mask=mask_d)

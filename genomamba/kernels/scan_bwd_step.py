@@ -21,7 +21,8 @@ import triton.language as tl
 from .layout import empty_like_layout, is_channels_last
 from .scan_chunk_carry import chunk_carry
 from .scan_common import (LN2, LOG2E, _cols4, _delta, _dy, _halves, _join4, _step,
-                          _step_program, _steps4, _tile_in, _tile_t, reduce_groups)
+                          _step_program, _steps4, _tile_in, _tile_t, param_sums,
+                          reduce_groups, reduce_param_sums)
 from .scan_plan import largest_pow2_dividing, step_chunks
 
 
@@ -135,10 +136,12 @@ def _step_in(dl_row, u_row, o_row, t, t_end, stride_delta_len, stride_u_len, str
 
 @triton.jit
 def _back_and_out(p, dA, dDv, dbias, h_prev, A2, dl, du, dy, u, raw, B_row, C_row, t, offs_n,
-                  du_row, ddl_row, dB_row, dC_row, stride_du_len, stride_ddelta_len, t_end, Dv,
-                  mask_n, BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, SOFTPLUS: tl.constexpr):
+                  du_row, ddl_row, dB_row, dC_row, stride_du_len, stride_ddelta_len,
+                  stride_part_len, t_end, Dv, mask_n, BLOCK_D: tl.constexpr,
+                  BLOCK_N: tl.constexpr, SOFTPLUS: tl.constexpr):
     """Step t backward (_back_step), its du, ddelta, dB_t and dC_t written (dB_t, dC_t summed over
-    the channel block, at rows of the partial sums) and its dA, dD and dbias added to the sums."""
+    the channel block, in the partial sums' row of step t) and its dA, dD and dbias added to the
+    sums."""
     p, gB, ddl, dA_t, dB, dC = _back_step(p, h_prev, A2, dl, du, dy, u, B_row, C_row, t, offs_n,
                                           BLOCK_N)
     m = _before(t, t_end, BLOCK_D)
@@ -148,8 +151,8 @@ def _back_and_out(p, dA, dDv, dbias, h_prev, A2, dl, du, dy, u, raw, B_row, C_ro
     tl.store(du_row + t * stride_du_len, (dy * Dv + dl * gB).to(du_row.dtype.element_ty), mask=m)
     tl.store(ddl_row + t * stride_ddelta_len, ddl.to(ddl_row.dtype.element_ty), mask=m)
     m_n = mask_n & _before(t, t_end, BLOCK_N)
-    tl.store(dB_row + t, dB, mask=m_n)
-    tl.store(dC_row + t, dC, mask=m_n)
+    tl.store(dB_row + t * stride_part_len, dB, mask=m_n)
+    tl.store(dC_row + t * stride_part_len, dC, mask=m_n)
     return p, dA + dA_t, dDv + dy * u, dbias + ddl
 
 
@@ -161,13 +164,13 @@ def _ss_bwd_step_kernel(
         ckpt_ptr,
         # this program's states at the 4-step tile starts of one segment
         scratch_ptr,
-        # outputs: du, ddelta; partial sums of dB, dC per channel block, of dA, dD, dbias per
-        # chunk; dh0 with WANT_DH0
+        # outputs: du, ddelta; partial sums of dB, dC per channel block, (n_dblocks, batch, L, N),
+        # and of dA, dD, dbias per chunk, rows of stride_sums_row elements; dh0 with WANT_DH0
         du_ptr, ddelta_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
         # sizes
         batch, dim, L, N, n_dblocks, dim_per_group, chunk_len, n_chunks, ckpt_len, n_ckpt,
         # strides
-        stride_rows_group,
+        stride_rows_group, stride_sums_row,
         stride_u_batch, stride_u_dim, stride_u_len,
         stride_delta_batch, stride_delta_dim, stride_delta_len,
         stride_dout_batch, stride_dout_dim, stride_dout_len,
@@ -195,7 +198,7 @@ def _ss_bwd_step_kernel(
     o_row = dout_ptr + b * stride_dout_batch + offs_d * stride_dout_dim
     du_row = b * stride_du_batch + offs_d * stride_du_dim
     ddl_row = b * stride_ddelta_batch + offs_d * stride_ddelta_dim
-    part = ((db * batch + b) * N + offs_n) * L  # of the (n_dblocks, batch, N, L) dB/dC partials
+    part = (db * batch + b) * L * N + offs_n  # step 0's row of the dB/dC partials
     scratch = (scratch_ptr + (pid * n_chunks + c).to(tl.int64) * (ckpt_len // 4) * BLOCK_D * N
                + tl.arange(0, BLOCK_D)[:, None] * N + offs_n[None, :])
     dA = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
@@ -249,7 +252,7 @@ def _ss_bwd_step_kernel(
             h3, _ = _step(h2, A2, d_2, x_2, B_row, C_row, t0 + 2, offs_n, BLOCK_N, False)
             if PER_STEP:  # back through the steps, writing each step's gradients
                 outs = (du_ptr + du_row, ddelta_ptr + ddl_row, dB_ptr + part, dC_ptr + part,
-                        stride_du_len, stride_ddelta_len, t_end, Dv, mask_n)
+                        stride_du_len, stride_ddelta_len, N, t_end, Dv, mask_n)
                 p, dA, dDv, dbias = _back_and_out(p, dA, dDv, dbias, h3, A2, d_3, x_3, y_3, u_3,
                                                   r_3, B_row, C_row, t0 + 3, offs_n, *outs,
                                                   BLOCK_D, BLOCK_N, SOFTPLUS)
@@ -286,15 +289,15 @@ def _ss_bwd_step_kernel(
                 dbias += tl.sum(DDL, axis=1)
                 tt = t0 + tl.arange(0, 4)
                 mtt = mask_n[:, None] & (tt[None, :] < t_end)
-                tl.store(dB_ptr + part[:, None] + tt[None, :], _join4(b0, b1, b2, b3, BLOCK_N),
-                         mask=mtt)
-                tl.store(dC_ptr + part[:, None] + tt[None, :], _join4(c0, c1, c2, c3, BLOCK_N),
-                         mask=mtt)
+                tl.store(dB_ptr + part[:, None] + tt[None, :] * N,
+                         _join4(b0, b1, b2, b3, BLOCK_N), mask=mtt)
+                tl.store(dC_ptr + part[:, None] + tt[None, :] * N,
+                         _join4(c0, c1, c2, c3, BLOCK_N), mask=mtt)
         tl.debug_barrier()  # the next segment overwrites the scratch
-    row = b * n_chunks + c  # of the (batch * n_chunks, dim, ...) partials of dA, dD, dbias
-    tl.store(dA_ptr + row * dim * N + dn, dA, mask=mask_dn)
-    tl.store(dD_ptr + row * dim + offs_d, dDv, mask=offs_d < dim)
-    tl.store(dbias_ptr + row * dim + offs_d, dbias, mask=offs_d < dim)
+    row = (b * n_chunks + c) * stride_sums_row  # of the partial sums of dA, dD, dbias
+    tl.store(dA_ptr + row + dn, dA, mask=mask_dn)
+    tl.store(dD_ptr + row + offs_d, dDv, mask=offs_d < dim)
+    tl.store(dbias_ptr + row + offs_d, dbias, mask=offs_d < dim)
     if WANT_DH0:
         if c == 0:
             tl.store(dh0_ptr + b * dim * N + dn, p, mask=mask_dn)
@@ -303,8 +306,9 @@ def _ss_bwd_step_kernel(
 def bwd_step(cfg, u, delta, A32, bc_rows, *, D, delta_bias, ckpt, dy, dlast, want_dh0, block_n,
              softplus, b_ndim):
     """Launch the step backward. bc_rows: B's and C's ``rows_of_n`` copies (the forward's); dy: the
-    gradient reaching y before the gate; dlast: the last state's (None if unused). Returns du, ddelta, dB, dC (B's and C's shapes), the (rows, dim, N)
-    and (rows, dim) partial sums of dA, dD and dbias, and dh0 (None unless want_dh0)."""
+    gradient reaching y before the gate; dlast: the last state's (None if unused). Returns du,
+    ddelta, dB, dC (B's and C's shapes), dA, dD, dbias (float32) and dh0 (None unless
+    want_dh0)."""
     batch, dim, L = u.shape
     N = A32.shape[1]
     B_rows, C_rows = bc_rows
@@ -330,21 +334,19 @@ def bwd_step(cfg, u, delta, A32, bc_rows, *, D, delta_bias, ckpt, dy, dlast, wan
         chunk_carry(A32, dlast, sumP, sumS, p_in, reverse=True)
     rows = batch * n_chunks
     du, ddelta = empty_like_layout(u), empty_like_layout(delta)   # each in its input's layout
-    dB_part = torch.empty(n_dblocks, batch, N, L, **f32)
-    dC_part = torch.empty(n_dblocks, batch, N, L, **f32)
-    dA_part = torch.empty(rows, dim, N, **f32)
-    dD_part = torch.empty(rows, dim, **f32)
-    dbias_part = torch.empty(rows, dim, **f32)
+    dB_part = torch.empty(n_dblocks, batch, L, N, **f32)
+    dC_part = torch.empty(n_dblocks, batch, L, N, **f32)
+    sums, sum_parts = param_sums(rows, dim, N, u.device)
     dh0 = torch.empty(batch, dim, N, **f32) if want_dh0 else None
     scratch = torch.empty(batch * n_dblocks * n_chunks * (ckpt_len // 4) * block_d * N, **f32)
     _ss_bwd_step_kernel[(batch * n_dblocks, n_chunks)](
         u, delta, A32, B_rows, C_rows, D, delta_bias, dy, p_in, ckpt, scratch,
-        du, ddelta, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
+        du, ddelta, dB_part, dC_part, *sum_parts, dh0,
         batch, dim, L, N, n_dblocks, dim_per_group, chunk_len, n_chunks, ckpt_len, ckpt.shape[1],
-        B_rows.stride(1), *u.stride(), *delta.stride(), *dy.stride(), *du.stride(),
+        B_rows.stride(1), sums.stride(0), *u.stride(), *delta.stride(), *dy.stride(), *du.stride(),
         *ddelta.stride(),
         BLOCK_D=block_d, BLOCK_N=block_n, HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
         SOFTPLUS=softplus, HAS_P_IN=p_in is not None, WANT_DH0=want_dh0,
         PER_STEP=is_channels_last(u), num_warps=cfg.bwd_step_warps)
     return (du, ddelta, reduce_groups(dB_part, groups, b_ndim),
-            reduce_groups(dC_part, groups, b_ndim), dA_part, dD_part, dbias_part, dh0)
+            reduce_groups(dC_part, groups, b_ndim), *reduce_param_sums(sums, dim, N), dh0)

@@ -13,7 +13,8 @@ import torch
 import triton
 import triton.language as tl
 
-from .scan_common import LOG2E, _delta, _dy, _first_order, _summary_program, reduce_groups
+from .scan_common import (LOG2E, _delta, _dy, _first_order, _summary_program, param_sums,
+                          reduce_groups, reduce_param_sums)
 from .scan_plan import chunks, largest_pow2_dividing, sm_count
 
 
@@ -79,12 +80,13 @@ def _ss_bwd_kernel(
         ckpt_ptr, sumP_ptr, sumS_ptr,
         # per channel, the adjoint carried from tile to tile
         carry_ptr,
-        # outputs: du, ddelta; partial sums of dB, dC per channel block, of dA, dD, dbias per
-        # chunk; dh0 with WANT_DH0
+        # outputs: du, ddelta; partial sums of dB, dC per channel block, (n_dblocks, batch, L, N),
+        # and of dA, dD, dbias per chunk, rows of stride_sums_row elements; dh0 with WANT_DH0
         du_ptr, ddelta_ptr, dB_ptr, dC_ptr, dA_ptr, dD_ptr, dbias_ptr, dh0_ptr,
         # sizes
         batch, dim, L, N, n_dblocks, chunk_len, n_chunks, n_ckpt, dim_per_group,
         # strides
+        stride_sums_row,
         stride_u_batch, stride_u_dim, stride_u_len,
         stride_delta_batch, stride_delta_dim, stride_delta_len,
         stride_B_batch, stride_B_group, stride_B_state, stride_B_len,
@@ -95,7 +97,7 @@ def _ss_bwd_kernel(
         HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
         HAS_DLAST: tl.constexpr, CHUNKED: tl.constexpr, WANT_DH0: tl.constexpr):
     """BLOCK_K channels of one batch row over one chunk, tile by tile from the chunk's end. dB and
-    dC: one partial per BLOCK_K channels in (n_dblocks, batch, N, L)."""
+    dC: one partial per BLOCK_K channels."""
     pid = tl.program_id(0)
     b = (pid // n_dblocks).to(tl.int64)
     db = pid % n_dblocks
@@ -107,7 +109,7 @@ def _ss_bwd_kernel(
     mask_n = offs_n < N
     first = (offs_t == 0)[None, :]
     last_col = (offs_t == BLOCK_T - 1)[None, :]
-    row = b * n_chunks + c  # of the (batch * n_chunks, dim, ...) partials of dA, dD, dbias
+    row = (b * n_chunks + c) * stride_sums_row  # of the partial sums of dA, dD, dbias
     carry = carry_ptr + ((b * n_dblocks + db) * n_chunks + c) * BLOCK_K * BLOCK_N + offs_n
 
     # per channel: the adjoint arriving at the chunk's end from every later chunk; zero the sums
@@ -124,15 +126,15 @@ def _ss_bwd_kernel(
                 p = (tl.load(sumP_ptr + base * N + offs_n, mask=mask_n, other=0.0)
                      + tl.exp2(A2v * Sj) * p)
         tl.store(carry + k * BLOCK_N, p)
-        tl.store(dA_ptr + (row * dim + d) * N + offs_n, tl.zeros([BLOCK_N], dtype=tl.float32),
+        tl.store(dA_ptr + row + d * N + offs_n, tl.zeros([BLOCK_N], dtype=tl.float32),
                  mask=mask_n)
-        tl.store(dD_ptr + row * dim + d, 0.0)
-        tl.store(dbias_ptr + row * dim + d, 0.0)
+        tl.store(dD_ptr + row + d, 0.0)
+        tl.store(dbias_ptr + row + d, 0.0)
     tl.debug_barrier()
 
     B_rows = B_ptr + b * stride_B_batch + g * stride_B_group + offs_n[:, None] * stride_B_state
     C_rows = C_ptr + b * stride_C_batch + g * stride_C_group + offs_n[:, None] * stride_C_state
-    part = ((db * batch + b) * N + offs_n[:, None]) * L  # of the dB/dC partials
+    part = (db * batch + b) * L * N + offs_n[:, None]  # step 0's row of the dB/dC partials
     t_begin = c * chunk_len
     t_end = tl.minimum(t_begin + chunk_len, L)
     n_tiles = tl.cdiv(t_end - t_begin, BLOCK_T)
@@ -185,16 +187,14 @@ def _ss_bwd_kernel(
             dB_acc += gs * (dl * u)[None, :]
             dC_acc += hs * dy[None, :]
 
-            dA_at = dA_ptr + (row * dim + d) * N + offs_n
+            dA_at = dA_ptr + row + d * N + offs_n
             tl.store(dA_at, tl.load(dA_at, mask=mask_n, other=0.0)
                      + tl.sum(ga * dl[None, :], axis=1), mask=mask_n)
-            tl.store(dD_ptr + row * dim + d,
-                     tl.load(dD_ptr + row * dim + d) + tl.sum(dy * u, axis=0))
-            tl.store(dbias_ptr + row * dim + d, tl.load(dbias_ptr + row * dim + d)
-                     + tl.sum(ddl, axis=0))
+            tl.store(dD_ptr + row + d, tl.load(dD_ptr + row + d) + tl.sum(dy * u, axis=0))
+            tl.store(dbias_ptr + row + d, tl.load(dbias_ptr + row + d) + tl.sum(ddl, axis=0))
             tl.store(carry + k * BLOCK_N, tl.sum(tl.where(first, a * gs, 0.0), axis=1))
-        tl.store(dB_ptr + part + t[None, :], dB_acc, mask=mnt)
-        tl.store(dC_ptr + part + t[None, :], dC_acc, mask=mnt)
+        tl.store(dB_ptr + part + t[None, :] * N, dB_acc, mask=mnt)
+        tl.store(dC_ptr + part + t[None, :] * N, dC_acc, mask=mnt)
         tl.debug_barrier()  # this tile's carries and sums before the next tile reads them
 
     if WANT_DH0:
@@ -223,7 +223,8 @@ def _split(batch, dim, L, dim_per_group, sms, cfg) -> _Split:
 
 def bwd_tiled(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, want_dh0, block_n,
               softplus, b_ndim):
-    """Launch the tiled backward; arguments and results as ``scan_bwd_step.bwd_step``'s."""
+    """Launch the tiled backward: B4, C4 are B and C as 4-d (batch, groups, N, L) tensors, the other
+    arguments and the results as ``scan_bwd_step.bwd_step``'s."""
     batch, dim, L = u.shape
     N = A32.shape[1]
     groups = B4.shape[1]
@@ -243,20 +244,18 @@ def bwd_tiled(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, wan
     rows = batch * plan.n_chunks
     du = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
     ddelta = torch.empty(batch, dim, L, device=u.device, dtype=delta.dtype)
-    dB_part = torch.empty(plan.n_dblocks, batch, N, L, **f32)
-    dC_part = torch.empty(plan.n_dblocks, batch, N, L, **f32)
-    dA_part = torch.empty(rows, dim, N, **f32)
-    dD_part = torch.empty(rows, dim, **f32)
-    dbias_part = torch.empty(rows, dim, **f32)
+    dB_part = torch.empty(plan.n_dblocks, batch, L, N, **f32)
+    dC_part = torch.empty(plan.n_dblocks, batch, L, N, **f32)
+    sums, sum_parts = param_sums(rows, dim, N, u.device)
     dh0 = torch.empty(batch, dim, N, **f32) if want_dh0 else None
     carry = torch.empty(batch * plan.n_dblocks * plan.n_chunks * plan.block_k * block_n, **f32)
     _ss_bwd_kernel[(batch * plan.n_dblocks, plan.n_chunks)](
         u, delta, A32, B4, C4, D, delta_bias, dy, dlast, ckpt, sumP, sumS, carry,
-        du, ddelta, dB_part, dC_part, dA_part, dD_part, dbias_part, dh0,
+        du, ddelta, dB_part, dC_part, *sum_parts, dh0,
         batch, dim, L, N, plan.n_dblocks, plan.chunk_len, plan.n_chunks, ckpt.shape[1],
-        dim_per_group,
+        dim_per_group, sums.stride(0),
         *u.stride(), *delta.stride(), *B4.stride(), *C4.stride(), *dy.stride(),
         BLOCK_K=plan.block_k, STAGES=cfg.bwd_stages, HAS_D=D is not None,
         HAS_DLAST=dlast is not None, CHUNKED=plan.n_chunks > 1, WANT_DH0=want_dh0, **options)
     return (du, ddelta, reduce_groups(dB_part, groups, b_ndim),
-            reduce_groups(dC_part, groups, b_ndim), dA_part, dD_part, dbias_part, dh0)
+            reduce_groups(dC_part, groups, b_ndim), *reduce_param_sums(sums, dim, N), dh0)

@@ -217,8 +217,23 @@ def rows_of_n(X4, row_len):
 
 
 def reduce_groups(part, groups, b_ndim):
-    """(n_dblocks, batch, N, L) partial sums of dB or dC -> (batch, N, L) or (batch, groups, N, L)."""
-    n_dblocks, batch, N, L = part.shape
+    """(n_dblocks, batch, L, N) partial sums of dB or dC -> (batch, N, L) or (batch, groups, N, L)
+    views of step-major sums, which the model's x_proj backward reads as rows without a copy."""
+    n_dblocks, batch, L, N = part.shape
     if b_ndim == 3:
-        return part.sum(0)
-    return part.view(groups, n_dblocks // groups, batch, N, L).sum(1).transpose(0, 1)
+        return part.sum(0).transpose(1, 2)
+    return part.view(groups, n_dblocks // groups, batch, L, N).sum(1).permute(1, 0, 3, 2)
+
+
+def param_sums(rows, dim, N, device):
+    """The backward programs' partial sums of dA (dim, N), dD and dbias (dim each), one row of all
+    three per program row (batch x chunk) in one buffer, so that one reduction sums them: the
+    buffer, and the three tensors whose pointers the kernels take (row stride: the buffer's)."""
+    sums = torch.empty(rows, dim * (N + 2), device=device, dtype=torch.float32)
+    return sums, (sums, sums[:, dim * N:], sums[:, dim * (N + 1):])
+
+
+def reduce_param_sums(sums, dim, N):
+    """``param_sums``' buffer -> dA (dim, N), dD (dim,), dbias (dim,)."""
+    total = sums.sum(0)
+    return total[:dim * N].view(dim, N), total[dim * N:dim * (N + 1)], total[dim * (N + 1):]

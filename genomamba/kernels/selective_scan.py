@@ -141,11 +141,11 @@ def scan_backward(saved, meta, dout, dlast, dz=None):
         grads = bwd_step(meta.cfg, u, delta, A32, (B_saved, C_saved), **options)
     else:
         grads = bwd_tiled(meta.cfg, u, delta, A32, B_saved, C_saved, **options)
-    du, ddelta, dB, dC, dA_part, dD_part, dbias_part, dh0 = grads
-    dA = dA_part.sum(0).to(meta.A_dtype)
-    dD = dD_part.sum(0).to(D.dtype) if D is not None else None
-    dbias = dbias_part.sum(0).to(delta_bias.dtype) if delta_bias is not None else None
-    return (du, ddelta, dA, dB.to(meta.B_dtype), dC.to(meta.C_dtype), dD, dz, dbias,
+    du, ddelta, dB, dC, dA, dD, dbias, dh0 = grads
+    dD = dD.to(D.dtype) if D is not None else None
+    dbias = dbias.to(delta_bias.dtype) if delta_bias is not None else None
+    return (du, ddelta, dA.to(meta.A_dtype), dB.to(meta.B_dtype), dC.to(meta.C_dtype), dD, dz,
+            dbias,
             dh0.to(meta.h0_dtype) if dh0 is not None else None)
 
 
