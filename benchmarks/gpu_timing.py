@@ -22,14 +22,15 @@ def seconds_per_call(fn, repeats: int) -> float:
     return (time.perf_counter() - start) / repeats
 
 
-def training_step(model, logits_of, tokens):
+def training_step(model, logits_of, tokens, set_to_none=True):
     """One forward + backward of ``model`` (``logits_of(tokens)``, cross-entropy against class 0) on
-    (batch, L) tokens under bf16 autocast, as a function of no arguments."""
+    (batch, L) tokens under bf16 autocast (without its weight cache, as the trainer), as a function
+    of no arguments. ``set_to_none=False`` zeroes the gradients in place (a CUDA graph's step)."""
     labels = torch.zeros(tokens.shape[0], dtype=torch.long, device=tokens.device)
 
     def step():
-        model.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        model.zero_grad(set_to_none=set_to_none)
+        with torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
             logits = logits_of(tokens)
         F.cross_entropy(logits.float(), labels).backward()
     return step

@@ -45,6 +45,7 @@ sys.path.insert(0, str(REPO))
 from gpu_timing import kernel_times, print_kernel_times, seconds_per_call, training_step  # noqa: E402
 from genomamba.bench import model as bench_model  # noqa: E402
 from genomamba.models import ModelConfig  # noqa: E402
+from genomamba.step_graphs import capture  # noqa: E402
 
 # In the order ../shared/device/peers/side_by_side.py passes them (the gencode goes before
 # "--threads"), so that both reuse one cached build of the scan.
@@ -103,12 +104,16 @@ def peer_throughput(model_class, cfg, batch, length, repeats) -> dict:
 
     @torch.no_grad()
     def forward():
-        with torch.autocast("cuda", dtype=torch.bfloat16):
+        with torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
             model(tokens)
 
-    return {metric: batch * length / seconds_per_call(fn, repeats)
-            for metric, fn in (("forward", forward),
-                               ("forward+backward", training_step(model, model, tokens)))}
+    rates = {metric: batch * length / seconds_per_call(fn, repeats)
+             for metric, fn in (("forward", forward),
+                                ("forward+backward", training_step(model, model, tokens)))}
+    # their step as a CUDA graph too (last: the graph writes into the gradients it captured)
+    graph, _ = capture(training_step(model, model, tokens, set_to_none=False))
+    rates["forward+backward, CUDA graph"] = batch * length / seconds_per_call(graph.replay, repeats)
+    return rates
 
 
 def profiles(model_class, cfg, batch, length) -> dict:
@@ -253,7 +258,9 @@ def main(argv=None) -> int:
     for row in result["rows"]:
         if row["model"].startswith("genomamba") or "error" in row:
             continue
-        for metric in ("forward", "forward+backward"):
+        for metric in ("forward", "forward+backward", "forward+backward, CUDA graph"):
+            if metric not in row:
+                continue
             mine = sum(r[metric] for r in ours) / len(ours) if ours else float("nan")
             print(f"{row['model']:35s} {metric:17s} theirs {row[metric] / 1e6:6.2f} M tokens/s, "
                   f"ours {mine / 1e6:6.2f}: {mine / row[metric]:.2f}x")

@@ -44,6 +44,7 @@ from .alphabet import N
 from .data import TRAIN_STREAM, WindowSampler
 from .errors import ConfigError
 from .models import SpeciesModel
+from .step_graphs import StepGraphs
 
 
 class TrainingPaused(Exception):
@@ -82,9 +83,10 @@ class TrainConfig:
 
 
 def autocast_for(device: torch.device):
-    """bf16 autocast on CUDA, plain float32 elsewhere."""
+    """bf16 autocast on CUDA, plain float32 elsewhere. Without autocast's cache of the weights' bf16
+    copies (CUDA graph capture cannot keep it; the model's weights are small to cast again)."""
     if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
     return contextlib.nullcontext()
 
 
@@ -138,6 +140,10 @@ class Trainer:
         self.tokens_seen, self.train_seconds = 0, 0.0   # throughput of the training steps (all segments)
         self.optimizer_stage = self.stage(0)
         self.optimizer = self._new_optimizer()
+        # CUDA graphs of the step (genomamba.step_graphs): the Mamba model on CUDA, one process
+        self.graphs = (StepGraphs(model.parameters(), log)
+                       if self.device.type == "cuda" and model.streams and not distributed.active()
+                       else None)
 
     def stage(self, step: int) -> str:
         return "pretrain" if step < self.cfg.pretrain_steps else "classify"
@@ -177,28 +183,30 @@ class Trainer:
             return contextlib.nullcontext()
         return self.segment.no_sync()
 
-    def classification_loss(self, tokens: torch.Tensor, labels: torch.Tensor) -> float:
+    def classification_loss(self, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """Backpropagates segment by segment; returns the window's loss (the last segment's)."""
         strands = self.model.strands(tokens)
         tokens = torch.cat(strands)
         state = self.model.new_state(tokens.shape[0])
         segments = list(self._segments(tokens.shape[1]))
-        loss_value = 0.0
         for index, (chunks, last) in enumerate(segments):
             with self._synchronised(index == len(segments) - 1):
                 with autocast_for(self.device):
                     logits = self.segment(tokens, state, chunks, classify=True, finish=last, strands=len(strands))
                 loss = F.cross_entropy(logits.float(), labels)
                 (loss / len(segments)).backward()
-            loss_value = loss.item()
             state.detach()
-        return distributed.mean(loss_value, self.device)
+        return loss.detach()
 
-    def next_base_loss(self, tokens: torch.Tensor) -> float:
-        """Mean cross-entropy of predicting each base from the ones before it (N targets ignored),
-        over the whole step's batch (every rank's share)."""
+    def next_base_loss(self, tokens: torch.Tensor, labels=None) -> torch.Tensor:
+        """Backpropagates segment by segment; returns this rank's summed cross-entropy of predicting
+        each base from the ones before it (N targets ignored) over the whole step's target count
+        (every rank's). Single-process, the count stays on the device (no wait for the GPU)."""
         state = self.model.new_state(tokens.shape[0])
-        n_targets = max(int(distributed.total(int((tokens[:, 1:] != N).sum()), self.device)), 1)
+        n_targets = (tokens[:, 1:] != N).sum()
+        if distributed.active():
+            n_targets = int(distributed.total(int(n_targets), self.device))
+        n_targets = max(n_targets, 1) if isinstance(n_targets, int) else n_targets.clamp_min(1)
         segments = list(self._segments(tokens.shape[1]))
         total = 0.0
         for index, (chunks, _) in enumerate(segments):
@@ -207,14 +215,16 @@ class Trainer:
                     loss = self.segment(tokens, state, chunks, classify=False)
                 # DDP averages over the ranks: this rank's sum counts as a share of the batch's.
                 (loss / n_targets * self.ranks if self.ranks > 1 else loss / n_targets).backward()
-            total += loss.item() / n_targets
+            total = total + loss.detach()
             state.detach()
-        return distributed.total(total, self.device)
+        return total / n_targets
 
     def train_step(self) -> float:
         if self.stage(self.step) != self.optimizer_stage:   # fine-tuning starts with a fresh optimizer
             self.optimizer_stage = self.stage(self.step)
             self.optimizer = self._new_optimizer()
+            # and without the last stage's gradients (its head's would otherwise stay, as zeros)
+            self.model.zero_grad(set_to_none=True)
         self.model.train()
         started = time.perf_counter()
         tokens, labels = self.sampler.batch(self.step, TRAIN_STREAM, share=(self.rank, self.ranks))
@@ -222,13 +232,20 @@ class Trainer:
         labels = torch.as_tensor(labels, device=self.device)
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(self.step)
-        self.optimizer.zero_grad(set_to_none=True)
+        # a CUDA graph writes into the gradients it was captured with: zeroed, not dropped
+        self.optimizer.zero_grad(set_to_none=self.graphs is None)
         if self.optimizer_stage == "pretrain":
-            loss = self.next_base_loss(tokens)
+            body, combine = self.next_base_loss, distributed.total
         else:
-            loss = self.classification_loss(tokens, labels)
+            body, combine = self.classification_loss, distributed.mean
+        if self.graphs is not None:
+            key = (self.optimizer_stage, tuple(tokens.shape))
+            loss = self.graphs.run(key, body, tokens, labels)
+        else:
+            loss = body(tokens, labels)
+        loss = combine(loss.item(), self.device)   # waits for the GPU: the step time is complete
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
-        self.optimizer.step()   # loss.item() above has waited for the GPU: the step time is complete
+        self.optimizer.step()
         self.train_seconds += time.perf_counter() - started
         self.tokens_seen += tokens.numel() * (2 if self.model.cfg.rc_equivariant else 1) * self.ranks
         self.history.append({"step": self.step, "stage": self.optimizer_stage, "loss": loss})

@@ -140,3 +140,29 @@ def test_interrupted_and_resumed_run_ends_with_bitwise_the_same_model(tmp_path):
         for name, value in straight.model.state_dict().items():
             assert torch.equal(value, resumed.model.state_dict()[name]), name
         assert [h["loss"] for h in resumed.history] == [h["loss"] for h in straight.history]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
+def test_cuda_graphs_train_as_the_eager_steps_do():
+    """The training step through CUDA graphs (genomamba.step_graphs) gives the eager step's losses
+    and weights: next-base pretraining, then classification, two backpropagation segments a window,
+    windows that grow (a new graph per shape)."""
+    sources = random_sources(3, length=4000)
+    cfg = TrainConfig(steps=6, pretrain_steps=3, batch_size=4, window=512, chunk_size=128,
+                      tbptt_chunks=2, window_warmup=4, warmup=2)
+
+    def train(graphs: bool):
+        model = build_model(ModelConfig(d_model=32, n_layers=2, d_state=8, n_classes=3), seed=0).cuda()
+        trainer = Trainer(model, WindowSampler(sources, 3, 512, 4, seed=0), cfg, "cuda", log=print)
+        assert trainer.graphs is not None
+        if not graphs:
+            trainer.graphs = None
+        trainer.run(log_every=0)
+        return trainer, [h["loss"] for h in trainer.history], model.state_dict()
+
+    graphed, graphed_losses, graphed_weights = train(True)
+    _, eager_losses, eager_weights = train(False)
+    assert graphed.graphs.enabled and graphed.graphs._graph is not None   # it replayed a graph
+    np.testing.assert_allclose(graphed_losses, eager_losses, rtol=1e-5)
+    for name, value in eager_weights.items():
+        torch.testing.assert_close(graphed_weights[name], value, rtol=1e-5, atol=1e-6, msg=name)

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 
 from genomamba import kernels
 from genomamba.models import ModelConfig, build_model
+from genomamba.step_graphs import capture
 
 COLUMNS = ("section", "model", "backend", "device", "batch", "length", "metric", "value", "unit")
 
@@ -52,7 +53,10 @@ def parse(argv):
 
 
 def autocast(device):
-    return torch.autocast("cuda", dtype=torch.bfloat16) if device.type == "cuda" else contextlib.nullcontext()
+    """The trainer's: bf16 on CUDA without the weight cache (which CUDA graph capture cannot keep)."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
+    return contextlib.nullcontext()
 
 
 def sync(device):
@@ -123,18 +127,25 @@ def throughput_rows(cfg, device, batch, length, repeats, backend):
         with autocast(device):
             model.summarise_windows(x)
 
-    def forward_backward():
-        model.zero_grad(set_to_none=True)
+    def forward_backward(set_to_none=True):
+        model.zero_grad(set_to_none=set_to_none)
         with autocast(device):
             logits = model.head(model.summarise_windows(x))
         F.cross_entropy(logits.float(), labels).backward()
 
     label = "blocked" if backend == "auto" and device.type == "cpu" else backend
     rows = []
-    for metric, fn in (("forward", forward), ("forward+backward", forward_backward)):
+
+    def row(metric, fn):
         seconds = timed(fn, device, repeats)
         rows.append(("throughput", "mamba", label, device.type, batch, length, metric,
                      round(batch * length / seconds), "tokens/s"))
+    row("forward", forward)
+    row("forward+backward", forward_backward)
+    if device.type == "cuda":   # the trainer's step on CUDA, replayed from a graph (the last user
+        # of the model: the graph writes into the gradients it was captured with)
+        graph, _ = capture(lambda: forward_backward(set_to_none=False))
+        row("forward+backward, CUDA graph", graph.replay)
     return rows
 
 
