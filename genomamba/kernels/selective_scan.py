@@ -21,10 +21,10 @@ import triton
 from .layout import empty_like_layout
 from .scan_bwd_step import bwd_step
 from .scan_bwd_tiled import bwd_tiled
+from .scan_common import rows_of_n
 from .scan_fwd_step import fwd_step
 from .scan_fwd_tiled import fwd_tiled
 from .scan_gate import gate_backward, gate_forward
-from .scan_common import rows_of_n
 from .scan_plan import DEFAULT_CONFIG, ScanConfig, get_config, set_config, takes_step
 
 __all__ = ["selective_scan_triton", "scan_backward", "scan_forward", "ScanConfig", "DEFAULT_CONFIG",
