@@ -45,7 +45,7 @@ sys.path.insert(0, str(REPO))
 from gpu_timing import kernel_times, print_kernel_times, seconds_per_call, training_step  # noqa: E402
 from genomamba.bench import model as bench_model  # noqa: E402
 from genomamba.models import ModelConfig  # noqa: E402
-from genomamba.step_graphs import capture  # noqa: E402
+from genomamba.cuda_graphs import capture  # noqa: E402
 
 # In the order ../shared/device/peers/side_by_side.py passes them (the gencode goes before
 # "--threads"), so that both reuse one cached build of the scan.

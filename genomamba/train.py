@@ -44,7 +44,7 @@ from .alphabet import N
 from .data import TRAIN_STREAM, WindowSampler
 from .errors import ConfigError
 from .models import SpeciesModel
-from .step_graphs import StepGraphs
+from .cuda_graphs import StepGraphs
 
 
 class TrainingPaused(Exception):
@@ -140,7 +140,7 @@ class Trainer:
         self.tokens_seen, self.train_seconds = 0, 0.0   # throughput of the training steps (all segments)
         self.optimizer_stage = self.stage(0)
         self.optimizer = self._new_optimizer()
-        # CUDA graphs of the step (genomamba.step_graphs): the Mamba model on CUDA, one process
+        # CUDA graphs of the step (genomamba.cuda_graphs): the Mamba model on CUDA, one process
         self.graphs = (StepGraphs(model.parameters(), log)
                        if self.device.type == "cuda" and model.streams and not distributed.active()
                        else None)

@@ -140,3 +140,35 @@ def test_default_transformer_has_about_the_mamba_parameter_count():
     mamba = count(build_model(ModelConfig(n_classes=5), 0))
     transformer = count(build_model(ModelConfig(arch="transformer", n_classes=5, max_context=512), 0))
     assert 0.8 < transformer / mamba < 1.25
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
+def test_streamed_chunks_replayed_from_a_cuda_graph_give_the_eager_results():
+    """``replay_chunks``: the pieces of the chunk length after a record's first replay a CUDA graph
+    (genomamba.cuda_graphs.ChunkGraphs); the summaries, windows and states equal the eager stream's,
+    records after the first included, and after the model has moved."""
+    model = build_model(ModelConfig(d_model=32, n_layers=2, d_state=8, n_classes=3), seed=0).cuda().eval()
+    records = [tokens(5 * 512 + 100, batch=1, seed=s).cuda() for s in (1, 2)]
+
+    @torch.inference_mode()
+    def stream(record):
+        state = model.new_state(1)
+        windows = []
+        state.watch_windows(700, windows.append)
+        with torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False):
+            for start in range(0, record.shape[1], 512):
+                model.feed(record[:, start:start + 512], state)
+        model.finish(state)
+        return model.pooled(state), torch.cat(windows), [s.clone() for layer in state.layers for s in layer]
+
+    eager = [stream(r) for r in records]
+    model.replay_chunks(512)
+    replayed = [stream(r) for r in records]
+    assert model.backbone.chunk_graphs.replays.graph is not None
+    for (pooled, windows, states), (pooled_e, windows_e, states_e) in zip(replayed, eager):
+        torch.testing.assert_close(pooled, pooled_e, rtol=1e-6, atol=1e-6)
+        torch.testing.assert_close(windows, windows_e, rtol=1e-6, atol=1e-6)
+        for s, s_e in zip(states, states_e):
+            torch.testing.assert_close(s, s_e, rtol=1e-6, atol=1e-6)
+    model.cpu().cuda()   # new weight tensors (a graph reads its capture's: the key holds them)
+    torch.testing.assert_close(stream(records[0])[0], eager[0][0], rtol=1e-6, atol=1e-6)

@@ -144,7 +144,7 @@ def test_interrupted_and_resumed_run_ends_with_bitwise_the_same_model(tmp_path):
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a CUDA GPU")
 def test_cuda_graphs_train_as_the_eager_steps_do():
-    """The training step through CUDA graphs (genomamba.step_graphs) gives the eager step's losses
+    """The training step through CUDA graphs (genomamba.cuda_graphs) gives the eager step's losses
     and weights: next-base pretraining, then classification, two backpropagation segments a window,
     windows that grow (a new graph per shape)."""
     sources = random_sources(3, length=4000)

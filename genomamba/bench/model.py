@@ -27,7 +27,7 @@ import torch.nn.functional as F
 
 from genomamba import kernels
 from genomamba.models import ModelConfig, build_model
-from genomamba.step_graphs import capture
+from genomamba.cuda_graphs import capture
 
 COLUMNS = ("section", "model", "backend", "device", "batch", "length", "metric", "value", "unit")
 

@@ -56,6 +56,8 @@ class NeuralClassifier(Classifier):
         self.device = resolve_device(str(device))
         self.model.to(self.device)
         self.score_chunk = self.params["score_chunk"] or (262144 if self.device.type == "cuda" else 8192)
+        # on CUDA the record's full pieces replay a CUDA graph (genomamba.cuda_graphs)
+        self.model.replay_chunks(self.score_chunk if self.device.type == "cuda" else None)
         return self
 
     # -- training ------------------------------------------------------------------------------------

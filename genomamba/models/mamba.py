@@ -11,7 +11,8 @@ ask the allocator for fresh pages at every chunk; delta's low-rank product (dt_p
 the scan kernel, and each residual is added by its out_proj's matrix product in place. The matrix
 products take float32 factors, or bfloat16 ones where ``cpu_inference.set_precision`` chose them
 (float32 sums, the product rounded to bfloat16). Everything else (training, CUDA, other backends)
-takes the modules' ``forward``.
+takes the modules' ``forward``; on CUDA, the streamed chunks of one length can be replayed from a
+CUDA graph (``chunk_graphs``, ``genomamba.cuda_graphs``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ import torch
 from torch import nn
 
 from genomamba import kernels
+from genomamba.cuda_graphs import ChunkGraphs
 from genomamba.kernels import cpu_inference
 
 from ..alphabet import VOCAB_SIZE
@@ -98,10 +100,16 @@ class MambaBackbone(nn.Module):
         self.embed = nn.Embedding(VOCAB_SIZE, cfg.d_model)
         self.layers = nn.ModuleList(MambaBlock(cfg) for _ in range(cfg.n_layers))
         self.norm_f = nn.RMSNorm(cfg.d_model, eps=1e-5)
+        self.chunk_graphs: ChunkGraphs | None = None   # SpeciesModel.replay_chunks
 
     def forward(self, tokens, states=None):
         if _cpu_inference(self, tokens):
             return _cpu_forward(self, tokens, states)
+        if self.chunk_graphs is not None and self.chunk_graphs.applies(tokens, states):
+            return self.chunk_graphs.run(self._forward, tokens, states, self.parameters())
+        return self._forward(tokens, states)
+
+    def _forward(self, tokens, states):
         h, out = self.embed(tokens), None
         states = states if states is not None else [None] * len(self.layers)
         new_states = []

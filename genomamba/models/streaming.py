@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ..alphabet import COMPLEMENT, VOCAB_SIZE
+from ..cuda_graphs import ChunkGraphs
 from ..kernels import cpu_inference
 from .config import ModelConfig
 from .mamba import MambaBackbone
@@ -99,6 +100,14 @@ class SpeciesModel(nn.Module):
     @property
     def streams(self) -> bool:
         return self.backbone.streams
+
+    def replay_chunks(self, chunk: int | None) -> None:
+        """On CUDA, without gradients, feed ``chunk``-base pieces after a record's first through a
+        CUDA graph of the backbone (``genomamba.cuda_graphs.ChunkGraphs``; Mamba only, which
+        streams); None: every piece eagerly. The hidden states that ``feed`` returns for such a
+        piece are then valid until the next piece."""
+        if self.streams:
+            self.backbone.chunk_graphs = ChunkGraphs(chunk) if chunk else None
 
     def new_state(self, batch: int = 1) -> StreamState:
         return StreamState(batch, self.cfg.d_model, self.head.weight.device)
