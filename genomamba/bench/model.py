@@ -4,7 +4,8 @@
   kernels (Triton on CUDA; on CPU the blocked scan, the model's CPU default) and with the reference path
   (``kernels.set_backend('reference')``: the sequential PyTorch scan).
 * Streaming inference peak memory for records of 2^20 and 2^24 bases (``--quick``: 2^16 and 2^20) fed in
-  chunks: it must not grow with the length. CUDA: ``torch.cuda.max_memory_allocated``; CPU: the
+  chunks (on CUDA replayed from a CUDA graph, as the classifiers stream): it must not grow with the
+  length. CUDA: ``torch.cuda.max_memory_allocated``; CPU: the
   process's peak resident set size, reset before each run (Linux ``/proc/self/clear_refs``; elsewhere
   ``ru_maxrss``, which cannot be reset, so the first measurement bounds later ones).
 * The Transformer baseline's forward time and memory vs length, doubling until it fails or the limit.
@@ -155,10 +156,12 @@ def stream_rows(cfg, device, total, chunk):
     model = build_model(cfg, seed=0).to(device).eval()
     rng = np.random.default_rng(0)
     piece = torch.as_tensor(rng.integers(0, 4, size=(1, chunk)), device=device)  # reused: no input growth
+    # on CUDA the pieces after a record's first replay a CUDA graph, as the classifiers stream them
+    model.replay_chunks(chunk if device.type == "cuda" else None)
     with autocast(device):  # warm-up outside the timing: compile the kernels both without and
-        warm = model.new_state(1)  # with a carried state (two specialisations), fill the allocator
-        model.feed(piece, warm)
-        model.feed(piece, warm)
+        warm = model.new_state(1)  # with a carried state (two specialisations), fill the allocator,
+        for _ in range(3):         # capture the graph
+            model.feed(piece, warm)
     sync(device)
     with PeakMemory(device) as mem:
         start = time.perf_counter()
