@@ -40,6 +40,8 @@ def capture(fn: Callable):
     with torch.cuda.stream(side):
         fn()
     torch.cuda.current_stream().wait_stream(side)
+    torch.cuda.synchronize()
+    torch.cuda.empty_cache()   # the eager calls' cached memory, for the graph's own pool
     graph = torch.cuda.CUDAGraph()
     with torch.cuda.graph(graph):
         out = fn()
