@@ -172,3 +172,22 @@ def test_streamed_chunks_replayed_from_a_cuda_graph_give_the_eager_results():
             torch.testing.assert_close(s, s_e, rtol=1e-6, atol=1e-6)
     model.cpu().cuda()   # new weight tensors (a graph reads its capture's: the key holds them)
     torch.testing.assert_close(stream(records[0])[0], eager[0][0], rtol=1e-6, atol=1e-6)
+
+
+def test_an_empty_chunk_passes_the_state_through_and_trains():
+    """A chunk of no bases: no output, the conv's and the scan's states unchanged, and a training
+    step through it runs (the conv's reference once refused an input shorter than its kernel)."""
+    model = build_model(ModelConfig(**TINY), seed=0)
+    x = tokens(40, batch=2)
+    state = model.new_state(2)
+    model.feed(x, state)
+    before = [s.clone() for layer in state.layers for s in layer]
+    hidden = model.feed(x[:, :0], state)
+    assert hidden.shape == (2, 0, TINY["d_model"])
+    for s, s_before in zip((s for layer in state.layers for s in layer), before):
+        torch.testing.assert_close(s, s_before)
+    state = model.new_state(2)   # with gradients (the blocked scan's path)
+    model.feed(x, state)
+    model.feed(x[:, :0], state)
+    model.head(model.pooled(state)).sum().backward()
+    assert all(p.grad is not None for p in model.backbone.parameters())

@@ -72,8 +72,11 @@ def causal_conv1d_ref(x, weight, bias=None, initial_states=None, return_final_st
     if initial_states is None:
         initial_states = x.new_zeros(batch, dim, width - 1)
     xc = torch.cat([initial_states.to(work), x.to(work)], dim=-1)
-    out = F.conv1d(xc, weight.to(work).unsqueeze(1), None if bias is None else bias.to(work),
-                   groups=dim)
+    if L == 0:   # nothing to convolve (conv1d refuses an input shorter than its kernel)
+        out = xc[..., :0]
+    else:
+        out = F.conv1d(xc, weight.to(work).unsqueeze(1), None if bias is None else bias.to(work),
+                       groups=dim)
     if activation is not None:
         out = F.silu(out)
     out = out.to(dtype_in)
