@@ -41,10 +41,10 @@ from torch.nn.parallel import DistributedDataParallel
 
 from . import checkpoint, distributed, progress
 from .alphabet import N
+from .cuda_graphs import StepGraphs
 from .data import TRAIN_STREAM, WindowSampler
 from .errors import ConfigError
 from .models import SpeciesModel
-from .cuda_graphs import StepGraphs
 
 
 class TrainingPaused(Exception):
@@ -201,12 +201,11 @@ class Trainer:
     def next_base_loss(self, tokens: torch.Tensor, labels=None) -> torch.Tensor:
         """Backpropagates segment by segment; returns this rank's summed cross-entropy of predicting
         each base from the ones before it (N targets ignored) over the whole step's target count
-        (every rank's). Single-process, the count stays on the device (no wait for the GPU)."""
+        (every rank's)."""
         state = self.model.new_state(tokens.shape[0])
-        n_targets = (tokens[:, 1:] != N).sum()
-        if distributed.active():
-            n_targets = int(distributed.total(int(n_targets), self.device))
-        n_targets = max(n_targets, 1) if isinstance(n_targets, int) else n_targets.clamp_min(1)
+        targets = (tokens[:, 1:] != N).sum()
+        n_targets = (max(int(distributed.total(int(targets), self.device)), 1) if distributed.active()
+                     else targets.clamp_min(1))   # one process: a tensor, which a CUDA graph can hold
         segments = list(self._segments(tokens.shape[1]))
         total = 0.0
         for index, (chunks, _) in enumerate(segments):
