@@ -119,7 +119,8 @@ def peer_throughput(model_class, cfg, batch, length, repeats) -> dict:
 
 
 def profiles(model_class, cfg, batch, length) -> dict:
-    """Kernel times of a training step of ours and of theirs, and of one streamed chunk of ours."""
+    """Kernel times of a training step of ours (eager and replayed from a CUDA graph) and of theirs,
+    and of one streamed chunk of ours."""
     from genomamba.models import build_model
     torch.manual_seed(0)
     ours = build_model(cfg, seed=0).cuda()
@@ -128,6 +129,9 @@ def profiles(model_class, cfg, batch, length) -> dict:
     out = {"ours, training step": kernel_times(training_step(
                ours, lambda t: ours.head(ours.summarise_windows(t)), tokens)),
            "theirs, training step": kernel_times(training_step(theirs, theirs, tokens))}
+    graph, _ = capture(training_step(ours, lambda t: ours.head(ours.summarise_windows(t)), tokens,
+                                     set_to_none=False))
+    out["ours, training step, CUDA graph"] = kernel_times(graph.replay)
     ours.eval()
     piece = torch.randint(0, 4, (1, 2 ** 18), device="cuda")
     state = ours.new_state(1)
