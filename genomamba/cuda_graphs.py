@@ -11,14 +11,14 @@ A shape's first call runs eagerly (it compiles the Triton kernels and sets up cu
 Its second call runs once more on a side stream, as capture requires, then is captured and
 replayed; later calls copy their inputs into the graph's input tensors and replay. One graph is
 kept per use: a new shape replaces it. What a replay returns lives in the graph's memory until the
-next replay.
+next replay. A capture that fails turns the graphs of that use off, with a message: the calls go
+on eagerly.
 
 * ``StepGraphs`` (``Trainer``, Mamba on CUDA, one process): the forward, loss and backward of all
   of a step's backpropagation segments (a new graph for each window length of a sequence-length
   warm-up, and for each training stage). The gradients accumulate into the parameters' ``.grad``
   tensors, which therefore stay where the graph writes: the trainer zeroes them in place between
-  steps instead of dropping them. The optimizer step stays outside the graph. A capture that fails
-  leaves the run eager, with a message.
+  steps instead of dropping them. The optimizer step stays outside the graph.
 * ``ChunkGraphs`` (``SpeciesModel.replay_chunks``, which the classifiers call on CUDA): the
   backbone's forward of one streaming chunk length with the carried states in and out, without
   gradients; the chunks of any other length run eagerly.
@@ -26,6 +26,7 @@ next replay.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 
 import torch
@@ -48,10 +49,16 @@ def capture(fn: Callable):
     return graph, out
 
 
-class _Replays:
-    """The key seen, the graph kept, its input tensors and what its capture returned."""
+def _to_stderr(message: str) -> None:
+    print(message, file=sys.stderr)
 
-    def __init__(self):
+
+class _Replays:
+    """The keys seen, the graph kept, its input tensors and what its capture returned."""
+
+    def __init__(self, log):
+        self.log = log
+        self.enabled = True
         self.seen = set()
         self.key = self.graph = self.inputs = self.outputs = None
 
@@ -66,8 +73,19 @@ class _Replays:
         """Let the graph and its memory go."""
         self.key = self.graph = self.inputs = self.outputs = None
 
-    def keep(self, key, graph, inputs, outputs):
+    def capture(self, key, fn, inputs) -> bool:
+        """Capture ``fn(*inputs)`` as ``key``'s graph in place of the one kept; False, with the
+        graphs turned off and a message, where capture fails."""
+        self.drop()
+        try:
+            graph, outputs = capture(lambda: fn(*inputs))
+        except RuntimeError as error:
+            self.enabled = False
+            self.log(f"CUDA graph capture failed ({str(error).splitlines()[0]}); "
+                     "going on without graphs")
+            return False
         self.key, self.graph, self.inputs, self.outputs = key, graph, inputs, outputs
+        return True
 
 
 class StepGraphs:
@@ -76,14 +94,12 @@ class StepGraphs:
 
     def __init__(self, parameters, log=print):
         self.parameters = list(parameters)
-        self.log = log
-        self.enabled = True
-        self.replays = _Replays()
+        self.replays = _Replays(log)
 
     def run(self, key, body: Callable, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
         """The step's loss (in the graph's memory: read it before the next step)."""
         replays = self.replays
-        if not self.enabled or replays.first_call(key):
+        if not replays.enabled or replays.first_call(key):
             return body(tokens, labels)
         if key != replays.key and not self._capture(key, body, tokens, labels):
             return body(tokens, labels)
@@ -99,21 +115,11 @@ class StepGraphs:
             torch._foreach_zero_(grads)
 
     def _capture(self, key, body, tokens, labels) -> bool:
-        """Capture ``body`` for ``key``, the gradients zero after it; False, with the graphs turned
-        off, where capture fails."""
-        self.replays.drop()
-        inputs = (tokens.clone(), labels.clone())
+        """``_Replays.capture``, the gradients zero after it (the warm-up call added to them)."""
         try:
-            graph, loss = capture(lambda: body(*inputs))
-        except RuntimeError as error:
-            self.enabled = False
-            self.log(f"CUDA graph capture failed ({str(error).splitlines()[0]}); "
-                     "training goes on without graphs")
-            return False
+            return self.replays.capture(key, body, (tokens.clone(), labels.clone()))
         finally:
-            self._zero_grads()   # the warm-up call's gradients
-        self.replays.keep(key, graph, inputs, loss)
-        return True
+            self._zero_grads()
 
 
 class ChunkGraphs:
@@ -122,9 +128,9 @@ class ChunkGraphs:
     CUDA graph; see the module's docstring. Other lengths, a record's first piece (no state yet)
     and calls with gradients run eagerly."""
 
-    def __init__(self, chunk: int):
+    def __init__(self, chunk: int, log=_to_stderr):
         self.chunk = chunk
-        self.replays = _Replays()
+        self.replays = _Replays(log)
 
     def applies(self, tokens: torch.Tensor, states) -> bool:
         return (tokens.is_cuda and tokens.shape[1] == self.chunk and states is not None
@@ -138,13 +144,11 @@ class ChunkGraphs:
         key = (tuple(tokens.shape), autocast,
                tuple((s.shape, s.dtype) for layer in states for s in layer),
                tuple(w.data_ptr() for w in weights))
-        if replays.first_call(key):
+        if not replays.enabled or replays.first_call(key):
             return forward(tokens, states)
-        if key != replays.key:
-            replays.drop()
-            inputs = (tokens.clone(), [tuple(s.clone() for s in layer) for layer in states])
-            graph, outputs = capture(lambda: forward(*inputs))
-            replays.keep(key, graph, inputs, outputs)
+        if key != replays.key and not replays.capture(
+                key, forward, (tokens.clone(), [tuple(s.clone() for s in layer) for layer in states])):
+            return forward(tokens, states)
         static_tokens, static_states = replays.inputs
         static_tokens.copy_(tokens)
         torch._foreach_copy_([s for layer in static_states for s in layer],

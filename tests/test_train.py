@@ -162,7 +162,7 @@ def test_cuda_graphs_train_as_the_eager_steps_do():
 
     graphed, graphed_losses, graphed_weights = train(True)
     _, eager_losses, eager_weights = train(False)
-    assert graphed.graphs.enabled and graphed.graphs.replays.graph is not None   # it replayed a graph
+    assert graphed.graphs.replays.enabled and graphed.graphs.replays.graph is not None   # it replayed a graph
     np.testing.assert_allclose(graphed_losses, eager_losses, rtol=1e-5)
     for name, value in eager_weights.items():
         torch.testing.assert_close(graphed_weights[name], value, rtol=1e-5, atol=1e-6, msg=name)
