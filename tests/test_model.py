@@ -176,7 +176,7 @@ def test_streamed_chunks_replayed_from_a_cuda_graph_give_the_eager_results():
 
 def test_an_empty_chunk_passes_the_state_through_and_trains():
     """A chunk of no bases: no output, the conv's and the scan's states unchanged, and a training
-    step through it runs (the conv's reference once refused an input shorter than its kernel)."""
+    step through it runs (the conv's reference and the blocked scan take zero steps)."""
     model = build_model(ModelConfig(**TINY), seed=0)
     x = tokens(40, batch=2)
     state = model.new_state(2)

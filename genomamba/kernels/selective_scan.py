@@ -145,8 +145,7 @@ def scan_backward(saved, meta, dout, dlast, dz=None):
     dD = dD.to(D.dtype) if D is not None else None
     dbias = dbias.to(delta_bias.dtype) if delta_bias is not None else None
     return (du, ddelta, dA.to(meta.A_dtype), dB.to(meta.B_dtype), dC.to(meta.C_dtype), dD, dz,
-            dbias,
-            dh0.to(meta.h0_dtype) if dh0 is not None else None)
+            dbias, dh0.to(meta.h0_dtype) if dh0 is not None else None)
 
 
 class _SelectiveScan(torch.autograd.Function):
