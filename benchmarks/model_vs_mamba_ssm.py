@@ -1,7 +1,7 @@
 """The whole species model against the same architecture built from the Mamba authors' modules (GPU).
 
     python benchmarks/model_vs_mamba_ssm.py --peer PEER [--out FILE.json] [--batch 8] [--length 16384]
-        [--repeats 5] [--long 20 22 24] [--profile] [--build-only]
+        [--repeats 5] [--long 20 22 24] [--profile] [--build-only [EXTENSION ...]] [--prebuilt DIR]
 
 PEER is a folder outside the repository holding the authors' sources, which this script compiles with
 torch's cpp_extension on first use (``TORCH_EXTENSIONS_DIR`` caches the build; ``--build-only``
@@ -57,8 +57,20 @@ NVCC_FLAGS = ["-O3", "-std=c++17", "-U__CUDA_NO_HALF_OPERATORS__", "-U__CUDA_NO_
               "--expt-relaxed-constexpr", "--expt-extended-lambda", "--use_fast_math"]
 
 
-def build_extension(name: str, sources: Path) -> None:
-    """Compile the CUDA extension ``name`` from ``sources`` for this GPU and register it as a module."""
+# the authors' CUDA extensions, by module name, and their sources' folder in PEER
+EXTENSIONS = {"selective_scan_cuda": "csrc", "causal_conv1d_cuda": "cc/csrc"}
+
+
+def build_extension(name: str, sources: Path, prebuilt: Path | None = None) -> None:
+    """Compile the CUDA extension ``name`` from ``sources`` for this GPU and register it as a module;
+    a ``prebuilt/NAME.so`` (one compiled by an earlier call on the same machine type) is imported
+    instead."""
+    if prebuilt is not None and (prebuilt / f"{name}.so").is_file():
+        import importlib.util
+        spec = importlib.util.spec_from_file_location(name, prebuilt / f"{name}.so")
+        sys.modules[name] = module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return
     from torch.utils.cpp_extension import load
     major, minor = torch.cuda.get_device_capability()
     sources = sources.resolve()   # absolute, as side_by_side.py names them: one cached build
@@ -202,7 +214,11 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--long", type=int, nargs="*", default=[20, 22, 24], metavar="LOG2_L")
     parser.add_argument("--profile", action="store_true", help="add the kernels' GPU times per model")
-    parser.add_argument("--build-only", action="store_true", help="compile the authors' extensions, then exit")
+    parser.add_argument("--build-only", nargs="*", choices=sorted(EXTENSIONS), default=None,
+                        metavar="EXTENSION", help="compile the authors' extensions (all, or those named: "
+                        f"{', '.join(sorted(EXTENSIONS))}), then exit")
+    parser.add_argument("--prebuilt", type=Path, default=None,
+                        help="a folder of compiled extensions (NAME.so) to import instead of compiling")
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
         print("model_vs_mamba_ssm: needs a CUDA GPU (the authors' kernels are CUDA only)", file=sys.stderr)
@@ -217,10 +233,11 @@ def main(argv=None) -> int:
             args.out.write_text(json.dumps(result, indent=1))
 
     started = time.perf_counter()
-    build_extension("selective_scan_cuda", args.peer / "csrc")
-    build_extension("causal_conv1d_cuda", args.peer / "cc" / "csrc")
+    for name, sources in EXTENSIONS.items():
+        if args.build_only is None or not args.build_only or name in args.build_only:
+            build_extension(name, args.peer / sources, args.prebuilt)
     result["build_s"] = round(time.perf_counter() - started)
-    if args.build_only:
+    if args.build_only is not None:
         print(f"model_vs_mamba_ssm: extensions built in {result['build_s']} s")
         return 0
     from mamba_ssm.modules import mamba_simple

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Side by side with the Mamba authors' stack in one device call: their CUDA extensions built from
 # PEER (layout: benchmarks/model_vs_mamba_ssm.py's docstring), then
-#   1. the selective scan against theirs (PEER/side_by_side.py, a copy of
+#   1. the whole model against theirs, with each model's kernel profile,
+#   2. the selective scan against theirs (PEER/side_by_side.py, a copy of
 #      ../shared/device/peers/side_by_side.py, if present),
-#   2. the whole model against theirs, with each model's kernel profile,
 #   3. `genomamba bench kernels --conv` at the model's shapes (training and streaming), the conv in
 #      both layouts.
-# Usage, from the project root: benchmarks/peers_gpu.sh OUTDIR [PEER, default .peer]
-# Writes OUTDIR/build.log, side_by_side.{log,json}, model_vs_mamba_ssm.{log,json}, conv.{log,json}.
+# Usage, from the project root: [PREBUILT=DIR] benchmarks/peers_gpu.sh OUTDIR [PEER, default .peer]
+# Writes OUTDIR/build_*.log, *.so.xz (unless PREBUILT), model_vs_mamba_ssm.{log,json},
+# side_by_side.{log,json}, conv.{log,json}.
 set -uo pipefail
 out=${1:?usage: benchmarks/peers_gpu.sh OUTDIR [PEER]}
 peer=$(cd "${2:-.peer}" && pwd) || exit 2
@@ -26,18 +27,31 @@ fi
 export TORCH_EXTENSIONS_DIR
 trap 'rm -rf $cleanup' EXIT
 
-python3 benchmarks/model_vs_mamba_ssm.py --peer "$peer" --build-only > "$out/build.log" 2>&1 || {
-    tail -n 20 "$out/build.log"; exit 1; }
-tail -n 1 "$out/build.log"
+# the two extensions compile at once (each file of each is its own ninja job); a folder PREBUILT
+# of NAME.so files from an earlier call (see below) skips the compiles
+prebuilt=${PREBUILT:+--prebuilt $(cd "$PREBUILT" && pwd)}
+started=$SECONDS
+for name in selective_scan_cuda causal_conv1d_cuda; do
+    python3 benchmarks/model_vs_mamba_ssm.py --peer "$peer" --build-only $name $prebuilt \
+        > "$out/build_$name.log" 2>&1 &
+done
+failed=0
+for job in $(jobs -p); do wait "$job" || failed=1; done
+if [ $failed = 1 ]; then tail -n 20 "$out"/build_*.log; exit 1; fi
+echo "extensions ready in $((SECONDS - started)) s"
+# the compiled extensions, compressed, for PREBUILT in a later call (each under 16 MiB to come back)
+if [ -z "${PREBUILT:-}" ]; then
+    for so in "$TORCH_EXTENSIONS_DIR"/*/*.so; do xz -T0 -6 -c "$so" > "$out/$(basename "$so").xz"; done
+fi
+python3 benchmarks/model_vs_mamba_ssm.py --peer "$peer" $prebuilt --out "$out/model_vs_mamba_ssm.json" \
+    --long 20 24 --profile > "$out/model_vs_mamba_ssm.log" 2>&1
+echo "model_vs_mamba_ssm: exit $?"
+grep -v '^ ' "$out/model_vs_mamba_ssm.log" | tail -n 8
 if [ -f "$peer/side_by_side.py" ]; then
     PEER=$peer OUT=$out PYTHONPATH="$shim${PYTHONPATH:+:$PYTHONPATH}" \
         python3 "$peer/side_by_side.py" > "$out/side_by_side.log" 2>&1
     echo "side_by_side: exit $?"
 fi
-python3 benchmarks/model_vs_mamba_ssm.py --peer "$peer" --out "$out/model_vs_mamba_ssm.json" \
-    --long 20 24 --profile > "$out/model_vs_mamba_ssm.log" 2>&1
-echo "model_vs_mamba_ssm: exit $?"
-grep -v '^ ' "$out/model_vs_mamba_ssm.log" | tail -n 8
 python3 -m genomamba.cli bench kernels --conv --reference-max 0 --shapes 8x256,1x256 --lengths 14,18 --json "$out/conv.json" \
     > "$out/conv.log" 2>&1
 echo "conv: exit $?"
