@@ -160,6 +160,24 @@ def test_no_confident_member_is_unclassified_with_the_last_members_scores():
     assert at_zero == 0
 
 
+class EvenLengths(Fixed):
+    """A member confident only of records of an even length."""
+
+    def score(self, chunks):
+        probs, confidence = super().score(chunks)
+        return probs, confidence if len(self.seen[-1]) % 2 == 0 else 0.0
+
+
+def test_scoring_many_records_passes_each_unsure_one_to_the_next_member():
+    first, second = EvenLengths([0.9, 0.1], 0.9, 0.8), Fixed([0.2, 0.8], 0.99, 0.5)
+    records = [np.full(n, n % 5, np.uint8) for n in (10, 11, 12, 13, 0)]
+    many = cascade(first, second).score_many(records)
+    assert [len(tokens) for tokens in first.seen] == [10, 11, 12, 13, 0]
+    assert [len(tokens) for tokens in second.seen] == [11, 13]
+    assert many == [cascade(first, second).score([tokens]) for tokens in records]
+    assert [decide(p, c, SPECIES, THRESHOLD) for p, c in many] == ["A a", "B b", "A a", "B b", "A a"]
+
+
 def test_the_cpu_options_reach_a_member_on_the_cpu(monkeypatch):
     import torch
 
@@ -214,6 +232,15 @@ def test_calls_are_the_first_members_where_it_is_confident_and_the_seconds_elsew
     # both branches ran: sourmash knows the training strains' own sequence, not the held-out strains'
     assert decided_by["sourmash"] >= 24 and decided_by["kmer"] >= 24, decided_by
     assert decided_by[None] >= 6, decided_by   # the human fragments: neither member calls them
+
+
+def test_a_cascade_of_real_members_scores_many_fragments_as_it_scores_each(split, dirs):
+    combined = cascade(load(dirs["kmer"]), load(dirs["mamba"]))
+    records = [np.concatenate(chunks) for _, chunks in pieces(split, ("test",), fragment_length=1500)][:40]
+    assert combined.batch_bases == 4096   # the Mamba member's scoring chunk
+    many, each = combined.score_many(records), [combined.score([tokens]) for tokens in records]
+    for (p, c), (q, d) in zip(many, each):
+        assert np.allclose(p, q, atol=1e-5) and c == pytest.approx(d, abs=1e-5)
 
 
 def test_save_load_round_trip_is_self_contained(split, dirs, tmp_path):

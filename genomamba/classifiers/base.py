@@ -34,6 +34,15 @@ class Classifier(ABC):
         """Probabilities over ``species`` and a confidence in [0, 1] for one record, given as an
         iterable of uint8 token chunks (0..4) in order. Must not depend on how it is chunked."""
 
+    #: records of at most this many bases gain from being scored together (``score_many``); 0: none
+    batch_bases: int = 0
+
+    def score_many(self, records: list[np.ndarray]) -> list[tuple[np.ndarray, float]]:
+        """``score`` of each of ``records``, whole records as uint8 token arrays, in their order. A
+        classifier that gains from batching short records overrides it; its results are
+        ``score``'s up to float rounding."""
+        return [self.score([tokens]) for tokens in records]
+
     @abstractmethod
     def save(self, model_dir: Path) -> None:
         """Write ``config.json`` (with ``kind``, ``species``, ``threshold``) and the weights; no pickle."""

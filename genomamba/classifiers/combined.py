@@ -131,6 +131,24 @@ class CombinedClassifier(Classifier):
                 break
         return probs, on_combined_scale(confidence, member.classifier.threshold)
 
+    @property
+    def batch_bases(self) -> int:
+        return max(member.classifier.batch_bases for member in self.members)
+
+    def score_many(self, records):
+        """``score`` of each record: each member scores, as a batch, the records no member before
+        it was confident of."""
+        results, todo = [None] * len(records), list(range(len(records)))
+        for member in self.members:
+            threshold = member.classifier.threshold
+            scored = member.classifier.score_many([np.asarray(records[i], np.uint8) for i in todo])
+            for i, (probs, confidence) in zip(todo, scored):
+                results[i] = probs, on_combined_scale(confidence, threshold)
+            todo = [i for i, (_, confidence) in zip(todo, scored) if not confident(confidence, threshold)]
+            if not todo:
+                break
+        return results
+
     @classmethod
     def fit(cls, split, params, seed, log=print):
         """Load the member directories of ``params`` (nothing is trained; ``seed`` is unused) and check

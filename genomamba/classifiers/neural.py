@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from .. import checkpoint, distributed, kernels, markov
+from ..kernels import cpu_inference
 from ..alphabet import reverse_complement
 from ..data import WindowSampler, data_digest, split_sources
 from ..errors import ConfigError, InputError
@@ -177,12 +178,74 @@ class NeuralClassifier(Classifier):
         if count == 0:
             return np.full(len(self.species), 1 / len(self.species)), 0.0
         pooled = self.model.mean_of_strands(strands)
-        probs = self.model.probabilities(pooled.float())[0, :len(self.species)]
-        n_windows = count / self.params["window"] * len(strands)
-        inside = self.distance.inside(float(self.distance.gaussian.distance(pooled.cpu())[0]), n_windows)
-        if tally is not None:
-            inside = inside and self.markov_check.accepts_counts(tally.counts)
-        return probs, float(probs.max()) if inside else 0.0
+        return self._results(pooled, [count], len(strands), [tally])[0]
+
+    @property
+    def batch_bases(self) -> int:
+        """Records up to one scoring chunk are scored together (``score_many``) where the model
+        streams; the Transformer scores each record on its own."""
+        return self.score_chunk if self.model.streams else 0
+
+    @torch.inference_mode()
+    def score_many(self, records):
+        """``score`` of each record; records of 1 to ``batch_bases`` bases run through the backbone
+        together, in batches of similar lengths up to ``score_chunk`` tokens (padded at the end:
+        the model is causal, and a record's summary sums only its own positions)."""
+        results = [None] * len(records)
+        short = sorted((i for i, tokens in enumerate(records) if 0 < len(tokens) <= self.batch_bases),
+                       key=lambda i: len(records[i]))
+        for i in set(range(len(records))).difference(short):
+            results[i] = self.score([records[i]])
+        self.model.eval()
+        batch = []
+        for n, i in enumerate(short):
+            batch.append(i)
+            following = len(records[short[n + 1]]) * (len(batch) + 1) if n + 1 < len(short) else None
+            if following is None or following > self.score_chunk:   # the next one would not fit
+                for j, result in zip(batch, self._score_batch([records[j] for j in batch])):
+                    results[j] = result
+                batch = []
+        return results
+
+    def _score_batch(self, records):
+        """The results of records of 1 to ``score_chunk`` bases, scored as one batch."""
+        lengths = [len(tokens) for tokens in records]
+        strands = [records]
+        if self.model.cfg.rc_equivariant:
+            strands.append([reverse_complement(np.asarray(tokens, np.uint8)) for tokens in records])
+        with autocast_for(self.device):
+            pooled = self.model.mean_of_strands([self._batch_summaries(s, lengths) for s in strands])
+        tallies = [None] * len(records)
+        if self.markov_check:
+            tallies = [markov.KmerTally(self.markov_check.order + 1) for _ in records]
+            for tally, tokens in zip(tallies, records):
+                for _ in tally.passing([tokens]):
+                    pass
+        return self._results(pooled, lengths, len(strands), tallies)
+
+    def _batch_summaries(self, records, lengths):
+        """(records, d_model) mean final hidden states of records of one strand, run as one batch."""
+        tokens = np.zeros((len(records), max(lengths)), np.int64)
+        for row, record in zip(tokens, records):
+            row[:len(record)] = record
+        hidden, _ = self.model.backbone(torch.from_numpy(tokens).to(self.device), None)
+        return torch.cat([cpu_inference.time_sums(hidden[i:i + 1, :n]) / n
+                          for i, n in enumerate(lengths)]).float()
+
+    def _results(self, pooled, counts, n_strands: int, tallies):
+        """(probabilities, confidence) of each row of the (records, d_model) summaries ``pooled`` of
+        records of ``counts`` bases, summarised over ``n_strands`` strands; ``tallies`` their k-mer
+        counts for the Markov check (None without one)."""
+        probs = self.model.probabilities(pooled.float())[:, :len(self.species)]
+        distances = self.distance.gaussian.distance(pooled.cpu())
+        results = []
+        for row, count, distance, tally in zip(probs, counts, distances, tallies):
+            n_windows = count / self.params["window"] * n_strands
+            inside = self.distance.inside(float(distance), n_windows)
+            if tally is not None:
+                inside = inside and self.markov_check.accepts_counts(tally.counts)
+            results.append((row, float(row.max()) if inside else 0.0))
+        return results
 
     # -- storage -------------------------------------------------------------------------------------
     def save(self, model_dir) -> None:

@@ -21,7 +21,9 @@ defaults:
             ``--threads``. One suits the tiny default model: on a busy machine OpenMP threads
             spinning against other jobs slow its training steps down many times),
             device "auto" (cuda if available, else cpu), kernel_backend "auto" ("triton",
-            "reference", "blocked": genomamba/kernels/dispatch.py), score_chunk 0 (inference chunk; 0 = 8192 bases on CPU, 262144 on CUDA),
+            "reference", "blocked": genomamba/kernels/dispatch.py), score_chunk 0 (inference
+            chunk; 0 = 8192 bases on CPU, 262144 on CUDA; records up to one chunk long are
+            scored together, in batches of up to one chunk of tokens),
             checkpoint_dir "" (resumable checkpoints there; an existing one is resumed),
             checkpoint_every 0 (steps; 0 = only at the end when checkpoint_dir is set)
   threshold threshold_quantile 0.05, max_threshold 0.5, ood_windows [1, 4, 16], ood_quantile 0.99,

@@ -1,18 +1,23 @@
 """`genomamba classify`: call the species of every record (or fragment) and of every input file.
 
 Writes the calls table described in ``genomamba.calls``; inputs are sequence files (read by
-``genomamba.io``) or zarr stores, streamed record by record.
+``genomamba.io``) or zarr stores, streamed record by record. Records (or fragments) short enough for
+the model to score several at once (its ``batch_bases``: reads, contigs, fragments) are read whole
+and scored in lots (``scored_pieces``); longer ones stream through the model chunk by chunk.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from pathlib import Path
 
+import numpy as np
+
 from .. import progress
 from ..errors import InputError
-from ..inputs import DEFAULT_CHUNK_SIZE, STDIN
+from ..inputs import DEFAULT_CHUNK_SIZE, STDIN, Counted
 from ..outputs import add_force_argument, check_output
 
 
@@ -118,10 +123,58 @@ def counted(chunks, bar):
         yield chunk
 
 
+# short pieces read ahead and scored as one lot, in bases, as a multiple of the model's batch_bases:
+# the lot is sorted by length, so that each batch holds similar lengths
+LOT_BATCHES = 32
+
+
+def read_up_to(chunks, limit: int) -> tuple[list[np.ndarray], bool]:
+    """(copies of the first chunks, whether they are all of them): reading stops once they hold
+    more than ``limit`` tokens."""
+    head, total = [], 0
+    for chunk in chunks:
+        head.append(np.array(chunk, dtype=np.uint8))
+        total += len(chunk)
+        if total > limit:
+            return head, False
+    return head, True
+
+
+def scored_pieces(model, pieces, bar):
+    """(piece, length, probabilities, confidence) of each piece, in order. A piece of at most
+    ``model.batch_bases`` bases is read whole and scored with others in a lot (``score_many``); a
+    longer one streams through ``score``."""
+    limit = model.batch_bases
+    lot, lot_bases = [], 0
+
+    def score_lot():
+        results = model.score_many([tokens for _, tokens in lot]) if lot else []
+        scored = [(piece, len(tokens), *result) for (piece, tokens), result in zip(lot, results)]
+        lot.clear()
+        return scored
+
+    for piece in pieces:
+        chunks = counted(piece.chunks(), bar)
+        head, whole = read_up_to(chunks, limit) if limit else ([], False)
+        if whole:
+            lot.append((piece, np.concatenate(head) if head else np.zeros(0, np.uint8)))
+            lot_bases += len(lot[-1][1])
+            if lot_bases >= LOT_BATCHES * limit:
+                yield from score_lot()
+                lot_bases = 0
+            continue
+        yield from score_lot()
+        lot_bases = 0
+        stream = Counted(itertools.chain(head, chunks))
+        probs, confidence = model.score(stream)
+        yield piece, stream.length, probs, confidence
+    yield from score_lot()
+
+
 def run(args) -> int:
     from ..calls import CallsWriter
     from ..classifiers import check_device
-    from ..inputs import Counted, check_distinct_inputs, check_options, fragments, stdin_inputs
+    from ..inputs import check_distinct_inputs, check_options, fragments, stdin_inputs
     from ..split import Split
 
     if args.chunk_size <= 0:
@@ -149,13 +202,12 @@ def run(args) -> int:
         with progress.Bases("classify", total) as bar:
             for path in inputs:
                 started, rows = time.perf_counter(), 0
-                for record in records_to_call(path, reader_options, regions, args):
-                    pieces = fragments(record, args.fragment_length) if args.fragment_length else [record]
-                    for piece in pieces:
-                        chunks = Counted(counted(piece.chunks(), bar))
-                        probs, confidence = model.score(chunks)
-                        writer.add(str(path), piece.name, chunks.length, probs, confidence)
-                        rows += 1
+                records = records_to_call(path, reader_options, regions, args)
+                pieces = (piece for record in records for piece in
+                          (fragments(record, args.fragment_length) if args.fragment_length else [record]))
+                for piece, length, probs, confidence in scored_pieces(model, pieces, bar):
+                    writer.add(str(path), piece.name, length, probs, confidence)
+                    rows += 1
                 call = writer.end_file(str(path))
                 progress.message(f"{path}: {rows} rows, assembly call {call} "
                                  f"({time.perf_counter() - started:.1f} s)")
