@@ -229,8 +229,10 @@ class NeuralClassifier(Classifier):
         for row, record in zip(tokens, records):
             row[:len(record)] = record
         hidden, _ = self.model.backbone(torch.from_numpy(tokens).to(self.device), None)
-        return torch.cat([cpu_inference.time_sums(hidden[i:i + 1, :n]) / n
-                          for i, n in enumerate(lengths)]).float()
+        counts = torch.tensor(lengths, device=hidden.device)
+        padding = torch.arange(hidden.shape[1], device=hidden.device)[None] >= counts[:, None]
+        sums = cpu_inference.time_sums(hidden.masked_fill_(padding[..., None], 0))
+        return (sums / counts[:, None].to(sums)).float()
 
     def _results(self, pooled, counts, n_strands: int, tallies):
         """(probabilities, confidence) of each row of the (records, d_model) summaries ``pooled`` of
