@@ -139,7 +139,7 @@ def _streamed_track(classifier, name: str, chunks, window: int) -> Track:
     import torch
 
     from .alphabet import reverse_complement
-    from .train import autocast_for
+    from .models import autocast_for
 
     model = classifier.model
     rc = model.cfg.rc_equivariant

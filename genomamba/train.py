@@ -44,7 +44,7 @@ from .alphabet import N
 from .cuda_graphs import StepGraphs
 from .data import TRAIN_STREAM, WindowSampler
 from .errors import ConfigError
-from .models import SpeciesModel
+from .models import SpeciesModel, autocast_for
 
 
 class TrainingPaused(Exception):
@@ -80,14 +80,6 @@ class TrainConfig:
     @property
     def total_steps(self) -> int:
         return self.pretrain_steps + self.steps
-
-
-def autocast_for(device: torch.device):
-    """bf16 autocast on CUDA, plain float32 elsewhere. Without autocast's cache of the weights' bf16
-    copies (CUDA graph capture cannot keep it; the model's weights are small to cast again)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
-    return contextlib.nullcontext()
 
 
 class Segment(nn.Module):

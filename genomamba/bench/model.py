@@ -16,7 +16,6 @@ Imports only torch, numpy and our packages (no zarr/pysam), so it runs on a bare
 from __future__ import annotations
 
 import argparse
-import contextlib
 import csv
 import resource
 import sys
@@ -27,7 +26,7 @@ import torch
 import torch.nn.functional as F
 
 from genomamba import kernels
-from genomamba.models import ModelConfig, build_model
+from genomamba.models import ModelConfig, autocast_for, build_model
 from genomamba.cuda_graphs import capture
 
 COLUMNS = ("section", "model", "backend", "device", "batch", "length", "metric", "value", "unit")
@@ -51,13 +50,6 @@ def parse(argv):
     p.add_argument("--tsv", help="also write the table here")
     p.add_argument("--skip", nargs="*", default=[], choices=("throughput", "stream", "transformer"))
     return p.parse_args(argv)
-
-
-def autocast(device):
-    """The trainer's: bf16 on CUDA without the weight cache (which CUDA graph capture cannot keep)."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16, cache_enabled=False)
-    return contextlib.nullcontext()
 
 
 def sync(device):
@@ -125,12 +117,12 @@ def throughput_rows(cfg, device, batch, length, repeats, backend):
 
     @torch.no_grad()
     def forward():
-        with autocast(device):
+        with autocast_for(device):
             model.summarise_windows(x)
 
     def forward_backward(set_to_none=True):
         model.zero_grad(set_to_none=set_to_none)
-        with autocast(device):
+        with autocast_for(device):
             logits = model.head(model.summarise_windows(x))
         F.cross_entropy(logits.float(), labels).backward()
 
@@ -158,7 +150,7 @@ def stream_rows(cfg, device, total, chunk):
     piece = torch.as_tensor(rng.integers(0, 4, size=(1, chunk)), device=device)  # reused: no input growth
     # on CUDA the pieces after a record's first replay a CUDA graph, as the classifiers stream them
     model.replay_chunks(chunk if device.type == "cuda" else None)
-    with autocast(device):  # warm-up outside the timing: compile the kernels both without and
+    with autocast_for(device):  # warm-up outside the timing: compile the kernels both without and
         warm = model.new_state(1)  # with a carried state (two specialisations), fill the allocator,
         for _ in range(3):         # capture the graph
             model.feed(piece, warm)
@@ -167,7 +159,7 @@ def stream_rows(cfg, device, total, chunk):
         start = time.perf_counter()
         state = model.new_state(1)
         done = 0
-        with autocast(device):
+        with autocast_for(device):
             while done < total:
                 n = min(chunk, total - done)
                 model.feed(piece[:, :n], state)
@@ -191,7 +183,7 @@ def transformer_rows(cfg, device, max_length, repeats):
 
             @torch.no_grad()
             def forward():
-                with autocast(device):
+                with autocast_for(device):
                     model.summarise_windows(x)
 
             with PeakMemory(device) as mem:

@@ -33,8 +33,8 @@ from ..data import WindowSampler, data_digest, split_sources
 from ..errors import ConfigError, InputError
 from ..inputs import rechunk
 from ..modelfiles import entry
-from ..models import ModelConfig, SpeciesModel, build_model
-from ..train import Trainer, TrainingPaused, autocast_for
+from ..models import ModelConfig, SpeciesModel, autocast_for, build_model
+from ..train import Trainer, TrainingPaused
 from .base import Classifier, training_species
 from .devices import resolve_device
 from .neural_calibration import calibrate

@@ -32,8 +32,7 @@ import torch.nn.functional as F
 
 from ..data import WindowSampler
 from ..errors import ConfigError
-from ..models import SpeciesModel
-from ..train import autocast_for
+from ..models import SpeciesModel, autocast_for
 from .neural_ood import WindowDistance
 from .ood import TiedGaussian, fit_radius
 
