@@ -27,11 +27,11 @@ import numpy as np
 import torch
 
 from .. import checkpoint, distributed, kernels, markov
-from ..kernels import cpu_inference
 from ..alphabet import reverse_complement
 from ..data import WindowSampler, data_digest, split_sources
 from ..errors import ConfigError, InputError
 from ..inputs import rechunk
+from ..kernels import cpu_inference
 from ..modelfiles import entry
 from ..models import ModelConfig, SpeciesModel, autocast_for, build_model
 from ..train import Trainer, TrainingPaused
@@ -197,14 +197,19 @@ class NeuralClassifier(Classifier):
         for i in set(range(len(records))).difference(short):
             results[i] = self.score([records[i]])
         self.model.eval()
+
+        def score(batch):
+            for i, result in zip(batch, self._score_batch([records[i] for i in batch])):
+                results[i] = result
+
         batch = []
-        for n, i in enumerate(short):
-            batch.append(i)
-            following = len(records[short[n + 1]]) * (len(batch) + 1) if n + 1 < len(short) else None
-            if following is None or following > self.score_chunk:   # the next one would not fit
-                for j, result in zip(batch, self._score_batch([records[j] for j in batch])):
-                    results[j] = result
+        for i in short:   # by length: the one added last is the batch's longest
+            if batch and len(records[i]) * (len(batch) + 1) > self.score_chunk:
+                score(batch)
                 batch = []
+            batch.append(i)
+        if batch:
+            score(batch)
         return results
 
     def _score_batch(self, records):
