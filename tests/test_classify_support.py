@@ -28,8 +28,21 @@ LAYOUT = [
 HUMAN = ("Homo sapiens", "chr22_slice", "test")
 
 
+# training calls without log lines, and a tiny Mamba that trains in seconds (for tests of what
+# scoring does with a model, not of what it learns)
+QUIET = {"log": lambda *_: None}
+TINY_MAMBA = {"d_model": 8, "n_layers": 1, "d_state": 4, "window": 64, "chunk_size": 32, "steps": 4,
+              "batch_size": 4, "eval_windows": 4, "log_every": 0, "score_chunk": 4096, "device": "cpu"}
+
+
 def genome_path(species: str, strain: str) -> Path:
     return GENOMES / species.replace(" ", "_") / f"{strain}.fa.gz"
+
+
+def genome_tokens(species: str, strain: str, record: int = 0):
+    """The tokens of one record of an embedded genome."""
+    from genomamba.chimeras import Source
+    return Source.read(species, genome_path(species, strain)).sequences[record]
 
 
 def write_store(source: Path, store_path: Path, species: str, strain: str) -> Path:

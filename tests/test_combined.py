@@ -28,12 +28,9 @@ from genomamba.errors import ConfigError, InputError
 from genomamba.inputs import fragments, iter_records
 from genomamba.split import Split
 
-from test_classify_support import build_split
+from test_classify_support import QUIET, TINY_MAMBA, build_split
 
 REPO = Path(__file__).resolve().parents[1]
-QUIET = {"log": lambda *_: None}
-TINY_MAMBA = {"d_model": 8, "n_layers": 1, "d_state": 4, "window": 64, "chunk_size": 32, "steps": 4,
-              "batch_size": 4, "eval_windows": 4, "log_every": 0, "score_chunk": 4096, "device": "cpu"}
 SPECIES = ["A a", "B b"]
 
 

@@ -17,13 +17,10 @@ from genomamba.classifiers.mamba import MambaClassifier
 from genomamba.classifiers.sketch import SourmashClassifier
 from genomamba.cli import main
 
-from test_classify_support import LAYOUT, build_split, genome_path
+from test_classify_support import LAYOUT, QUIET, TINY_MAMBA, build_split, genome_path
 
-QUIET = {"log": lambda *_: None}
 # two species, each with two training strains, a validation and a test strain
 SPECIES = LAYOUT[:8]
-TINY_MAMBA = {"d_model": 8, "n_layers": 1, "d_state": 4, "window": 64, "chunk_size": 32, "steps": 4,
-              "batch_size": 4, "eval_windows": 4, "log_every": 0, "score_chunk": 4096, "device": "cpu"}
 INPUT = genome_path("Helicobacter pylori", "ELS37")
 
 

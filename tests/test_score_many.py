@@ -8,15 +8,12 @@ import numpy as np
 import pytest
 
 from genomamba.calls import decide
-from genomamba.chimeras import Source
 from genomamba.classifiers.mamba import MambaClassifier
 from genomamba.cli import main
 
-from test_classify_support import LAYOUT, build_split, genome_path
+from test_classify_support import LAYOUT, QUIET, TINY_MAMBA, build_split, genome_tokens
 
-QUIET = {"log": lambda *_: None}
-TINY_MAMBA = {"d_model": 8, "n_layers": 1, "d_state": 4, "window": 64, "chunk_size": 32, "steps": 4,
-              "batch_size": 4, "eval_windows": 4, "log_every": 0, "score_chunk": 4096, "device": "cpu"}
+HOST = ("Staphylococcus aureus", "RF122")
 # around the batch limit (score_chunk, 4096) and the edges: empty, one base, longer than a chunk
 LENGTHS = (300, 1, 4096, 0, 7, 2500, 64, 4097, 301, 9000, 1000, 299)
 
@@ -31,13 +28,9 @@ def model(split, request):
     return MambaClassifier.fit(split, {**TINY_MAMBA, "rc_equivariant": request.param}, seed=1, **QUIET)
 
 
-def genome_tokens(strain=("Staphylococcus aureus", "RF122")):
-    return Source.read(strain[0], genome_path(*strain)).sequences[0]
-
-
 def records(lengths=LENGTHS, seed=0):
     """Slices of a real genome at seeded offsets, of ``lengths`` bases (with an N run in one)."""
-    genome, rng = genome_tokens(), np.random.default_rng(seed)
+    genome, rng = genome_tokens(*HOST), np.random.default_rng(seed)
     starts = [rng.integers(0, len(genome) - n + 1) for n in lengths]
     out = [genome[start:start + n].copy() for n, start in zip(lengths, starts)]
     out[LENGTHS.index(2500)][100:140] = 4
@@ -68,7 +61,7 @@ def test_the_markov_check_rejects_noise_in_a_batch_as_it_does_alone(split, monke
     model = MambaClassifier.fit(split, TINY_MAMBA, seed=1, **QUIET)
     monkeypatch.setattr(model, "score_chunk", 16_384)   # records of 10 kb and more take the check
     noise = np.random.default_rng(1).integers(0, 4, 12_000).astype(np.uint8)
-    batch = [genome_tokens()[:12_000], noise, genome_tokens()[20_000:21_000]]
+    batch = [genome_tokens(*HOST)[:12_000], noise, genome_tokens(*HOST)[20_000:21_000]]
     assert [len(tokens) for tokens in batch] == [12_000, 12_000, 1000]
     many, each = model.score_many(batch), [model.score([tokens]) for tokens in batch]
     assert_same(many, each, model.species, model.threshold)

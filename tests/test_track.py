@@ -18,11 +18,8 @@ from genomamba.report_track import contamination_section
 from genomamba.segment import SegmentParams, flag_records, refine_changes, segment_track, viterbi
 from genomamba.track import Track, read_track_table, track_record, window_bounds
 
-from test_classify_support import LAYOUT, build_split, genome_path
+from test_classify_support import LAYOUT, QUIET, TINY_MAMBA, build_split, genome_path, genome_tokens
 
-QUIET = {"log": lambda *_: None}
-TINY_MAMBA = {"d_model": 8, "n_layers": 1, "d_state": 4, "window": 64, "chunk_size": 32, "steps": 4,
-              "batch_size": 4, "eval_windows": 4, "log_every": 0, "score_chunk": 4096, "device": "cpu"}
 SPECIES = ["A a", "B b", "C c"]
 HOST, DONORS = ("Staphylococcus aureus", "RF122"), [("Helicobacter pylori", "ELS37"),
                                                    ("Klebsiella pneumoniae", "NTUH-K2044")]
@@ -39,10 +36,6 @@ def kmer_dir(split, tmp_path_factory):
     KmerClassifier.fit(split, {"windows_per_strain": 60, "validation_windows_per_strain": 30},
                        seed=1, **QUIET).save(directory)
     return directory
-
-
-def tokens_of(species, strain, record=0):
-    return Source.read(species, genome_path(species, strain)).sequences[record]
 
 
 # -- synthetic tracks: segmentation ------------------------------------------------------------------------
@@ -179,7 +172,7 @@ def tiny_mambas(split):
 
 def test_streamed_track_matches_the_record_call_and_not_the_chunking(tiny_mambas):
     model = tiny_mambas[0]
-    tokens = tokens_of(*HOST)[:5000]
+    tokens = genome_tokens(*HOST)[:5000]
     one = track_record(model, "r", [tokens], window=8000)  # shorter than a window: the record's own call
     probs, confidence = model.score([tokens])
     assert len(one.starts) == 1 and (one.starts[0], one.ends[0]) == (0, 5000)
@@ -201,7 +194,7 @@ def test_streamed_track_applies_the_markov_check_to_each_window(tiny_mambas):
     check = model.markov_check
     assert check is not None and check.min_length <= 10_000
     noise = np.random.default_rng(5).integers(0, 4, 20_000).astype(np.uint8)
-    tokens = np.concatenate([tokens_of(*HOST)[:20_000], noise])
+    tokens = np.concatenate([genome_tokens(*HOST)[:20_000], noise])
     track = track_record(model, "r", np.array_split(tokens, 7), window=10_000)
     verdicts = [check.accepts([tokens[a:b]]) for a, b in zip(track.starts, track.ends)]
     assert verdicts[2:] == [False, False]   # uniform random DNA is no species
@@ -217,7 +210,7 @@ def test_streamed_track_applies_the_markov_check_to_each_window(tiny_mambas):
 
 def test_rc_track_of_the_reverse_complement_is_the_reversed_track(tiny_mambas):
     model = tiny_mambas[1]
-    tokens = tokens_of(*HOST)[:3000]
+    tokens = genome_tokens(*HOST)[:3000]
     forward = track_record(model, "r", [tokens], window=1000)
     reverse = track_record(model, "r", [reverse_complement(tokens)], window=1000)
     assert np.allclose(forward.probs, reverse.probs[::-1], atol=1e-5)
@@ -228,7 +221,7 @@ def test_window_scored_kinds_score_each_window_on_its_own(kmer_dir):
     from genomamba.classifiers import load
 
     model = load(kmer_dir)
-    tokens = tokens_of(*HOST)[:25000]
+    tokens = genome_tokens(*HOST)[:25000]
     track = track_record(model, "r", [tokens[:3], tokens[3:]], window=10000)
     assert list(track.starts) == [0, 10000, 20000] and list(track.ends) == [10000, 20000, 25000]
     for i, (a, b) in enumerate(zip(track.starts, track.ends)):
