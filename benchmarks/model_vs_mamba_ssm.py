@@ -61,15 +61,21 @@ NVCC_FLAGS = ["-O3", "-std=c++17", "-U__CUDA_NO_HALF_OPERATORS__", "-U__CUDA_NO_
 EXTENSIONS = {"selective_scan_cuda": "csrc", "causal_conv1d_cuda": "cc/csrc"}
 
 
+def import_prebuilt(name: str, prebuilt: Path):
+    """The extension ``name`` imported from ``prebuilt/NAME.so`` (compiled by an earlier call on
+    the same machine type) and registered as a module."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(name, Path(prebuilt) / f"{name}.so")
+    sys.modules[name] = module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def build_extension(name: str, sources: Path, prebuilt: Path | None = None) -> None:
     """Compile the CUDA extension ``name`` from ``sources`` for this GPU and register it as a module;
-    a ``prebuilt/NAME.so`` (one compiled by an earlier call on the same machine type) is imported
-    instead."""
+    a ``prebuilt/NAME.so`` is imported instead (``import_prebuilt``)."""
     if prebuilt is not None and (prebuilt / f"{name}.so").is_file():
-        import importlib.util
-        spec = importlib.util.spec_from_file_location(name, prebuilt / f"{name}.so")
-        sys.modules[name] = module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        import_prebuilt(name, prebuilt)
         return
     from torch.utils.cpp_extension import load
     major, minor = torch.cuda.get_device_capability()

@@ -50,16 +50,12 @@ echo "model_vs_mamba_ssm: exit $?"
 grep -v '^ ' "$out/model_vs_mamba_ssm.log" | tail -n 8
 if [ -f "$peer/side_by_side.py" ]; then
     # side_by_side.py compiles the scan with cpp_extension.load; with PREBUILT, load imports it
-    PEER=$peer OUT=$out PYTHONPATH="$shim${PYTHONPATH:+:$PYTHONPATH}" python3 -c '
-import importlib.util, os, runpy, sys
-import torch.utils.cpp_extension as cpp_extension
+    PEER=$peer OUT=$out PYTHONPATH="$shim:benchmarks${PYTHONPATH:+:$PYTHONPATH}" python3 -c '
+import runpy, sys
 if sys.argv[1]:
-    def load(name, *args, **kwargs):
-        spec = importlib.util.spec_from_file_location(name, os.path.join(sys.argv[1], name + ".so"))
-        module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
-        return module
-    cpp_extension.load = load
+    import torch.utils.cpp_extension as cpp_extension
+    from model_vs_mamba_ssm import import_prebuilt
+    cpp_extension.load = lambda name, *args, **kwargs: import_prebuilt(name, sys.argv[1])
 runpy.run_path(sys.argv[2], run_name="__main__")' "${PREBUILT:+$(cd "$PREBUILT" && pwd)}" "$peer/side_by_side.py" \
         > "$out/side_by_side.log" 2>&1
     echo "side_by_side: exit $?"
