@@ -191,11 +191,13 @@ class NeuralClassifier(Classifier):
         """``score`` of each record; records of 1 to ``batch_bases`` bases run through the backbone
         together, in batches of similar lengths up to ``score_chunk`` tokens (padded at the end:
         the model is causal, and a record's summary sums only its own positions)."""
-        results = [None] * len(records)
-        short = sorted((i for i, tokens in enumerate(records) if 0 < len(tokens) <= self.batch_bases),
-                       key=lambda i: len(records[i]))
-        for i in set(range(len(records))).difference(short):
-            results[i] = self.score([records[i]])
+        results, short = [None] * len(records), []
+        for i, tokens in enumerate(records):
+            if 0 < len(tokens) <= self.batch_bases:
+                short.append(i)
+            else:   # empty, or streamed in chunks
+                results[i] = self.score([tokens])
+        short.sort(key=lambda i: len(records[i]))
         self.model.eval()
 
         def score(batch):

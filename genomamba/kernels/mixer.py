@@ -8,8 +8,8 @@ each. ``MixerCore`` (training on the Triton kernels) is the same as one autograd
 does what autograd through the steps cannot: it writes xz's gradient in place, z's half from the
 scan's gate backward and x's half from the conv's backward kernel, where autograd assembles it from
 the two with a copy, and it adds x_proj's input gradient into the scan's du inside the matrix
-product (addmm) instead of as a separate sum. The tensors are (batch, channels, L) views of (batch, L, channels)
-ones throughout (``layout``), as the projections read and write them.
+product (addmm) instead of as a separate sum. The tensors are (batch, channels, L) views of
+(batch, L, channels) ones throughout (``layout``), as the projections read and write them.
 """
 
 from __future__ import annotations
