@@ -4,8 +4,9 @@ forward's checkpoint (a parallel scan along time, ``scan_common``), scans the ad
 sums the channels' dB and dC contributions in registers, so only one partial per BLOCK_K channels
 is written. Chunks run side by side: a summary pass gives, per (batch row, channel, chunk after the
 first), the adjoint the chunk's own outputs send out of its first step and its sum of delta, and
-each program folds the later chunks' summaries itself. Takes no z (the gate's backward runs first,
-``scan_gate``). The PyTorch reference is autograd through ``reference.selective_scan_ref``."""
+each program folds the later chunks' summaries itself. The z gate's backward is applied where dout
+is read (``scan_common._dy_dz``), not as a pass of its own. The PyTorch reference is autograd
+through ``reference.selective_scan_ref``."""
 
 from dataclasses import dataclass
 
@@ -13,8 +14,8 @@ import torch
 import triton
 import triton.language as tl
 
-from .scan_common import (LOG2E, _delta, _dy, _first_order, _summary_program, param_sums,
-                          reduce_groups, reduce_param_sums)
+from .scan_common import (LOG2E, _delta, _dy, _dy_dz, _first_order, _gate_rows, _summary_program,
+                          gate_operands, param_sums, reduce_groups, reduce_param_sums)
 from .scan_plan import chunks, largest_pow2_dividing, sm_count
 
 
@@ -32,8 +33,8 @@ def _adjoint(A2, dl_next, Ct, dy, p, last_col):
 
 @triton.jit
 def _ss_bwd_summary_kernel(
-        # inputs (delta_bias: None unless HAS_BIAS)
-        delta_ptr, A_ptr, C_ptr, bias_ptr, dout_ptr,
+        # inputs (delta_bias: None unless HAS_BIAS; z read with GATE)
+        delta_ptr, A_ptr, C_ptr, bias_ptr, dout_ptr, z_ptr,
         # outputs: per chunk after the first, the adjoint it sends out and its sum of delta
         sumP_ptr, sumS_ptr,
         # sizes
@@ -42,9 +43,10 @@ def _ss_bwd_summary_kernel(
         stride_delta_batch, stride_delta_dim, stride_delta_len,
         stride_C_batch, stride_C_group, stride_C_state, stride_C_len,
         stride_dout_batch, stride_dout_dim, stride_dout_len,
+        stride_z_batch, stride_z_dim, stride_z_len,
         # tile and options
         BLOCK_N: tl.constexpr, BLOCK_T: tl.constexpr,
-        HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
+        HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, GATE: tl.constexpr):
     """Per (batch row, channel, chunk after the first): p at the chunk's first step t0 with nothing
     arriving from after it, sum over t of exp(A (delta_t0 + ... + delta_t)) C_t dy_t (the decays
     never exceed 1, so the product as one exponential is safe), and the chunk's sum of delta."""
@@ -53,6 +55,7 @@ def _ss_bwd_summary_kernel(
         A_ptr, bias_ptr, delta_ptr, dim, N, dim_per_group, stride_delta_batch, stride_delta_dim, 1,
         BLOCK_N, BLOCK_T, HAS_BIAS)
     o_row = dout_ptr + b * stride_dout_batch + d * stride_dout_dim
+    z_row = z_ptr + b * stride_z_batch + d * stride_z_dim
     C_rows = C_ptr + b * stride_C_batch + g * stride_C_group + offs_n[:, None] * stride_C_state
     t_begin = c * chunk_len
     t_end = tl.minimum(t_begin + chunk_len, L)
@@ -62,7 +65,7 @@ def _ss_bwd_summary_kernel(
         t = t0 + offs_t
         m = t < t_end
         dl, _ = _delta(dl_row, t, stride_delta_len, m, bias, HAS_BIAS, SOFTPLUS)
-        dy = _dy(o_row, t, stride_dout_len, m)
+        dy = _dy(o_row, z_row, t, stride_dout_len, stride_z_len, m, GATE)
         Ct = tl.load(C_rows + t[None, :] * stride_C_len, mask=mask_n[:, None] & m[None, :],
                      other=0.0).to(tl.float32)
         Si = S + tl.cumsum(dl, axis=0)
@@ -75,9 +78,10 @@ def _ss_bwd_summary_kernel(
 
 @triton.jit
 def _ss_bwd_kernel(
-        # inputs (D, delta_bias, dlast: None unless their HAS_ flag; sumP, sumS with CHUNKED)
+        # inputs (D, delta_bias, dlast: None unless their HAS_ flag; sumP, sumS with CHUNKED); with
+        # GATE, z and y before the gate (ypre), read, and dz, written
         u_ptr, delta_ptr, A_ptr, B_ptr, C_ptr, D_ptr, bias_ptr, dout_ptr, dlast_ptr,
-        ckpt_ptr, sumP_ptr, sumS_ptr,
+        ckpt_ptr, sumP_ptr, sumS_ptr, z_ptr, ypre_ptr, dz_ptr,
         # per channel, the adjoint carried from tile to tile
         carry_ptr,
         # outputs: du, ddelta; partial sums of dB, dC per channel block, (n_dblocks, batch, L, N),
@@ -92,10 +96,14 @@ def _ss_bwd_kernel(
         stride_B_batch, stride_B_group, stride_B_state, stride_B_len,
         stride_C_batch, stride_C_group, stride_C_state, stride_C_len,
         stride_dout_batch, stride_dout_dim, stride_dout_len,
+        stride_z_batch, stride_z_dim, stride_z_len,
+        stride_yp_batch, stride_yp_dim, stride_yp_len,
+        stride_dz_batch, stride_dz_dim, stride_dz_len,
         # tile and options
         BLOCK_K: tl.constexpr, BLOCK_N: tl.constexpr, BLOCK_T: tl.constexpr, STAGES: tl.constexpr,
         HAS_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-        HAS_DLAST: tl.constexpr, CHUNKED: tl.constexpr, WANT_DH0: tl.constexpr):
+        HAS_DLAST: tl.constexpr, CHUNKED: tl.constexpr, WANT_DH0: tl.constexpr,
+        GATE: tl.constexpr):
     """BLOCK_K channels of one batch row over one chunk, tile by tile from the chunk's end. dB and
     dC: one partial per BLOCK_K channels."""
     pid = tl.program_id(0)
@@ -162,7 +170,12 @@ def _ss_bwd_kernel(
             dln, _ = _delta(dl_row, t + 1, stride_delta_len, t + 1 < L, bias, HAS_BIAS, SOFTPLUS)
             u = tl.load(u_ptr + b * stride_u_batch + d * stride_u_dim + t * stride_u_len,
                         mask=m, other=0.0).to(tl.float32)
-            dy = _dy(dout_ptr + b * stride_dout_batch + d * stride_dout_dim, t, stride_dout_len, m)
+            z_row, yp_row, dz_row = _gate_rows(z_ptr, ypre_ptr, dz_ptr, b, d, stride_z_batch,
+                                               stride_z_dim, stride_yp_batch, stride_yp_dim,
+                                               stride_dz_batch, stride_dz_dim)
+            dy = _dy_dz(dout_ptr + b * stride_dout_batch + d * stride_dout_dim, z_row, yp_row,
+                        dz_row, t, stride_dout_len, stride_z_len, stride_yp_len, stride_dz_len, m,
+                        GATE)
 
             # the tile's states again, from the forward's checkpoint at its first step
             h = tl.load(ckpt_ptr + ((b * n_ckpt + t0 // BLOCK_T) * dim + d) * N + offs_n,
@@ -221,8 +234,8 @@ def _split(batch, dim, L, dim_per_group, sms, cfg) -> _Split:
     return _Split(block_k, n_dblocks, chunk_len, n_chunks)
 
 
-def bwd_tiled(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, want_dh0, block_n,
-              softplus, b_ndim):
+def bwd_tiled(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dout, gate, dlast, want_dh0,
+              block_n, softplus, b_ndim):
     """Launch the tiled backward: B4, C4 are B and C as 4-d (batch, groups, N, L) tensors, the other
     arguments and the results as ``scan_bwd_step.bwd_step``'s."""
     batch, dim, L = u.shape
@@ -233,14 +246,16 @@ def bwd_tiled(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, wan
     f32 = dict(device=u.device, dtype=torch.float32)
     options = dict(BLOCK_N=block_n, BLOCK_T=cfg.bwd_tile_t, HAS_BIAS=delta_bias is not None,
                    SOFTPLUS=softplus, num_warps=cfg.bwd_warps)
+    (z, ypre, dz), gate_strides = gate_operands(dout, gate)
+    options["GATE"] = gate is not None
     sumP = sumS = None
     if plan.n_chunks > 1:
         sumP = torch.empty(batch, plan.n_chunks, dim, N, **f32)
         sumS = torch.empty(batch, plan.n_chunks, dim, **f32)
         _ss_bwd_summary_kernel[(batch * dim, plan.n_chunks - 1)](
-            delta, A32, C4, delta_bias, dy, sumP, sumS,
+            delta, A32, C4, delta_bias, dout, z, sumP, sumS,
             dim, L, N, dim_per_group, plan.chunk_len, plan.n_chunks,
-            *delta.stride(), *C4.stride(), *dy.stride(), **options)
+            *delta.stride(), *C4.stride(), *dout.stride(), *gate_strides[:3], **options)
     rows = batch * plan.n_chunks
     du = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
     ddelta = torch.empty(batch, dim, L, device=u.device, dtype=delta.dtype)
@@ -250,11 +265,11 @@ def bwd_tiled(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dy, dlast, wan
     dh0 = torch.empty(batch, dim, N, **f32) if want_dh0 else None
     carry = torch.empty(batch * plan.n_dblocks * plan.n_chunks * plan.block_k * block_n, **f32)
     _ss_bwd_kernel[(batch * plan.n_dblocks, plan.n_chunks)](
-        u, delta, A32, B4, C4, D, delta_bias, dy, dlast, ckpt, sumP, sumS, carry,
+        u, delta, A32, B4, C4, D, delta_bias, dout, dlast, ckpt, sumP, sumS, z, ypre, dz, carry,
         du, ddelta, dB_part, dC_part, *sum_parts, dh0,
         batch, dim, L, N, plan.n_dblocks, plan.chunk_len, plan.n_chunks, ckpt.shape[1],
         dim_per_group, sums.stride(0),
-        *u.stride(), *delta.stride(), *B4.stride(), *C4.stride(), *dy.stride(),
+        *u.stride(), *delta.stride(), *B4.stride(), *C4.stride(), *dout.stride(), *gate_strides,
         BLOCK_K=plan.block_k, STAGES=cfg.bwd_stages, HAS_D=D is not None,
         HAS_DLAST=dlast is not None, CHUNKED=plan.n_chunks > 1, WANT_DH0=want_dh0, **options)
     return (du, ddelta, reduce_groups(dB_part, groups, b_ndim),

@@ -5,7 +5,8 @@ Where each stage lives (each file: its Triton kernels and their launcher):
   scan_plan.py         the launch plan (ScanConfig, set_config): which forward and backward run
   scan_fwd_tiled.py    tiled forward (small inputs)       scan_fwd_step.py   step forward (large)
   scan_bwd_tiled.py    tiled backward (small inputs)      scan_bwd_step.py   step backward (large)
-  scan_gate.py         the z gate, y silu(z), forward and backward, as its own pass
+  scan_gate.py         the z gate, y silu(z), as its own pass after the step forward (the
+                       backwards apply its gradient as they read dout)
   scan_chunk_carry.py  the scan over chunks of L that lets chunks run side by side
   scan_common.py       notation, shared Triton helpers, the step kernels' B/C rows
   reference.py         the PyTorch ground truth of the whole scan (float64 in the tests)
@@ -24,7 +25,7 @@ from .scan_bwd_tiled import bwd_tiled
 from .scan_common import rows_of_n
 from .scan_fwd_step import fwd_step
 from .scan_fwd_tiled import fwd_tiled
-from .scan_gate import gate_backward, gate_forward
+from .scan_gate import gate_forward
 from .scan_plan import DEFAULT_CONFIG, ScanConfig, get_config, set_config, takes_step
 
 __all__ = ["selective_scan_triton", "scan_backward", "scan_forward", "ScanConfig", "DEFAULT_CONFIG",
@@ -125,16 +126,16 @@ def scan_backward(saved, meta, dout, dlast, dz=None):
     """The gradients of (u, delta, A, B, C, D, z, delta_bias, initial_state) from those of y and of
     the last state (either may be None); z's is written into ``dz`` where given (z's shape)."""
     u, delta, A32, B_saved, C_saved, D, z, delta_bias, ckpt, ypre = saved
+    gate = None
     if dout is None:  # only the last state's gradient: y's is zero
-        dy = torch.zeros_like(u)
+        dout = torch.zeros_like(u)
         if z is not None:
             dz = torch.zeros_like(z) if dz is None else dz.zero_()
-    elif z is not None:  # the gate's backward first: the scan's then takes no z
-        dy, dz = gate_backward(dout, z, ypre, dz)
-    else:
-        dy = dout
+    elif z is not None:  # the kernels take dout through the gate and write dz
+        gate = (z, ypre, torch.empty_like(ypre, dtype=z.dtype) if dz is None else dz)
+        dz = gate[2]
     dlast = None if dlast is None else dlast.float().contiguous()
-    options = dict(D=D, delta_bias=delta_bias, ckpt=ckpt, dy=dy, dlast=dlast,
+    options = dict(D=D, delta_bias=delta_bias, ckpt=ckpt, dout=dout, gate=gate, dlast=dlast,
                    want_dh0=meta.h0_dtype is not None, block_n=meta.block_n,
                    softplus=meta.softplus, b_ndim=meta.b_ndim)
     if meta.step_back:
