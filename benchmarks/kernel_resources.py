@@ -103,6 +103,7 @@ def resources(launch, block_d: int, warps: int, unroll: int, ptxas: str, tools: 
     if "UNROLL" in constexprs:
         constexprs["UNROLL"] = unroll
     fn = getattr(importlib.import_module(module), name)
+    fn = getattr(fn, "jit", fn)  # a fast_launch kernel: its JIT function
     kernel = triton.compile(ASTSource(fn, signature, constexprs), target=GPUTarget("cuda", 90, 32),
                             options={"num_warps": warps})
     (tmp / "k.ptx").write_text(kernel.asm["ptx"])

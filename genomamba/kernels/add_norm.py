@@ -15,9 +15,12 @@ import torch
 import triton
 import triton.language as tl
 
+from .launch import fast_launch
+
 ROWS = 16   # rows per program
 
 
+@fast_launch
 @triton.jit
 def _add_norm_fwd_kernel(h_ptr, out_ptr, w_ptr, r_ptr, normed_ptr, rstd_ptr, M, D, eps,
                          HAS_OUT: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr):
@@ -37,6 +40,7 @@ def _add_norm_fwd_kernel(h_ptr, out_ptr, w_ptr, r_ptr, normed_ptr, rstd_ptr, M, 
     tl.store(rstd_ptr + rows, rstd, mask=rows < M)
 
 
+@fast_launch
 @triton.jit
 def _add_norm_bwd_kernel(g_ptr, g_r_ptr, r_ptr, rstd_ptr, w_ptr, dr_ptr, dw_part_ptr, M, D,
                          HAS_G_R: tl.constexpr, ROWS: tl.constexpr, BLOCK_D: tl.constexpr):

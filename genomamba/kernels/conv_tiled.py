@@ -11,6 +11,7 @@ import triton
 import triton.language as tl
 
 from .conv_common import _program_channels, _tap
+from .launch import fast_launch
 
 
 @triton.jit
@@ -38,6 +39,7 @@ def _shifted(x_row, init_row, in_d, j, s: tl.constexpr, L, stride_x_len, stride_
     return v
 
 
+@fast_launch
 @triton.jit
 def _conv_fwd_kernel(
         # inputs (bias: None unless HAS_BIAS), output
@@ -84,6 +86,7 @@ def _pre(k: tl.constexpr, bias, w0, w1, w2, w3, xm3, xm2, xm1, x0, xp1, xp2, xp3
     return pre
 
 
+@fast_launch
 @triton.jit
 def _conv_bwd_kernel(
         # inputs (bias, dfinal: None unless their HAS_ flag)

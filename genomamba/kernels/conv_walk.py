@@ -13,6 +13,7 @@ import triton
 import triton.language as tl
 
 from .conv_common import _program_channels, _tap
+from .launch import fast_launch
 
 
 @triton.jit
@@ -27,6 +28,7 @@ def _x_at(x_row, init_row, in_d, q, L, stride_x_len, stride_init_len, WIDTH: tl.
     return v
 
 
+@fast_launch
 @triton.jit
 def _conv_fwd_walk_kernel(
         x_ptr, init_ptr, w_ptr, bias_ptr, out_ptr,
@@ -62,6 +64,7 @@ def _conv_fwd_walk_kernel(
         out_at += stride_out_len
 
 
+@fast_launch
 @triton.jit
 def _conv_bwd_walk_kernel(
         x_ptr, init_ptr, w_ptr, bias_ptr, dout_ptr, dfinal_ptr,

@@ -18,11 +18,13 @@ import torch
 import triton
 import triton.language as tl
 
+from .launch import fast_launch
 from .layout import empty_like_layout, is_channels_last
 from .scan_chunk_carry import chunk_carry
 from .scan_common import (LN2, LOG2E, _cols4, _delta, _dy, _dy_dz, _gate_rows, _halves, _join4,
                           _step, _step_program, _steps4, _tile_in, _tile_t, gate_operands,
-                          param_sums, reduce_groups, reduce_param_sums)
+                          dbc_parts, param_sums, reduce_dbc,
+                          reduce_param_sums)
 from .scan_plan import largest_pow2_dividing, step_chunks
 
 
@@ -54,6 +56,7 @@ def _adjoint_sums(acc, S, A2, DL, DY, C_row, t, offs_n, BLOCK_N: tl.constexpr, B
     return acc, S
 
 
+@fast_launch
 @triton.jit
 def _ss_bwd_step_summary_kernel(
         # inputs (delta_bias: None unless HAS_BIAS); C as rows_of_n rows; z read with GATE
@@ -162,6 +165,7 @@ def _back_and_out(p, dA, dDv, dbias, h_prev, A2, dl, du, dy, u, raw, B_row, C_ro
     return p, dA + dA_t, dDv + dy * u, dbias + ddl
 
 
+@fast_launch
 @triton.jit
 def _ss_bwd_step_kernel(
         # inputs (D, delta_bias, p_in: None unless their HAS_ flag); B and C as rows_of_n rows;
@@ -320,12 +324,13 @@ def _ss_bwd_step_kernel(
 
 
 def bwd_step(cfg, u, delta, A32, bc_rows, *, D, delta_bias, ckpt, dout, gate, dlast, want_dh0,
-             block_n, softplus, b_ndim):
+             block_n, softplus, b_ndim, bc_dtypes):
     """Launch the step backward. bc_rows: B's and C's ``rows_of_n`` copies (the forward's); dout:
     the gradient reaching the scan's output; gate: None, or (z, y before the gate, dz) where the
     output was gated: the kernels take dout through the gate and write z's gradient into dz;
-    dlast: the last state's gradient (None if unused). Returns du, ddelta, dB, dC (B's and C's
-    shapes), dA, dD, dbias (float32) and dh0 (None unless want_dh0)."""
+    dlast: the last state's gradient (None if unused); b_ndim and bc_dtypes: B's and C's
+    dimensions and dtypes. Returns du, ddelta, dB, dC (B's and C's shapes and dtypes), dA, dD,
+    dbias (float32) and dh0 (None unless want_dh0)."""
     batch, dim, L = u.shape
     N = A32.shape[1]
     B_rows, C_rows = bc_rows
@@ -353,19 +358,18 @@ def bwd_step(cfg, u, delta, A32, bc_rows, *, D, delta_bias, ckpt, dout, gate, dl
         chunk_carry(A32, dlast, sumP, sumS, p_in, reverse=True)
     rows = batch * n_chunks
     du, ddelta = empty_like_layout(u), empty_like_layout(delta)   # each in its input's layout
-    dB_part = torch.empty(n_dblocks, batch, L, N, **f32)
-    dC_part = torch.empty(n_dblocks, batch, L, N, **f32)
+    dbc = dbc_parts(n_dblocks, batch, L, N, u.device)
     sums, sum_parts = param_sums(rows, dim, N, u.device)
     dh0 = torch.empty(batch, dim, N, **f32) if want_dh0 else None
     scratch = torch.empty(batch * n_dblocks * n_chunks * (ckpt_len // 4) * block_d * N, **f32)
     _ss_bwd_step_kernel[(batch * n_dblocks, n_chunks)](
         u, delta, A32, B_rows, C_rows, D, delta_bias, dout, p_in, ckpt, z, ypre, dz, scratch,
-        du, ddelta, dB_part, dC_part, *sum_parts, dh0,
+        du, ddelta, dbc[0], dbc[1], *sum_parts, dh0,
         batch, dim, L, N, n_dblocks, dim_per_group, chunk_len, n_chunks, ckpt_len, ckpt.shape[1],
         B_rows.stride(1), sums.stride(0), *u.stride(), *delta.stride(), *dout.stride(),
         *du.stride(), *ddelta.stride(), *gate_strides,
         BLOCK_D=block_d, BLOCK_N=block_n, HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
         SOFTPLUS=softplus, HAS_P_IN=p_in is not None, WANT_DH0=want_dh0,
         PER_STEP=is_channels_last(u), GATE=gate is not None, num_warps=cfg.bwd_step_warps)
-    return (du, ddelta, reduce_groups(dB_part, groups, b_ndim),
-            reduce_groups(dC_part, groups, b_ndim), *reduce_param_sums(sums, dim, N), dh0)
+    return (du, ddelta, *reduce_dbc(dbc, groups, b_ndim, bc_dtypes),
+            *reduce_param_sums(sums, dim, N), dh0)

@@ -14,8 +14,10 @@ import torch
 import triton
 import triton.language as tl
 
+from .launch import fast_launch
 from .scan_common import (LOG2E, _delta, _dy, _dy_dz, _first_order, _gate_rows, _summary_program,
-                          gate_operands, param_sums, reduce_groups, reduce_param_sums)
+                          dbc_parts, gate_operands, param_sums, reduce_dbc,
+                          reduce_param_sums)
 from .scan_plan import chunks, largest_pow2_dividing, sm_count
 
 
@@ -31,6 +33,7 @@ def _adjoint(A2, dl_next, Ct, dy, p, last_col):
     return gs
 
 
+@fast_launch
 @triton.jit
 def _ss_bwd_summary_kernel(
         # inputs (delta_bias: None unless HAS_BIAS; z read with GATE)
@@ -76,6 +79,7 @@ def _ss_bwd_summary_kernel(
     tl.store(sumS_ptr + base, tl.max(S, axis=0))
 
 
+@fast_launch
 @triton.jit
 def _ss_bwd_kernel(
         # inputs (D, delta_bias, dlast: None unless their HAS_ flag; sumP, sumS with CHUNKED); with
@@ -235,7 +239,7 @@ def _split(batch, dim, L, dim_per_group, sms, cfg) -> _Split:
 
 
 def bwd_tiled(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dout, gate, dlast, want_dh0,
-              block_n, softplus, b_ndim):
+              block_n, softplus, b_ndim, bc_dtypes):
     """Launch the tiled backward: B4, C4 are B and C as 4-d (batch, groups, N, L) tensors, the other
     arguments and the results as ``scan_bwd_step.bwd_step``'s."""
     batch, dim, L = u.shape
@@ -259,18 +263,17 @@ def bwd_tiled(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dout, gate, dl
     rows = batch * plan.n_chunks
     du = torch.empty(batch, dim, L, device=u.device, dtype=u.dtype)
     ddelta = torch.empty(batch, dim, L, device=u.device, dtype=delta.dtype)
-    dB_part = torch.empty(plan.n_dblocks, batch, L, N, **f32)
-    dC_part = torch.empty(plan.n_dblocks, batch, L, N, **f32)
+    dbc = dbc_parts(plan.n_dblocks, batch, L, N, u.device)
     sums, sum_parts = param_sums(rows, dim, N, u.device)
     dh0 = torch.empty(batch, dim, N, **f32) if want_dh0 else None
     carry = torch.empty(batch * plan.n_dblocks * plan.n_chunks * plan.block_k * block_n, **f32)
     _ss_bwd_kernel[(batch * plan.n_dblocks, plan.n_chunks)](
         u, delta, A32, B4, C4, D, delta_bias, dout, dlast, ckpt, sumP, sumS, z, ypre, dz, carry,
-        du, ddelta, dB_part, dC_part, *sum_parts, dh0,
+        du, ddelta, dbc[0], dbc[1], *sum_parts, dh0,
         batch, dim, L, N, plan.n_dblocks, plan.chunk_len, plan.n_chunks, ckpt.shape[1],
         dim_per_group, sums.stride(0),
         *u.stride(), *delta.stride(), *B4.stride(), *C4.stride(), *dout.stride(), *gate_strides,
         BLOCK_K=plan.block_k, STAGES=cfg.bwd_stages, HAS_D=D is not None,
         HAS_DLAST=dlast is not None, CHUNKED=plan.n_chunks > 1, WANT_DH0=want_dh0, **options)
-    return (du, ddelta, reduce_groups(dB_part, groups, b_ndim),
-            reduce_groups(dC_part, groups, b_ndim), *reduce_param_sums(sums, dim, N), dh0)
+    return (du, ddelta, *reduce_dbc(dbc, groups, b_ndim, bc_dtypes),
+            *reduce_param_sums(sums, dim, N), dh0)

@@ -5,9 +5,11 @@ state entering each chunk (forward) or the adjoint arriving at each chunk's end 
 import triton
 import triton.language as tl
 
+from .launch import fast_launch
 from .scan_common import LOG2E, _first_order
 
 
+@fast_launch
 @triton.jit
 def _ss_chunk_carry_kernel(
         # inputs

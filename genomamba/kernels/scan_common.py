@@ -255,13 +255,25 @@ def rows_of_n(X4, row_len):
     return out
 
 
-def reduce_groups(part, groups, b_ndim):
-    """(n_dblocks, batch, L, N) partial sums of dB or dC -> (batch, N, L) or (batch, groups, N, L)
-    views of step-major sums, which the model's x_proj backward reads as rows without a copy."""
-    n_dblocks, batch, L, N = part.shape
+def dbc_parts(n_dblocks, batch, L, N, device):
+    """The backward kernels' partial sums of dB and dC per channel block, (2, n_dblocks, batch, L,
+    N) float32 in one buffer, so that one reduction sums both."""
+    return torch.empty(2, n_dblocks, batch, L, N, device=device, dtype=torch.float32)
+
+
+def reduce_dbc(parts, groups, b_ndim, dtypes):
+    """``dbc_parts``' buffer -> dB and dC in dtypes (B's, C's), (batch, N, L) or (batch, groups,
+    N, L) views of step-major sums, which the model's x_proj backward reads as rows without a
+    copy."""
+    _, n_dblocks, batch, L, N = parts.shape
+    sums = parts.view(2, groups, n_dblocks // groups, batch, L, N).sum(2)
+    if dtypes[0] == dtypes[1]:
+        dB, dC = sums.to(dtypes[0])
+    else:
+        dB, dC = sums[0].to(dtypes[0]), sums[1].to(dtypes[1])
     if b_ndim == 3:
-        return part.sum(0).transpose(1, 2)
-    return part.view(groups, n_dblocks // groups, batch, L, N).sum(1).permute(1, 0, 3, 2)
+        return dB[0].transpose(1, 2), dC[0].transpose(1, 2)
+    return dB.permute(1, 0, 3, 2), dC.permute(1, 0, 3, 2)
 
 
 def param_sums(rows, dim, N, device):

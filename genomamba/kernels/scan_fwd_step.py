@@ -16,6 +16,7 @@ import torch
 import triton
 import triton.language as tl
 
+from .launch import fast_launch
 from .scan_chunk_carry import chunk_carry
 from .scan_common import LOG2E, _step_program, _steps, _tile_in
 from .scan_plan import largest_pow2_dividing, step_chunks
@@ -48,6 +49,7 @@ def _tile_steps(h, dsum, A2, DL, U, t, mt, t0, B_row, C_row, z_ptr, z_row, y_ptr
     return h, dsum
 
 
+@fast_launch
 @triton.jit
 def _ss_fwd_step_kernel(
         # inputs (D, z, delta_bias, start: None unless their HAS_ flag); B and C as rows_of_n rows

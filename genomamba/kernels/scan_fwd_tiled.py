@@ -11,10 +11,12 @@ import torch
 import triton
 import triton.language as tl
 
+from .launch import fast_launch
 from .scan_common import LOG2E, _delta, _first_order, _summary_program
 from .scan_plan import chunks, sm_count
 
 
+@fast_launch
 @triton.jit
 def _ss_fwd_summary_kernel(
         # inputs
@@ -59,6 +61,7 @@ def _ss_fwd_summary_kernel(
     tl.store(sumS_ptr + base, tl.max(R, axis=0))
 
 
+@fast_launch
 @triton.jit
 def _ss_fwd_tiled_kernel(
         # inputs (D, z, delta_bias, h0: None unless their HAS_ flag)

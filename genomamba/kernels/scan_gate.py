@@ -7,6 +7,8 @@ import torch
 import triton
 import triton.language as tl
 
+from .launch import fast_launch
+
 
 @triton.jit
 def _gate_program(ypre_ptr, z_ptr, dim, L,
@@ -30,6 +32,7 @@ def _gate_program(ypre_ptr, z_ptr, dim, L,
     return b, d, t, at, m, z, y
 
 
+@fast_launch
 @triton.jit
 def _ss_gate_fwd_kernel(
         # inputs, output

@@ -137,7 +137,8 @@ def scan_backward(saved, meta, dout, dlast, dz=None):
     dlast = None if dlast is None else dlast.float().contiguous()
     options = dict(D=D, delta_bias=delta_bias, ckpt=ckpt, dout=dout, gate=gate, dlast=dlast,
                    want_dh0=meta.h0_dtype is not None, block_n=meta.block_n,
-                   softplus=meta.softplus, b_ndim=meta.b_ndim)
+                   softplus=meta.softplus, b_ndim=meta.b_ndim,
+                   bc_dtypes=(meta.B_dtype, meta.C_dtype))
     if meta.step_back:
         grads = bwd_step(meta.cfg, u, delta, A32, (B_saved, C_saved), **options)
     else:
@@ -145,7 +146,7 @@ def scan_backward(saved, meta, dout, dlast, dz=None):
     du, ddelta, dB, dC, dA, dD, dbias, dh0 = grads
     dD = dD.to(D.dtype) if D is not None else None
     dbias = dbias.to(delta_bias.dtype) if delta_bias is not None else None
-    return (du, ddelta, dA.to(meta.A_dtype), dB.to(meta.B_dtype), dC.to(meta.C_dtype), dD, dz,
+    return (du, ddelta, dA.to(meta.A_dtype), dB, dC, dD, dz,
             dbias, dh0.to(meta.h0_dtype) if dh0 is not None else None)
 
 
