@@ -80,7 +80,7 @@ def test_what_specializes_otherwise_goes_through_triton(kernel, change):
     assert len(kernel.jit.launches) == 2 and len(kernel.jit.compiled.runs) == 1
 
 
-def test_misaligned_tensors_interpreter_and_hooks_always_take_tritons_launch(kernel, monkeypatch):
+def test_misaligned_tensors_defaults_hooks_and_the_interpreter_take_tritons_launch(kernel, monkeypatch):
     x = torch.zeros(65)
     for _ in range(2):
         kernel[(1,)](x[1:], x, 64, 0.5, BLOCK=16, EVEN=True)   # 4 bytes past alignment
@@ -90,10 +90,13 @@ def test_misaligned_tensors_interpreter_and_hooks_always_take_tritons_launch(ker
         kernel[(1,)](x, x, 64, 0.5, BLOCK=16, EVEN=True)
     assert len(kernel.jit.launches) == 4 and not kernel.jit.compiled.runs
     monkeypatch.setattr(launch, "_hooked", lambda: False)
+    for _ in range(2):   # EVEN left to a default
+        kernel[(1,)](x, x, 64, 0.5, BLOCK=16)
+    assert len(kernel.jit.launches) == 6 and not kernel.jit.compiled.runs
     kernel.interpreted = True
     for _ in range(2):
         kernel[(1,)](x, x, 64, 0.5, BLOCK=16, EVEN=True)
-    assert len(kernel.jit.launches) == 6 and not kernel.jit.compiled.runs
+    assert len(kernel.jit.launches) == 8 and not kernel.jit.compiled.runs
 
 
 def test_the_kept_launches_are_bounded(kernel, monkeypatch):

@@ -12,8 +12,9 @@ later call would specialize the same way:
   16, on being 1 and on their width; equal values share all three.
 
 Anything else goes through Triton's launch, which compiles or finds the kernel as always: a
-misaligned tensor, Triton's interpreter (``TRITON_INTERPRET=1``), or a launch hook installed (a
-profiler's, which expects Triton's launch metadata).
+misaligned tensor, a parameter left to its default, a grid given as a function, Triton's
+interpreter (``TRITON_INTERPRET=1``), or a launch hook installed (a profiler's, which expects
+Triton's launch metadata).
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ import operator
 import os
 
 import torch
+from triton import knobs
+from triton.runtime import driver
 
 _MAX_KEYS = 512  # compiled launches kept per pattern of arguments; then the oldest half goes
 
@@ -40,14 +43,12 @@ def _getter(indices):
 
 def _current_stream():
     """The current CUDA device and its raw stream, as Triton's launch takes them."""
-    from triton.runtime import driver
     device = driver.active.get_current_device()
     return device, driver.active.get_current_stream(device)
 
 
 def _hooked() -> bool:
     """Whether a launch hook is installed (then Triton's own launch runs, with its metadata)."""
-    from triton import knobs
     hook = knobs.runtime.launch_enter_hook
     return hook is not None and bool(getattr(hook, "calls", True))
 
@@ -63,7 +64,9 @@ class _Pattern:
         self.tensors = _getter([i for i, a in enumerate(args) if isinstance(a, torch.Tensor)])
         self.scalars = _getter([i for i, a in enumerate(args)
                                 if a is not None and not isinstance(a, torch.Tensor)])
-        self.tail = tuple(kwargs[name] for name in arg_names[len(args):])
+        rest = arg_names[len(args):]
+        # None where a parameter is left to its default: such calls keep Triton's launch
+        self.tail = tuple(kwargs[name] for name in rest) if set(rest) <= set(kwargs) else None
         self.compiled = {}
 
 
@@ -82,7 +85,7 @@ class FastLaunch:
         return getattr(self.jit, name)
 
     def __getitem__(self, grid):
-        if self.interpreted:
+        if self.interpreted or callable(grid):   # a grid function: Triton's launch evaluates it
             return self.jit[grid]
         return functools.partial(self.run, grid)
 
@@ -92,7 +95,8 @@ class FastLaunch:
         if pattern is None:
             pattern = self.patterns[pattern_key] = _Pattern(self.jit.arg_names, args, kwargs)
         tensors = pattern.tensors(args)
-        if any(ptr & 15 for ptr in map(torch.Tensor.data_ptr, tensors)) or _hooked():
+        if (pattern.tail is None or any(ptr & 15 for ptr in map(torch.Tensor.data_ptr, tensors))
+                or _hooked()):
             return self.jit[grid](*args, **kwargs)
         device, stream = _current_stream()
         key = (pattern.scalars(args), tuple(t.dtype for t in tensors), device)
