@@ -111,6 +111,14 @@ def test_the_kept_launches_are_bounded(kernel, monkeypatch):
 
 
 def test_the_jit_function_stays_reachable():
-    from genomamba.kernels import scan_bwd_step
-    kernel = scan_bwd_step._ss_bwd_step_kernel
+    from genomamba.kernels import scan_bwd_tiled
+    kernel = scan_bwd_tiled._ss_bwd_kernel
     assert kernel.jit.arg_names == kernel.arg_names and "GATE" in kernel.arg_names
+
+
+def test_host_arithmetic_matches_tritons():
+    import triton
+    for a in range(0, 300):
+        assert launch.next_power_of_2(a) == triton.next_power_of_2(a)
+        for b in (1, 2, 3, 16, 128):
+            assert launch.cdiv(a, b) == triton.cdiv(a, b)

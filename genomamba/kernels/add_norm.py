@@ -15,7 +15,7 @@ import torch
 import triton
 import triton.language as tl
 
-from .launch import fast_launch
+from .launch import cdiv, fast_launch, next_power_of_2
 
 ROWS = 16   # rows per program
 
@@ -63,7 +63,7 @@ def _add_norm_bwd_kernel(g_ptr, g_r_ptr, r_ptr, rstd_ptr, w_ptr, dr_ptr, dw_part
 
 
 def _launch(M, D):
-    return (triton.cdiv(M, ROWS),), dict(ROWS=ROWS, BLOCK_D=triton.next_power_of_2(D),
+    return (cdiv(M, ROWS),), dict(ROWS=ROWS, BLOCK_D=next_power_of_2(D),
                                          num_warps=4 if D <= 512 else 8)
 
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import triton
 
 from .conv_common import MAX_WIDTH
 from .conv_tiled import _conv_bwd_kernel, _conv_fwd_kernel
 from .conv_walk import _conv_bwd_walk_kernel, _conv_fwd_walk_kernel
+from .launch import cdiv
 from .layout import empty_like_layout, is_channels_last
 from .scan_plan import sm_count
 
@@ -32,11 +32,11 @@ WALK_BLOCK_D, WALK_WARPS, MIN_SEGMENT, WALK_PROGRAMS_PER_SM = 256, 1, 32, 16
 
 def _walk_plan(x, batch, dim, L):
     """(n_dblocks, segment, n_segments) of the channels-last kernels."""
-    n_dblocks = triton.cdiv(dim, WALK_BLOCK_D)
+    n_dblocks = cdiv(dim, WALK_BLOCK_D)
     rows = batch * n_dblocks
-    segments = triton.cdiv(WALK_PROGRAMS_PER_SM * sm_count(x.device), rows)
-    segment = max(MIN_SEGMENT, triton.cdiv(L, segments))
-    return n_dblocks, segment, triton.cdiv(L, segment)
+    segments = cdiv(WALK_PROGRAMS_PER_SM * sm_count(x.device), rows)
+    segment = max(MIN_SEGMENT, cdiv(L, segments))
+    return n_dblocks, segment, cdiv(L, segment)
 
 
 def _check_tiled(x):
@@ -102,8 +102,8 @@ def conv_forward(x, weight, bias, initial_states, silu):
     else:
         _check_tiled(x)
         block_d, block_l, warps = FWD_TILE
-        n_dblocks = triton.cdiv(dim, block_d)
-        _conv_fwd_kernel[(batch * n_dblocks, triton.cdiv(L, block_l))](
+        n_dblocks = cdiv(dim, block_d)
+        _conv_fwd_kernel[(batch * n_dblocks, cdiv(L, block_l))](
             *args, dim, L, n_dblocks, *strides, BLOCK_D=block_d, BLOCK_L=block_l, **options,
             num_warps=warps)
     saved = _ForBackward(x, w, bias, init, silu, initial_states is not None)
@@ -123,11 +123,11 @@ def conv_backward(saved, dout, dfinal, dx=None):
         block_d, warps, kernel, tile = WALK_BLOCK_D, WALK_WARPS, _conv_bwd_walk_kernel, {}
     else:
         block_d, block_l, warps = BWD_TILE
-        n_dblocks = triton.cdiv(dim, block_d)
-        n_tiles = triton.cdiv(L + width - 1, block_l)
-        splits = min(n_tiles, triton.cdiv(PROGRAMS_PER_SM * sm_count(x.device), batch * n_dblocks))
-        per_program = triton.cdiv(n_tiles, splits)
-        splits = triton.cdiv(n_tiles, per_program)
+        n_dblocks = cdiv(dim, block_d)
+        n_tiles = cdiv(L + width - 1, block_l)
+        splits = min(n_tiles, cdiv(PROGRAMS_PER_SM * sm_count(x.device), batch * n_dblocks))
+        per_program = cdiv(n_tiles, splits)
+        splits = cdiv(n_tiles, per_program)
         kernel, tile = _conv_bwd_kernel, dict(BLOCK_L=block_l)
     f32 = dict(device=x.device, dtype=torch.float32)
     dx = empty_like_layout(x) if dx is None else dx

@@ -30,6 +30,17 @@ from triton.runtime import driver
 _MAX_KEYS = 512  # compiled launches kept per pattern of arguments; then the oldest half goes
 
 
+def cdiv(a: int, b: int) -> int:
+    """a / b rounded up, for grids and plans on the host (``triton.cdiv`` is a constexpr function
+    whose every call from Python costs microseconds)."""
+    return -(-a // b)
+
+
+def next_power_of_2(n: int) -> int:
+    """The smallest power of two >= n (0 for 0), as ``triton.next_power_of_2``."""
+    return 1 << (n - 1).bit_length() if n > 0 else 0
+
+
 def _getter(indices):
     """A function of a tuple returning the tuple of its items at indices (itemgetter, which returns
     a bare item for one index, made uniform)."""

@@ -8,9 +8,10 @@ into its scratch, walks the tiles backward, recomputing each tile's states and s
 back through them; dB_t and dC_t are summed over its channels at every step. A tile's inputs and
 gradients move as (BLOCK_D, 4) tiles where each channel runs along L (contiguous tensors), and as
 one value per channel and step where the channels are contiguous (the model's channels-last
-tensors): each the access that coalesces, and the second also spills less. The z gate's backward
-is applied where dout is read (``_dy_dz``: dy, and dz written), not as a pass of its own. The
-PyTorch reference is autograd through ``reference.selective_scan_ref``."""
+tensors): each the access that coalesces, and the second also spills less. Takes no z: the gate's
+backward runs first, as its own pass (``scan_gate``; applied inside this kernel's loop, it slowed
+the kernel by a third on the H100, docs/benchmarks.md). The PyTorch reference is autograd through
+``reference.selective_scan_ref``."""
 
 import math
 
@@ -21,10 +22,9 @@ import triton.language as tl
 from .launch import fast_launch
 from .layout import empty_like_layout, is_channels_last
 from .scan_chunk_carry import chunk_carry
-from .scan_common import (LN2, LOG2E, _cols4, _delta, _dy, _dy_dz, _gate_rows, _halves, _join4,
-                          _step, _step_program, _steps4, _tile_in, _tile_t, gate_operands,
-                          dbc_parts, param_sums, reduce_dbc,
-                          reduce_param_sums)
+from .scan_common import (LN2, LOG2E, _cols4, _delta, _dy, _halves, _join4, _step,
+                          _step_program, _steps4, _tile_in, _tile_t, dbc_parts, param_sums,
+                          reduce_dbc, reduce_param_sums)
 from .scan_plan import largest_pow2_dividing, step_chunks
 
 
@@ -59,8 +59,8 @@ def _adjoint_sums(acc, S, A2, DL, DY, C_row, t, offs_n, BLOCK_N: tl.constexpr, B
 @fast_launch
 @triton.jit
 def _ss_bwd_step_summary_kernel(
-        # inputs (delta_bias: None unless HAS_BIAS); C as rows_of_n rows; z read with GATE
-        delta_ptr, A_ptr, C_rows_ptr, bias_ptr, dout_ptr, z_ptr,
+        # inputs (delta_bias: None unless HAS_BIAS); C as rows_of_n rows
+        delta_ptr, A_ptr, C_rows_ptr, bias_ptr, dout_ptr,
         # outputs: per chunk after the first, the adjoint it sends out and its sum of delta
         sumP_ptr, sumS_ptr,
         # sizes
@@ -69,10 +69,9 @@ def _ss_bwd_step_summary_kernel(
         stride_rows_group,
         stride_delta_batch, stride_delta_dim, stride_delta_len,
         stride_dout_batch, stride_dout_dim, stride_dout_len,
-        stride_z_batch, stride_z_dim, stride_z_len,
         # tile and options
         BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, UNROLL: tl.constexpr,
-        HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, GATE: tl.constexpr):
+        HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
     """_ss_bwd_summary_kernel's sums in the step layout, for the step backward: BLOCK_D channels of
     one batch row over one chunk after the first, UNROLL steps per iteration, C_t read as rows of
     the padded copy."""
@@ -84,7 +83,6 @@ def _ss_bwd_step_summary_kernel(
     c += 1  # chunk 0's summary is never needed
     A2 = A * LOG2E
     o_row = dout_ptr + b * stride_dout_batch + offs_d * stride_dout_dim
-    z_row = z_ptr + b * stride_z_batch + offs_d * stride_z_dim
     acc = tl.zeros([BLOCK_D, BLOCK_N], dtype=tl.float32)
     S = tl.zeros([BLOCK_D], dtype=tl.float32)
     t_begin = c * chunk_len
@@ -93,8 +91,7 @@ def _ss_bwd_step_summary_kernel(
         t, mt = _tile_t(t0, t_end, offs_d, dim, UNROLL)
         DL = _delta(dl_row[:, None], t[None, :], stride_delta_len, mt, bias[:, None], HAS_BIAS,
                     SOFTPLUS)[0]
-        DY = _dy(o_row[:, None], z_row[:, None], t[None, :], stride_dout_len, stride_z_len, mt,
-                 GATE)
+        DY = _dy(o_row[:, None], t[None, :], stride_dout_len, mt)
         acc, S = _adjoint_sums(acc, S, A2, DL, DY, C_row, t0, offs_n, BLOCK_N, BLOCK_D, UNROLL)
     base = (b * n_chunks + c) * dim
     tl.store(sumP_ptr + base * N + dn, acc, mask=mask_dn)
@@ -129,17 +126,14 @@ def _before(t, t_end, SIZE: tl.constexpr):
 
 
 @triton.jit
-def _step_in(dl_row, u_row, o_row, z_row, yp_row, dz_row, t, t_end, stride_delta_len, stride_u_len,
-             stride_dout_len, stride_z_len, stride_yp_len, stride_dz_len, bias,
-             BLOCK_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr,
-             GATE: tl.constexpr):
+def _step_in(dl_row, u_row, o_row, t, t_end, stride_delta_len, stride_u_len, stride_dout_len, bias,
+             BLOCK_D: tl.constexpr, HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr):
     """Step t's delta (after bias and softplus; 0 from t_end on, so that the step passes h and p),
-    delta before the softplus, u and dy, each one value per channel; with GATE, dz stored."""
+    delta before the softplus, u and dy, each one value per channel."""
     m = _before(t, t_end, BLOCK_D)
     dl, raw = _delta(dl_row, t, stride_delta_len, m, bias, HAS_BIAS, SOFTPLUS)
     u = tl.load(u_row + t * stride_u_len, mask=m, other=0.0).to(tl.float32)
-    dy = _dy_dz(o_row, z_row, yp_row, dz_row, t, stride_dout_len, stride_z_len, stride_yp_len,
-                stride_dz_len, m, GATE)
+    dy = tl.load(o_row + t * stride_dout_len, mask=m, other=0.0).to(tl.float32)
     return dl, raw, u, dy
 
 
@@ -169,10 +163,9 @@ def _back_and_out(p, dA, dDv, dbias, h_prev, A2, dl, du, dy, u, raw, B_row, C_ro
 @triton.jit
 def _ss_bwd_step_kernel(
         # inputs (D, delta_bias, p_in: None unless their HAS_ flag); B and C as rows_of_n rows;
-        # p_in: the adjoint arriving at each chunk's end (batch, n_chunks, dim, N); with GATE, z
-        # and y before the gate (ypre), read, and dz, written
+        # p_in: the adjoint arriving at each chunk's end (batch, n_chunks, dim, N)
         u_ptr, delta_ptr, A_ptr, B_rows_ptr, C_rows_ptr, D_ptr, bias_ptr, dout_ptr, p_in_ptr,
-        ckpt_ptr, z_ptr, ypre_ptr, dz_ptr,
+        ckpt_ptr,
         # this program's states at the 4-step tile starts of one segment
         scratch_ptr,
         # outputs: du, ddelta; partial sums of dB, dC per channel block, (n_dblocks, batch, L, N),
@@ -187,13 +180,10 @@ def _ss_bwd_step_kernel(
         stride_dout_batch, stride_dout_dim, stride_dout_len,
         stride_du_batch, stride_du_dim, stride_du_len,
         stride_ddelta_batch, stride_ddelta_dim, stride_ddelta_len,
-        stride_z_batch, stride_z_dim, stride_z_len,
-        stride_yp_batch, stride_yp_dim, stride_yp_len,
-        stride_dz_batch, stride_dz_dim, stride_dz_len,
         # tile and options
         BLOCK_D: tl.constexpr, BLOCK_N: tl.constexpr, HAS_D: tl.constexpr,
         HAS_BIAS: tl.constexpr, SOFTPLUS: tl.constexpr, HAS_P_IN: tl.constexpr,
-        WANT_DH0: tl.constexpr, PER_STEP: tl.constexpr, GATE: tl.constexpr):
+        WANT_DH0: tl.constexpr, PER_STEP: tl.constexpr):
     """BLOCK_D channels of one batch row over one chunk, from its end, 4 steps per tile: per segment
     of ckpt_len steps (a multiple of 4) the states at its 4-step tile starts are recomputed from the
     forward's checkpoint into this program's scratch, then the tiles are walked backward, each
@@ -210,9 +200,6 @@ def _ss_bwd_step_kernel(
     if HAS_P_IN:
         p = tl.load(p_in_ptr + (b * n_chunks + c) * dim * N + dn, mask=mask_dn, other=0.0)
     o_row = dout_ptr + b * stride_dout_batch + offs_d * stride_dout_dim
-    z_row, yp_row, dz_row = _gate_rows(z_ptr, ypre_ptr, dz_ptr, b, offs_d, stride_z_batch,
-                                       stride_z_dim, stride_yp_batch, stride_yp_dim,
-                                       stride_dz_batch, stride_dz_dim)
     du_row = b * stride_du_batch + offs_d * stride_du_dim
     ddl_row = b * stride_ddelta_batch + offs_d * stride_ddelta_dim
     part = (db * batch + b) * L * N + offs_n  # step 0's row of the dB/dC partials
@@ -243,25 +230,22 @@ def _ss_bwd_step_kernel(
             if PER_STEP:  # the tile's inputs
                 # one value per channel and step, in the states' layout: where the channels are
                 # contiguous (the model's channels-last tensors) these loads and stores coalesce
-                args = (dl_row, u_row, o_row, z_row, yp_row, dz_row)
-                strides = (stride_delta_len, stride_u_len, stride_dout_len, stride_z_len,
-                           stride_yp_len, stride_dz_len)
+                args = (dl_row, u_row, o_row)
+                strides = (stride_delta_len, stride_u_len, stride_dout_len)
                 d_0, r_0, u_0, y_0 = _step_in(*args, t0, t_end, *strides, bias, BLOCK_D, HAS_BIAS,
-                                              SOFTPLUS, GATE)
+                                              SOFTPLUS)
                 d_1, r_1, u_1, y_1 = _step_in(*args, t0 + 1, t_end, *strides, bias, BLOCK_D,
-                                              HAS_BIAS, SOFTPLUS, GATE)
+                                              HAS_BIAS, SOFTPLUS)
                 d_2, r_2, u_2, y_2 = _step_in(*args, t0 + 2, t_end, *strides, bias, BLOCK_D,
-                                              HAS_BIAS, SOFTPLUS, GATE)
+                                              HAS_BIAS, SOFTPLUS)
                 d_3, r_3, u_3, y_3 = _step_in(*args, t0 + 3, t_end, *strides, bias, BLOCK_D,
-                                              HAS_BIAS, SOFTPLUS, GATE)
+                                              HAS_BIAS, SOFTPLUS)
                 x_0, x_1, x_2, x_3 = d_0 * u_0, d_1 * u_1, d_2 * u_2, d_3 * u_3
             else:  # (BLOCK_D, 4) tiles: coalesced where each channel runs along L
                 t, mt, DL, U, RAW = _tile_in(dl_row, u_row, t0, t_end, offs_d, dim,
                                              stride_delta_len, stride_u_len, bias, 4, HAS_BIAS,
                                              SOFTPLUS)
-                DY = _dy_dz(o_row[:, None], z_row[:, None], yp_row[:, None], dz_row[:, None],
-                            t[None, :], stride_dout_len, stride_z_len, stride_yp_len,
-                            stride_dz_len, mt, GATE)
+                DY = _dy(o_row[:, None], t[None, :], stride_dout_len, mt)
                 d_0, d_1, d_2, d_3 = _cols4(DL, BLOCK_D)
                 x_0, x_1, x_2, x_3 = _cols4(DL * U, BLOCK_D)
                 y_0, y_1, y_2, y_3 = _cols4(DY, BLOCK_D)
@@ -323,14 +307,12 @@ def _ss_bwd_step_kernel(
             tl.store(dh0_ptr + b * dim * N + dn, p, mask=mask_dn)
 
 
-def bwd_step(cfg, u, delta, A32, bc_rows, *, D, delta_bias, ckpt, dout, gate, dlast, want_dh0,
-             block_n, softplus, b_ndim, bc_dtypes):
-    """Launch the step backward. bc_rows: B's and C's ``rows_of_n`` copies (the forward's); dout:
-    the gradient reaching the scan's output; gate: None, or (z, y before the gate, dz) where the
-    output was gated: the kernels take dout through the gate and write z's gradient into dz;
-    dlast: the last state's gradient (None if unused); b_ndim and bc_dtypes: B's and C's
-    dimensions and dtypes. Returns du, ddelta, dB, dC (B's and C's shapes and dtypes), dA, dD,
-    dbias (float32) and dh0 (None unless want_dh0)."""
+def bwd_step(cfg, u, delta, A32, bc_rows, *, D, delta_bias, ckpt, dy, dlast, want_dh0, block_n,
+             softplus, b_ndim, bc_dtypes):
+    """Launch the step backward. bc_rows: B's and C's ``rows_of_n`` copies (the forward's); dy: the
+    gradient reaching y before the gate; dlast: the last state's (None if unused); b_ndim and
+    bc_dtypes: B's and C's dimensions and dtypes. Returns du, ddelta, dB, dC (B's and C's shapes
+    and dtypes), dA, dD, dbias (float32) and dh0 (None unless want_dh0)."""
     batch, dim, L = u.shape
     N = A32.shape[1]
     B_rows, C_rows = bc_rows
@@ -343,17 +325,15 @@ def bwd_step(cfg, u, delta, A32, bc_rows, *, D, delta_bias, ckpt, dout, gate, dl
                                       u.device)
     f32 = dict(device=u.device, dtype=torch.float32)
     p_in = dlast
-    (z, ypre, dz), gate_strides = gate_operands(dout, gate)
     if n_chunks > 1:
         sumP = torch.empty(batch, n_chunks, dim, N, **f32)
         sumS = torch.empty(batch, n_chunks, dim, **f32)
         _ss_bwd_step_summary_kernel[(batch * n_dblocks, n_chunks - 1)](
-            delta, A32, C_rows, delta_bias, dout, z, sumP, sumS,
+            delta, A32, C_rows, delta_bias, dy, sumP, sumS,
             dim, L, N, n_dblocks, dim_per_group, chunk_len, n_chunks,
-            C_rows.stride(1), *delta.stride(), *dout.stride(), *gate_strides[:3],
+            C_rows.stride(1), *delta.stride(), *dy.stride(),
             BLOCK_D=block_d, BLOCK_N=block_n, UNROLL=math.gcd(cfg.step_unroll, cfg.bwd_tile_t),
-            HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, GATE=gate is not None,
-            num_warps=cfg.bwd_step_warps)
+            HAS_BIAS=delta_bias is not None, SOFTPLUS=softplus, num_warps=cfg.bwd_step_warps)
         p_in = torch.empty(batch, n_chunks, dim, N, **f32)
         chunk_carry(A32, dlast, sumP, sumS, p_in, reverse=True)
     rows = batch * n_chunks
@@ -363,13 +343,13 @@ def bwd_step(cfg, u, delta, A32, bc_rows, *, D, delta_bias, ckpt, dout, gate, dl
     dh0 = torch.empty(batch, dim, N, **f32) if want_dh0 else None
     scratch = torch.empty(batch * n_dblocks * n_chunks * (ckpt_len // 4) * block_d * N, **f32)
     _ss_bwd_step_kernel[(batch * n_dblocks, n_chunks)](
-        u, delta, A32, B_rows, C_rows, D, delta_bias, dout, p_in, ckpt, z, ypre, dz, scratch,
+        u, delta, A32, B_rows, C_rows, D, delta_bias, dy, p_in, ckpt, scratch,
         du, ddelta, dbc[0], dbc[1], *sum_parts, dh0,
         batch, dim, L, N, n_dblocks, dim_per_group, chunk_len, n_chunks, ckpt_len, ckpt.shape[1],
-        B_rows.stride(1), sums.stride(0), *u.stride(), *delta.stride(), *dout.stride(),
-        *du.stride(), *ddelta.stride(), *gate_strides,
+        B_rows.stride(1), sums.stride(0), *u.stride(), *delta.stride(), *dy.stride(), *du.stride(),
+        *ddelta.stride(),
         BLOCK_D=block_d, BLOCK_N=block_n, HAS_D=D is not None, HAS_BIAS=delta_bias is not None,
         SOFTPLUS=softplus, HAS_P_IN=p_in is not None, WANT_DH0=want_dh0,
-        PER_STEP=is_channels_last(u), GATE=gate is not None, num_warps=cfg.bwd_step_warps)
+        PER_STEP=is_channels_last(u), num_warps=cfg.bwd_step_warps)
     return (du, ddelta, *reduce_dbc(dbc, groups, b_ndim, bc_dtypes),
             *reduce_param_sums(sums, dim, N), dh0)

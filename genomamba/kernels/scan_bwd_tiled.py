@@ -5,7 +5,7 @@ sums the channels' dB and dC contributions in registers, so only one partial per
 is written. Chunks run side by side: a summary pass gives, per (batch row, channel, chunk after the
 first), the adjoint the chunk's own outputs send out of its first step and its sum of delta, and
 each program folds the later chunks' summaries itself. The z gate's backward is applied where dout
-is read (``scan_common._dy_dz``), not as a pass of its own. The PyTorch reference is autograd
+is read (``scan_common._dy_dz``), not as a pass of its own: one launch fewer where host time rules. The PyTorch reference is autograd
 through ``reference.selective_scan_ref``."""
 
 from dataclasses import dataclass
@@ -15,8 +15,8 @@ import triton
 import triton.language as tl
 
 from .launch import fast_launch
-from .scan_common import (LOG2E, _delta, _dy, _dy_dz, _first_order, _gate_rows, _summary_program,
-                          dbc_parts, gate_operands, param_sums, reduce_dbc,
+from .scan_common import (LOG2E, _delta, _dy_dz, _first_order, _gate_rows, _gated_dy,
+                          _summary_program, dbc_parts, gate_operands, param_sums, reduce_dbc,
                           reduce_param_sums)
 from .scan_plan import chunks, largest_pow2_dividing, sm_count
 
@@ -68,7 +68,7 @@ def _ss_bwd_summary_kernel(
         t = t0 + offs_t
         m = t < t_end
         dl, _ = _delta(dl_row, t, stride_delta_len, m, bias, HAS_BIAS, SOFTPLUS)
-        dy = _dy(o_row, z_row, t, stride_dout_len, stride_z_len, m, GATE)
+        dy = _gated_dy(o_row, z_row, t, stride_dout_len, stride_z_len, m, GATE)
         Ct = tl.load(C_rows + t[None, :] * stride_C_len, mask=mask_n[:, None] & m[None, :],
                      other=0.0).to(tl.float32)
         Si = S + tl.cumsum(dl, axis=0)

@@ -5,7 +5,7 @@ state entering each chunk (forward) or the adjoint arriving at each chunk's end 
 import triton
 import triton.language as tl
 
-from .launch import fast_launch
+from .launch import fast_launch, next_power_of_2
 from .scan_common import LOG2E, _first_order
 
 
@@ -62,5 +62,5 @@ def chunk_carry(A32, init, sumX, sumS, out, *, reverse):
     batch, n_chunks, dim, N = out.shape
     _ss_chunk_carry_kernel[(batch * dim,)](
         A32, init, sumX, sumS, out, dim, N, n_chunks,
-        BLOCK_C=triton.next_power_of_2(n_chunks), BLOCK_N=triton.next_power_of_2(N),
+        BLOCK_C=next_power_of_2(n_chunks), BLOCK_N=next_power_of_2(N),
         HAS_INIT=init is not None, REVERSE=reverse, num_warps=4)

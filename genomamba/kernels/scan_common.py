@@ -24,6 +24,8 @@ import triton
 import triton.language as tl
 from triton.language.extra import libdevice
 
+from .launch import cdiv
+
 LOG2E = tl.constexpr(1.4426950408889634)
 LN2 = tl.constexpr(0.6931471805599453)
 # Compiled, tl.log is a polynomial of some twenty instructions, a fifth of the step forward's loop;
@@ -55,10 +57,16 @@ def _delta(dl_row, t, stride_delta_len, m, bias, HAS_BIAS: tl.constexpr, SOFTPLU
 
 
 @triton.jit
-def _dy(o_row, z_row, t, stride_dout_len, stride_z_len, m, GATE: tl.constexpr):
-    """The gradient reaching y before the z gate at steps t: dout, times silu(z) with GATE (z_row
-    unread without)."""
-    dy = tl.load(o_row + t * stride_dout_len, mask=m, other=0.0).to(tl.float32)
+def _dy(o_row, t, stride_dout_len, m):
+    """The gradient reaching y at steps t (before the z gate: _ss_gate_bwd_kernel's dy)."""
+    return tl.load(o_row + t * stride_dout_len, mask=m, other=0.0).to(tl.float32)
+
+
+@triton.jit
+def _gated_dy(o_row, z_row, t, stride_dout_len, stride_z_len, m, GATE: tl.constexpr):
+    """The gradient reaching y before the z gate at steps t from dout: times silu(z) with GATE
+    (z_row unread without)."""
+    dy = _dy(o_row, t, stride_dout_len, m)
     if GATE:
         z = tl.load(z_row + t * stride_z_len, mask=m, other=0.0).to(tl.float32)
         dy = dy * z * tl.sigmoid(z)
@@ -71,7 +79,7 @@ def _dy_dz(o_row, z_row, yp_row, dz_row, t, stride_dout_len, stride_z_len, strid
     """_dy, and with GATE z's gradient at steps t stored: dz = dout y sigmoid(z) (1 + z (1 -
     sigmoid(z))), y before the gate as the forward kept it (the rows of z, of that y and of dz
     unread without GATE)."""
-    dout = tl.load(o_row + t * stride_dout_len, mask=m, other=0.0).to(tl.float32)
+    dout = _dy(o_row, t, stride_dout_len, m)
     dy = dout
     if GATE:
         z = tl.load(z_row + t * stride_z_len, mask=m, other=0.0).to(tl.float32)
@@ -245,7 +253,7 @@ def rows_of_n(X4, row_len):
     row_len >= N and to L' = L rounded up to 16 steps: the step kernels read one row per step,
     unmasked (a padded step's zeros leave h and the sums as they are; its outputs are masked)."""
     batch, groups, N, L = X4.shape
-    out = torch.empty(batch, groups, triton.cdiv(L, 16) * 16, row_len, device=X4.device,
+    out = torch.empty(batch, groups, cdiv(L, 16) * 16, row_len, device=X4.device,
                       dtype=X4.dtype)
     if out.shape[2] > L:
         out[:, :, L:].zero_()

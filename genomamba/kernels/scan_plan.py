@@ -7,7 +7,8 @@ import functools
 from dataclasses import dataclass, replace
 
 import torch
-import triton
+
+from .launch import cdiv, next_power_of_2
 
 
 @dataclass(frozen=True)
@@ -90,10 +91,10 @@ def sm_count(device) -> int:
 def chunks(L, rows, per_sm, sms, align, cfg, forced) -> tuple[int, int]:
     """(chunk length, chunk count): chunks of L, multiples of align, to give rows x chunks programs
     about per_sm per multiprocessor."""
-    n_chunks = forced or triton.cdiv(per_sm * sms, rows)
-    n_chunks = max(1, min(n_chunks, cfg.max_chunks, triton.cdiv(L, align)))
-    chunk_len = triton.cdiv(triton.cdiv(L, n_chunks), align) * align
-    return chunk_len, triton.cdiv(L, chunk_len)
+    n_chunks = forced or cdiv(per_sm * sms, rows)
+    n_chunks = max(1, min(n_chunks, cfg.max_chunks, cdiv(L, align)))
+    chunk_len = cdiv(cdiv(L, n_chunks), align) * align
+    return chunk_len, cdiv(L, chunk_len)
 
 
 def step_chunks(L, rows, unit, forced, cfg, device) -> tuple[int, int]:
@@ -101,10 +102,10 @@ def step_chunks(L, rows, unit, forced, cfg, device) -> tuple[int, int]:
     multiprocessor over rows channel blocks, chunks a power of two times unit long (unit: the
     forward's steps per iteration or the backward's checkpoint interval). Chunk lengths that are not
     powers of two ran much slower on the H100 (docs/benchmarks.md)."""
-    n_chunks = forced or triton.cdiv(cfg.step_programs_per_sm * sm_count(device), rows)
+    n_chunks = forced or cdiv(cfg.step_programs_per_sm * sm_count(device), rows)
     n_chunks = min(n_chunks, cfg.step_max_chunks)
-    chunk_len = unit * triton.next_power_of_2(triton.cdiv(L, n_chunks * unit))
-    return chunk_len, triton.cdiv(L, chunk_len)
+    chunk_len = unit * next_power_of_2(cdiv(L, n_chunks * unit))
+    return chunk_len, cdiv(L, chunk_len)
 
 
 def takes_step(choice: str, elements: int, min_elements: int) -> bool:

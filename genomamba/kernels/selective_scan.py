@@ -5,8 +5,8 @@ Where each stage lives (each file: its Triton kernels and their launcher):
   scan_plan.py         the launch plan (ScanConfig, set_config): which forward and backward run
   scan_fwd_tiled.py    tiled forward (small inputs)       scan_fwd_step.py   step forward (large)
   scan_bwd_tiled.py    tiled backward (small inputs)      scan_bwd_step.py   step backward (large)
-  scan_gate.py         the z gate, y silu(z), as its own pass after the step forward (the
-                       backwards apply its gradient as they read dout)
+  scan_gate.py         the z gate, y silu(z), as its own pass: after the step forward and before
+                       the step backward (the tiled backward applies it as it reads dout)
   scan_chunk_carry.py  the scan over chunks of L that lets chunks run side by side
   scan_common.py       notation, shared Triton helpers, the step kernels' B/C rows
   reference.py         the PyTorch ground truth of the whole scan (float64 in the tests)
@@ -17,15 +17,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-import triton
 
+from .launch import cdiv, next_power_of_2
 from .layout import empty_like_layout
 from .scan_bwd_step import bwd_step
 from .scan_bwd_tiled import bwd_tiled
 from .scan_common import rows_of_n
 from .scan_fwd_step import fwd_step
 from .scan_fwd_tiled import fwd_tiled
-from .scan_gate import gate_forward
+from .scan_gate import gate_backward, gate_forward
 from .scan_plan import DEFAULT_CONFIG, ScanConfig, get_config, set_config, takes_step
 
 __all__ = ["selective_scan_triton", "scan_backward", "scan_forward", "ScanConfig", "DEFAULT_CONFIG",
@@ -81,7 +81,7 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, want_
     kernel."""
     batch, dim, L, N, B4, C4 = _check(u, delta, A, B, C, z, initial_state)
     cfg = get_config()
-    block_n = triton.next_power_of_2(N)
+    block_n = next_power_of_2(N)
     A32 = A.detach().float().contiguous()
     h0 = None if initial_state is None else initial_state.detach().float().contiguous()
     f32 = dict(device=u.device, dtype=torch.float32)
@@ -95,7 +95,7 @@ def _forward(u, delta, A, B, C, D, z, delta_bias, initial_state, softplus, want_
     y = (empty_like_layout(u) if step
          else torch.empty(batch, dim, L, device=u.device, dtype=u.dtype))
     last = torch.empty(batch, dim, N, **f32)
-    ckpt = torch.empty(batch, triton.cdiv(L, cfg.bwd_tile_t), dim, N, **f32) if want_grad else None
+    ckpt = torch.empty(batch, cdiv(L, cfg.bwd_tile_t), dim, N, **f32) if want_grad else None
     ypre = torch.empty_like(y) if want_grad and z is not None else None
     inputs = dict(D=D, delta_bias=delta_bias, h0=h0, last=last, ckpt=ckpt, block_n=block_n,
                   softplus=softplus)
@@ -131,18 +131,21 @@ def scan_backward(saved, meta, dout, dlast, dz=None):
         dout = torch.zeros_like(u)
         if z is not None:
             dz = torch.zeros_like(z) if dz is None else dz.zero_()
-    elif z is not None:  # the kernels take dout through the gate and write dz
-        gate = (z, ypre, torch.empty_like(ypre, dtype=z.dtype) if dz is None else dz)
-        dz = gate[2]
+    elif z is not None and meta.step_back:  # the gate's backward first: the step kernel takes no z
+        dout, dz = gate_backward(dout, z, ypre, dz)
+    elif z is not None:  # the tiled kernels take dout through the gate and write dz
+        dz = torch.empty_like(ypre, dtype=z.dtype) if dz is None else dz
+        gate = (z, ypre, dz)
     dlast = None if dlast is None else dlast.float().contiguous()
-    options = dict(D=D, delta_bias=delta_bias, ckpt=ckpt, dout=dout, gate=gate, dlast=dlast,
+    options = dict(D=D, delta_bias=delta_bias, ckpt=ckpt, dlast=dlast,
                    want_dh0=meta.h0_dtype is not None, block_n=meta.block_n,
                    softplus=meta.softplus, b_ndim=meta.b_ndim,
                    bc_dtypes=(meta.B_dtype, meta.C_dtype))
     if meta.step_back:
-        grads = bwd_step(meta.cfg, u, delta, A32, (B_saved, C_saved), **options)
+        grads = bwd_step(meta.cfg, u, delta, A32, (B_saved, C_saved), dy=dout, **options)
     else:
-        grads = bwd_tiled(meta.cfg, u, delta, A32, B_saved, C_saved, **options)
+        grads = bwd_tiled(meta.cfg, u, delta, A32, B_saved, C_saved, dout=dout, gate=gate,
+                          **options)
     du, ddelta, dB, dC, dA, dD, dbias, dh0 = grads
     dD = dD.to(D.dtype) if D is not None else None
     dbias = dbias.to(delta_bias.dtype) if delta_bias is not None else None
