@@ -86,6 +86,16 @@ def test_the_fast_scan_gives_the_same_results_with_any_threads_and_tiles(monkeyp
     assert all(torch.equal(results[0], r) for r in results[1:])
 
 
+def test_tiles_give_every_thread_channels_of_its_own():
+    """The default model's 64 channels run as two 32-wide tiles on two threads, one 64-wide tile on
+    one; wider models' tiles stop at _TILE_MAX, narrower ones' at the channels."""
+    assert cpu_inference._tile_width(64, 1, 2) == 32
+    assert cpu_inference._tile_width(64, 1, 1) == 64
+    assert cpu_inference._tile_width(256, 1, 2) == 128
+    assert cpu_inference._tile_width(256, 1, 8) == 32
+    assert cpu_inference._tile_width(20, 1, 1) == 32
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
 def test_the_worker_threads_serve_a_forked_child():
     """A child forked after the pool's threads started (a multiprocessing worker, say) inherits the

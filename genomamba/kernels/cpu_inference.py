@@ -53,10 +53,11 @@ except ImportError:  # pragma: no cover - numba is a dependency; without it the 
     numba = None
 
 # Channels per tile of the scan: wide tiles spend less of each step on loop set-up (per channel, each
-# loop's entry costs about as much as its vector work when a tile is 32 wide, so two threads on 32-wide
-# tiles take as long as one on a 64-wide tile), narrow ones give every thread a tile; a (16, 128)
-# state is 8 KiB of L1.
-_TILE_MIN, _TILE_MAX = 64, 128
+# loop's entry costs about as much as its vector work when a tile is 32 wide), narrow ones give every
+# thread a tile. Two threads on 32-wide tiles take a quarter more CPU time than one on a 64-wide
+# tile, and less wall time (1.1x on an Intel Xeon, level on an AMD EPYC: docs/benchmarks.md), so a
+# 64-channel model given two cores uses both. A (16, 128) state is 8 KiB of L1.
+_TILE_MIN, _TILE_MAX = 32, 128
 _CONV_STEPS = 512   # steps per block of the conv, which threads share
 _threads = 0        # 0: every core this process may use
 _launch = threading.Lock()   # one thread compiles a kernel or makes the pool at a time
