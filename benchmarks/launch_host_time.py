@@ -26,6 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from genomamba.bench.kernels import grad_leaves, scan_inputs  # noqa: E402
 from genomamba.kernels import selective_scan_fn  # noqa: E402
 from genomamba.kernels.launch import FastLaunch  # noqa: E402
 
@@ -34,16 +35,6 @@ FAST_GETITEM = FastLaunch.__getitem__
 
 def fast_launch_on(on: bool) -> None:
     FastLaunch.__getitem__ = FAST_GETITEM if on else (lambda self, grid: self.jit[grid])
-
-
-def inputs(batch, dim, L, N, with_z, seed=0):
-    g = torch.Generator(device="cuda").manual_seed(seed)
-    r = lambda *s: torch.randn(*s, device="cuda", generator=g)  # noqa: E731
-    bf16 = torch.bfloat16
-    return dict(u=r(batch, dim, L).to(bf16), delta=(0.5 * r(batch, dim, L) - 1.0).to(bf16),
-                A=-(torch.rand(dim, N, device="cuda", generator=g) * 8 + 0.5),
-                B=r(batch, N, L).to(bf16), C=r(batch, N, L).to(bf16), D=r(dim),
-                z=r(batch, dim, L).to(bf16) if with_z else None, delta_bias=0.1 * r(dim))
 
 
 def per_call_ms(fn, calls):
@@ -60,10 +51,12 @@ def per_call_ms(fn, calls):
     return round(host / calls * 1e3, 4), round(whole / calls * 1e3, 4)
 
 
-def calls_of(x):
-    """The forward without gradients and the backward on a kept graph, as functions."""
-    leaves = {k: (v.detach().requires_grad_() if v is not None else None) for k, v in x.items()}
-    wrt = [v for v in leaves.values() if v is not None]
+def calls_of(batch, dim, L, with_z):
+    """The forward without gradients and the backward on a kept graph, as functions (seeded bf16
+    inputs, N 16)."""
+    x = scan_inputs(batch, dim, L, 16, torch.bfloat16, with_z,
+                    torch.Generator(device="cuda").manual_seed(0), device="cuda")
+    leaves, wrt = grad_leaves(x)
     y = selective_scan_fn(**leaves, delta_softplus=True)
     dy = torch.randn_like(y)
 
@@ -89,7 +82,7 @@ def main(argv=None) -> int:
     rows = []
     for batch, dim, L in shapes:
         for with_z in (False, True):
-            forward, backward = calls_of(inputs(batch, dim, L, 16, with_z))
+            forward, backward = calls_of(batch, dim, L, with_z)
             row = {"shape": [batch, dim, L], "z": with_z}
             for _ in range(args.rounds):
                 for on in (False, True):
@@ -104,7 +97,7 @@ def main(argv=None) -> int:
             print(f"{batch}x{dim}x{L}{' z' if with_z else ''} | {cells}", flush=True)
     if args.profile:
         batch, dim, L = shapes[0]
-        backward = calls_of(inputs(batch, dim, L, 16, True))[1]
+        backward = calls_of(batch, dim, L, True)[1]
         for _ in range(20):
             backward()
         profiler = cProfile.Profile()

@@ -5,8 +5,8 @@ sums the channels' dB and dC contributions in registers, so only one partial per
 is written. Chunks run side by side: a summary pass gives, per (batch row, channel, chunk after the
 first), the adjoint the chunk's own outputs send out of its first step and its sum of delta, and
 each program folds the later chunks' summaries itself. The z gate's backward is applied where dout
-is read (``scan_common._dy_dz``), not as a pass of its own: one launch fewer where host time rules. The PyTorch reference is autograd
-through ``reference.selective_scan_ref``."""
+is read (``_dy_dz``), not as a pass of its own: one launch fewer where host time rules. The
+PyTorch reference is autograd through ``reference.selective_scan_ref``."""
 
 from dataclasses import dataclass
 
@@ -15,10 +15,45 @@ import triton
 import triton.language as tl
 
 from .launch import fast_launch
-from .scan_common import (LOG2E, _delta, _dy_dz, _first_order, _gate_rows, _gated_dy,
-                          _summary_program, dbc_parts, gate_operands, param_sums, reduce_dbc,
-                          reduce_param_sums)
+from .scan_common import (LOG2E, _delta, _dy, _first_order, _summary_program, dbc_parts,
+                          param_sums, reduce_dbc, reduce_param_sums)
+from .scan_gate import _gate_grads
 from .scan_plan import chunks, largest_pow2_dividing, sm_count
+
+
+@triton.jit
+def _gated_dy(o_row, z_row, t, stride_dout_len, stride_z_len, m, GATE: tl.constexpr):
+    """The gradient reaching y before the z gate at steps t from dout: times silu(z) with GATE
+    (z_row unread without)."""
+    dy = _dy(o_row, t, stride_dout_len, m)
+    if GATE:
+        z = tl.load(z_row + t * stride_z_len, mask=m, other=0.0).to(tl.float32)
+        dy = dy * z * tl.sigmoid(z)
+    return dy
+
+
+@triton.jit
+def _dy_dz(o_row, z_row, yp_row, dz_row, t, stride_dout_len, stride_z_len, stride_yp_len,
+           stride_dz_len, m, GATE: tl.constexpr):
+    """_dy, and with GATE the gate's gradients (``scan_gate._gate_grads``): dy returned, z's
+    stored, from y before the gate as the forward kept it (the rows of z, of that y and of dz
+    unread without GATE)."""
+    dy = _dy(o_row, t, stride_dout_len, m)
+    if GATE:
+        z = tl.load(z_row + t * stride_z_len, mask=m, other=0.0).to(tl.float32)
+        yp = tl.load(yp_row + t * stride_yp_len, mask=m, other=0.0).to(tl.float32)
+        dy, dz = _gate_grads(dy, z, yp)
+        tl.store(dz_row + t * stride_dz_len, dz.to(dz_row.dtype.element_ty), mask=m)
+    return dy
+
+
+@triton.jit
+def _gate_rows(z_ptr, yp_ptr, dz_ptr, b, d, stride_z_batch, stride_z_dim, stride_yp_batch,
+               stride_yp_dim, stride_dz_batch, stride_dz_dim):
+    """The rows of z, of y before the gate and of dz at batch row b, channel d."""
+    return (z_ptr + b * stride_z_batch + d * stride_z_dim,
+            yp_ptr + b * stride_yp_batch + d * stride_yp_dim,
+            dz_ptr + b * stride_dz_batch + d * stride_dz_dim)
 
 
 @triton.jit
@@ -221,6 +256,13 @@ def _ss_bwd_kernel(
                          mask=mask_n)
 
 
+def _gate_operands(dout, gate):
+    """The gate's operands for the kernels: z, y before the gate and dz (dout three times where
+    gate is None: never read), then their strides."""
+    z, ypre, dz = gate if gate is not None else (dout, dout, dout)
+    return (z, ypre, dz), (*z.stride(), *ypre.stride(), *dz.stride())
+
+
 @dataclass(frozen=True)
 class _Split:
     """The tiled backward's channel blocks (inside one group of B and C) and chunks of L."""
@@ -250,7 +292,7 @@ def bwd_tiled(cfg, u, delta, A32, B4, C4, *, D, delta_bias, ckpt, dout, gate, dl
     f32 = dict(device=u.device, dtype=torch.float32)
     options = dict(BLOCK_N=block_n, BLOCK_T=cfg.bwd_tile_t, HAS_BIAS=delta_bias is not None,
                    SOFTPLUS=softplus, num_warps=cfg.bwd_warps)
-    (z, ypre, dz), gate_strides = gate_operands(dout, gate)
+    (z, ypre, dz), gate_strides = _gate_operands(dout, gate)
     options["GATE"] = gate is not None
     sumP = sumS = None
     if plan.n_chunks > 1:

@@ -58,46 +58,8 @@ def _delta(dl_row, t, stride_delta_len, m, bias, HAS_BIAS: tl.constexpr, SOFTPLU
 
 @triton.jit
 def _dy(o_row, t, stride_dout_len, m):
-    """The gradient reaching y at steps t (before the z gate: _ss_gate_bwd_kernel's dy)."""
+    """The gradient reaching y before the z gate at steps t (with z, _ss_gate_bwd_kernel's dy)."""
     return tl.load(o_row + t * stride_dout_len, mask=m, other=0.0).to(tl.float32)
-
-
-@triton.jit
-def _gated_dy(o_row, z_row, t, stride_dout_len, stride_z_len, m, GATE: tl.constexpr):
-    """The gradient reaching y before the z gate at steps t from dout: times silu(z) with GATE
-    (z_row unread without)."""
-    dy = _dy(o_row, t, stride_dout_len, m)
-    if GATE:
-        z = tl.load(z_row + t * stride_z_len, mask=m, other=0.0).to(tl.float32)
-        dy = dy * z * tl.sigmoid(z)
-    return dy
-
-
-@triton.jit
-def _dy_dz(o_row, z_row, yp_row, dz_row, t, stride_dout_len, stride_z_len, stride_yp_len,
-           stride_dz_len, m, GATE: tl.constexpr):
-    """_dy, and with GATE z's gradient at steps t stored: dz = dout y sigmoid(z) (1 + z (1 -
-    sigmoid(z))), y before the gate as the forward kept it (the rows of z, of that y and of dz
-    unread without GATE)."""
-    dout = _dy(o_row, t, stride_dout_len, m)
-    dy = dout
-    if GATE:
-        z = tl.load(z_row + t * stride_z_len, mask=m, other=0.0).to(tl.float32)
-        yp = tl.load(yp_row + t * stride_yp_len, mask=m, other=0.0).to(tl.float32)
-        sz = tl.sigmoid(z)
-        tl.store(dz_row + t * stride_dz_len,
-                 (dout * yp * sz * (1.0 + z * (1.0 - sz))).to(dz_row.dtype.element_ty), mask=m)
-        dy = dout * z * sz
-    return dy
-
-
-@triton.jit
-def _gate_rows(z_ptr, yp_ptr, dz_ptr, b, d, stride_z_batch, stride_z_dim, stride_yp_batch,
-               stride_yp_dim, stride_dz_batch, stride_dz_dim):
-    """The rows of z, of y before the gate and of dz at batch row b, channels d."""
-    return (z_ptr + b * stride_z_batch + d * stride_z_dim,
-            yp_ptr + b * stride_yp_batch + d * stride_yp_dim,
-            dz_ptr + b * stride_dz_batch + d * stride_dz_dim)
 
 
 @triton.jit
@@ -239,13 +201,6 @@ def _step_program(A_ptr, bias_ptr, D_ptr, dim, N, n_dblocks, dim_per_group, stri
         Dv = tl.load(D_ptr + offs_d).to(tl.float32)
     rows = (b * (dim // dim_per_group) + d0 // dim_per_group) * stride_rows_group
     return pid, b, db, tl.program_id(1), offs_d, offs_n, mask_n, mask_dn, dn, A, bias, Dv, rows
-
-
-def gate_operands(dout, gate):
-    """The gate's operands for a backward kernel that applies it (``_dy_dz``): z, y before the gate
-    and dz (or dout three times where gate is None: never read), then their strides."""
-    z, ypre, dz = gate if gate is not None else (dout, dout, dout)
-    return (z, ypre, dz), (*z.stride(), *ypre.stride(), *dz.stride())
 
 
 def rows_of_n(X4, row_len):

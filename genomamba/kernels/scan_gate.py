@@ -1,7 +1,7 @@
 """The selective scan's z gate, out = y silu(z), as its own pass: forward after the step forward
 when gradients are wanted (the backward keeps y before the gate), and backward before the step
 backward, which then takes no z (the tiled backward applies the gate's gradient as it reads dout,
-``scan_common._dy_dz``). The PyTorch reference is ``reference.scan_output``."""
+``scan_bwd_tiled._dy_dz``). The PyTorch reference is ``reference.scan_output``."""
 
 import torch
 import triton
@@ -52,6 +52,14 @@ def _ss_gate_fwd_kernel(
     tl.store(y_ptr + at, (y * z * tl.sigmoid(z)).to(y_ptr.dtype.element_ty), mask=m)
 
 
+@triton.jit
+def _gate_grads(dout, z, y):
+    """Through out = y silu(z) (fp32): the gradient reaching y, dout silu(z), and z's,
+    dout y sigmoid(z) (1 + z (1 - sigmoid(z)))."""
+    sz = tl.sigmoid(z)
+    return dout * z * sz, dout * y * sz * (1.0 + z * (1.0 - sz))
+
+
 @fast_launch
 @triton.jit
 def _ss_gate_bwd_kernel(
@@ -68,19 +76,18 @@ def _ss_gate_bwd_kernel(
         stride_dz_batch, stride_dz_dim, stride_dz_len,
         # tile
         BLOCK_D: tl.constexpr, BLOCK_L: tl.constexpr):
-    """Per tile of _gate_program: dy = dout silu(z) (fp32, with y's strides) and
-    dz = dout y sigmoid(z) (1 + z (1 - sigmoid(z))), from the y before the gate that the forward
-    stored."""
+    """Per tile of _gate_program: dy (fp32, with y's strides) and dz (_gate_grads), from the y
+    before the gate that the forward stored."""
     b, d, t, at, m, z, y = _gate_program(ypre_ptr, z_ptr, dim, L,
                                          stride_z_batch, stride_z_dim, stride_z_len,
                                          stride_y_batch, stride_y_dim, stride_y_len,
                                          BLOCK_D, BLOCK_L)
     dout = tl.load(dout_ptr + b * stride_dout_batch + d * stride_dout_dim + t * stride_dout_len,
                    mask=m, other=0.0).to(tl.float32)
-    sz = tl.sigmoid(z)
-    tl.store(dy_ptr + at, dout * z * sz, mask=m)
+    dy, dz = _gate_grads(dout, z, y)
+    tl.store(dy_ptr + at, dy, mask=m)
     tl.store(dz_ptr + b * stride_dz_batch + d * stride_dz_dim + t * stride_dz_len,
-             (dout * y * sz * (1.0 + z * (1.0 - sz))).to(dz_ptr.dtype.element_ty), mask=m)
+             dz.to(dz_ptr.dtype.element_ty), mask=m)
 
 
 def _gate_launch(batch, dim, L):
