@@ -35,11 +35,10 @@ from pathlib import Path
 
 import torch
 import triton
-from torch.autograd import DeviceType
-from torch.profiler import ProfilerActivity, profile
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from genomamba.bench.kernels import check_scan, grad_leaves, parse_plans, scan_inputs  # noqa: E402
+from genomamba.bench.kernels import (channels_last, check_scan, gpu_ms, grad_leaves,  # noqa: E402
+                                     parse_plans, scan_inputs)
 
 SHAPES = "1x512x4096,1x512x16384,1x512x65536,1x512x262144,1x512x1048576,1x256x1048576,8x256x16384,8x256x4096"
 COLUMNS = ("fwd", "fwd (grad)", "bwd", "fwd+bwd")
@@ -84,23 +83,6 @@ def _ms(fn):
     return triton.testing.do_bench(fn, warmup=10, rep=50, return_mode="median")
 
 
-def _gpu_ms(fn, calls=5):
-    """Summed GPU time of the kernels one call launches (mean over ``calls``), in ms."""
-    fn()
-    torch.cuda.synchronize()
-    with profile(activities=[ProfilerActivity.CUDA]) as prof:
-        for _ in range(calls):
-            fn()
-        torch.cuda.synchronize()
-    return sum(e.self_device_time_total for e in prof.key_averages()
-               if e.device_type == DeviceType.CUDA) / calls / 1e3
-
-
-def channels_last(x):
-    """The same values, stride 1 along channels: a (batch, dim, L) view of a (batch, L, dim) tensor."""
-    return x.transpose(1, 2).contiguous().transpose(1, 2)
-
-
 def timings(variant, inputs, dy, gpu_time=False):
     """(event ms, GPU ms or None) for each of COLUMNS."""
     scan = variant.scan
@@ -122,7 +104,7 @@ def timings(variant, inputs, dy, gpu_time=False):
         def backward():
             torch.autograd.grad(y, wrt, dy, retain_graph=True)
         fns = (forward, forward_grad, backward, train_step)
-        return [(_ms(fn), _gpu_ms(fn) if gpu_time else None) for fn in fns]
+        return [(_ms(fn), gpu_ms(fn) if gpu_time else None) for fn in fns]
 
 
 def _cell(ms, gpu):

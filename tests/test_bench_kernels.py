@@ -1,10 +1,11 @@
 """The helpers of `genomamba bench kernels` that `benchmarks/kernels_ab.py` shares: launch-plan
-parsing and the random scan inputs (the timings themselves need a CUDA GPU)."""
+parsing, the random scan inputs, the channels-last layout, and the command's options (the timings
+themselves need a CUDA GPU)."""
 
 import pytest
 import torch
 
-from genomamba.bench.kernels import grad_leaves, parse_plans, scan_inputs
+from genomamba.bench.kernels import _parse_args, channels_last, grad_leaves, parse_plans, scan_inputs
 
 
 def test_parse_plans_reads_names_integers_and_strings():
@@ -50,3 +51,18 @@ def test_grad_leaves_are_detached_copies_that_take_gradients():
     assert all(t.requires_grad and t.is_leaf for t in wrt)
     assert all(torch.equal(leaves[k], v) for k, v in x.items() if v is not None)
     assert not any(v.requires_grad for v in x.values() if v is not None)
+
+
+def test_channels_last_keeps_values_with_stride_one_along_channels():
+    x = torch.randn(2, 5, 7, generator=torch.Generator().manual_seed(3))
+    y = channels_last(x)
+    assert y.shape == x.shape and y.stride(1) == 1 and y.stride(2) == 5
+    assert torch.equal(y, x)
+
+
+def test_bench_kernels_takes_gpu_time_and_channels_last():
+    args = _parse_args(["--gpu-time", "--channels-last", "--configs", "a:bwd_block_k=8"])
+    assert args.gpu_time and args.channels_last
+    assert args.plans == [("a", {"bwd_block_k": 8})]
+    plain = _parse_args([])
+    assert not plain.gpu_time and not plain.channels_last

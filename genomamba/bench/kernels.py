@@ -4,11 +4,15 @@ Prints one row per (config, batch, dim, L): forward and backward milliseconds (m
 achieved bandwidth, the time floor (fewest bytes over the measured copy bandwidth, or exponentials
 over the measured exp2 rate, whichever is larger), the PyTorch reference path at small L, and the
 authors' CUDA kernel where the table has it. ``--check`` first compares outputs and gradients with a
-float64 reference. Imports only torch, triton, numpy and ``genomamba.kernels``.
+float64 reference. ``--gpu-time`` adds the launched kernels' summed GPU time per direction (below
+2^14 the event time is mostly the host's: the launch plans of small inputs are chosen on GPU time),
+``--channels-last`` passes u, delta, z and y's gradient as the model does. Imports only torch,
+triton, numpy and ``genomamba.kernels``.
 
-The helpers here (``scan_inputs``, ``grad_leaves``, ``check_scan``, ``parse_plans``) are also what
-``benchmarks/kernels_ab.py`` builds its side-by-side timings from; ``launch_record`` is what the
-kernel tests and ``benchmarks/kernel_resources.py`` record launches with.
+The helpers here (``scan_inputs``, ``grad_leaves``, ``channels_last``, ``gpu_ms``, ``check_scan``,
+``parse_plans``) are also what ``benchmarks/kernels_ab.py`` builds its side-by-side timings from;
+``launch_record`` is what the kernel tests and ``benchmarks/kernel_resources.py`` record launches
+with.
 """
 
 from __future__ import annotations
@@ -42,6 +46,11 @@ def _parse_args(argv):
     p.add_argument("--state", type=int, default=16, help="N, the state size")
     p.add_argument("--dtype", choices=sorted(DTYPES), default="bf16")
     p.add_argument("--z", action="store_true", help="include the z gate")
+    p.add_argument("--channels-last", action="store_true",
+                   help="u, delta, z and y's gradient as the model passes them (stride 1 along channels)")
+    p.add_argument("--gpu-time", action="store_true",
+                   help="also the launched kernels' summed GPU time (where it is well below the "
+                        "event time, host time decides)")
     p.add_argument("--reference-max", type=int, default=12,
                    help="time the PyTorch reference up to L = 2^this")
     p.add_argument("--configs", default="default",
@@ -150,6 +159,27 @@ def grad_leaves(inputs):
     return leaves, [v for v in leaves.values() if v is not None]
 
 
+def channels_last(x):
+    """The same values, stride 1 along channels: a (batch, dim, L) view of a (batch, L, dim) tensor,
+    as the model's in_proj output hands u and z to the scan."""
+    return x.transpose(1, 2).contiguous().transpose(1, 2)
+
+
+def gpu_ms(fn, calls=5):
+    """The summed GPU time of the kernels one call of ``fn`` launches (mean over ``calls``, after a
+    warm call), in ms, from torch.profiler."""
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+    fn()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CUDA]) as prof:
+        for _ in range(calls):
+            fn()
+        torch.cuda.synchronize()
+    return sum(e.self_device_time_total for e in prof.key_averages()
+               if e.device_type == DeviceType.CUDA) / calls / 1e3
+
+
 def scan_bytes(batch, dim, L, N, elt, with_z, backward):
     """Fewest bytes: each input read once, each output written once."""
     seq = batch * dim * L * elt
@@ -160,20 +190,28 @@ def scan_bytes(batch, dim, L, N, elt, with_z, backward):
     return (4 + 2 * with_z + 2) * seq + 2 * bc
 
 
-def _time_scan(fn_scan, inputs, rep, graphs=False):
-    """Forward and backward ms (events, cold L2) and, with graphs, the same from graph replays."""
+def _time_scan(fn_scan, inputs, rep, graphs=False, gpu_time=False):
+    """Forward and backward ms (events, cold L2); with graphs, the forward from graph replays; with
+    gpu_time, both directions' summed kernel time (NaN where not asked). y's gradient takes y's
+    layout."""
+    nan = float("nan")
+
     def forward():
         with torch.no_grad():
             return fn_scan(**inputs, delta_softplus=True)
-    fwd = _bench(forward, rep)
     leaves, wrt = grad_leaves(inputs)
     y = fn_scan(**leaves, delta_softplus=True)
     dy = torch.randn_like(y)
-    bwd = _bench(lambda: torch.autograd.grad(y, wrt, dy, retain_graph=True), rep)
-    if not graphs:
-        return fwd, bwd, float("nan"), float("nan")
-    # forward only: capturing autograd.grad fails on torch 2.11 and leaves the context unusable
-    return fwd, bwd, _bench_graph(forward, rep), float("nan")
+
+    def backward():
+        torch.autograd.grad(y, wrt, dy, retain_graph=True)
+    times = dict(fwd=_bench(forward, rep), bwd=_bench(backward, rep), fwd_graph=nan, fwd_gpu=nan,
+                 bwd_gpu=nan)
+    if graphs:  # forward only: capturing autograd.grad fails on torch 2.11 and leaves the context unusable
+        times["fwd_graph"] = _bench_graph(forward, rep)
+    if gpu_time:
+        times["fwd_gpu"], times["bwd_gpu"] = gpu_ms(forward), gpu_ms(backward)
+    return times
 
 
 def check_scan(batch=2, dim=256, L=3001, N=16, seed=None, forward="auto"):
@@ -290,7 +328,9 @@ def main(argv=None) -> int:
               f"{'floor':>7} {'%fl':>4} | {'bwd ms':>8} {'GB/s':>6} {'floor':>7} {'%fl':>4} | "
               f"{'ref fwd':>8} {'ref bwd':>8} | {'CUDA fwd':>8} {'x':>5} {'CUDA bwd':>8} {'x':>5}")
     print(f"selective scan, {args.dtype}, N {N}, D and delta_bias, softplus, "
-          f"{'with' if args.z else 'no'} z")
+          f"{'with' if args.z else 'no'} z"
+          + (", u, delta, z and y's gradient channels-last" if args.channels_last else "")
+          + ("; GPU: the kernels' summed GPU time, fwd and bwd (ms)" if args.gpu_time else ""))
     print(header)
     for cname, cfg in args.plans:
         previous = ss.set_config(**cfg)
@@ -301,8 +341,13 @@ def main(argv=None) -> int:
                         print(f"{cname:>10} {batch:>5} {dim:>5} {L:>8} | skipped: memory")
                         continue
                     inputs = scan_inputs(batch, dim, L, N, dtype, args.z, gen)
-                    fwd, bwd, fwd_g, bwd_g = _time_scan(ss.selective_scan_triton, inputs, args.rep,
-                                                        graphs=args.graphs)
+                    if args.channels_last:
+                        for name in ("u", "delta", "z"):
+                            if inputs[name] is not None:
+                                inputs[name] = channels_last(inputs[name])
+                    times = _time_scan(ss.selective_scan_triton, inputs, args.rep,
+                                       graphs=args.graphs, gpu_time=args.gpu_time)
+                    fwd, bwd = times["fwd"], times["bwd"]
                     fb = scan_bytes(batch, dim, L, N, elt, args.z, False)
                     bb = scan_bytes(batch, dim, L, N, elt, args.z, True)
                     exps = batch * dim * N * L
@@ -310,15 +355,18 @@ def main(argv=None) -> int:
                     b_floor = max(bb / bw, exps / exp_rate) * 1e3
                     ref_f = ref_b = float("nan")
                     if L <= 2 ** args.reference_max:
-                        ref_f, ref_b, _, _ = _time_scan(reference.selective_scan_ref, inputs,
-                                                        max(20, args.rep // 10))
+                        ref = _time_scan(reference.selective_scan_ref, inputs,
+                                         max(20, args.rep // 10))
+                        ref_f, ref_b = ref["fwd"], ref["bwd"]
                     authors = AUTHORS_MS.get((batch, dim, N), {}).get(L, (float("nan"),) * 2)
                     row = dict(kind="scan", config=cname, batch=batch, dim=dim, L=L, N=N,
-                               dtype=args.dtype, z=args.z, fwd_ms=fwd, bwd_ms=bwd,
+                               dtype=args.dtype, z=args.z, channels_last=args.channels_last,
+                               fwd_ms=fwd, bwd_ms=bwd,
                                fwd_floor_ms=f_floor, bwd_floor_ms=b_floor,
                                fwd_GBps=fb / fwd / 1e6, bwd_GBps=bb / bwd / 1e6,
-                               ref_fwd_ms=ref_f, ref_bwd_ms=ref_b, fwd_graph_ms=fwd_g,
-                               bwd_graph_ms=bwd_g,
+                               ref_fwd_ms=ref_f, ref_bwd_ms=ref_b,
+                               fwd_graph_ms=times["fwd_graph"], fwd_gpu_ms=times["fwd_gpu"],
+                               bwd_gpu_ms=times["bwd_gpu"],
                                cuda_fwd_ms=authors[0], cuda_bwd_ms=authors[1], **cfg)
                     rows.append(row)
                     print(f"{cname:>10} {batch:>5} {dim:>5} {L:>8} | {fwd:8.4f} "
@@ -327,7 +375,9 @@ def main(argv=None) -> int:
                           f"{100 * b_floor / bwd:4.0f} | {ref_f:8.3f} {ref_b:8.3f} | "
                           f"{authors[0]:8.3f} {authors[0] / fwd:5.2f} {authors[1]:8.3f} "
                           f"{authors[1] / bwd:5.2f}"
-                          + (f" | graph {fwd_g:.4f} {bwd_g:.4f}" if args.graphs else ""), flush=True)
+                          + (f" | graph {times['fwd_graph']:.4f}" if args.graphs else "")
+                          + (f" | GPU {times['fwd_gpu']:.4f} {times['bwd_gpu']:.4f}"
+                             if args.gpu_time else ""), flush=True)
                     del inputs
                     torch.cuda.empty_cache()
         finally:
