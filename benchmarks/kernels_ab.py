@@ -37,8 +37,8 @@ import torch
 import triton
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from genomamba.bench.kernels import (channels_last, check_scan, gpu_ms, grad_leaves,  # noqa: E402
-                                     parse_plans, scan_inputs)
+from genomamba.bench.kernels import (channels_last, channels_last_inputs, check_scan,  # noqa: E402
+                                     gpu_ms, grad_leaves, parse_plans, scan_inputs)
 
 SHAPES = "1x512x4096,1x512x16384,1x512x65536,1x512x262144,1x512x1048576,1x256x1048576,8x256x16384,8x256x4096"
 COLUMNS = ("fwd", "fwd (grad)", "bwd", "fwd+bwd")
@@ -173,10 +173,7 @@ def main(argv=None) -> int:
         inputs = scan_inputs(*shape, 16, torch.bfloat16, args.z, gen)
         dy = torch.randn(*shape, device="cuda", generator=gen).to(torch.bfloat16)
         if args.channels_last:
-            dy = channels_last(dy)
-            for name in ("u", "delta", "z"):
-                if inputs.get(name) is not None:
-                    inputs[name] = channels_last(inputs[name])
+            inputs, dy = channels_last_inputs(inputs), channels_last(dy)
         before, after = (timings(v, inputs, dy, args.gpu_time) for v in variants)
         print("x".join(map(str, shape)), "|", " | ".join(
             f"{_cell(*a)} | {_cell(*b)} | {a[0] / b[0]:.2f}" for a, b in zip(before, after)),

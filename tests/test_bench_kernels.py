@@ -5,7 +5,8 @@ themselves need a CUDA GPU)."""
 import pytest
 import torch
 
-from genomamba.bench.kernels import _parse_args, channels_last, grad_leaves, parse_plans, scan_inputs
+from genomamba.bench.kernels import (_parse_args, channels_last, channels_last_inputs, grad_leaves,
+                                     parse_plans, scan_inputs)
 
 
 def test_parse_plans_reads_names_integers_and_strings():
@@ -58,6 +59,22 @@ def test_channels_last_keeps_values_with_stride_one_along_channels():
     y = channels_last(x)
     assert y.shape == x.shape and y.stride(1) == 1 and y.stride(2) == 5
     assert torch.equal(y, x)
+
+
+@pytest.mark.parametrize("with_z", [True, False])
+def test_channels_last_inputs_lay_out_u_delta_and_z_only(with_z):
+    x = scan_inputs(2, 3, 5, 4, torch.float32, with_z, torch.Generator().manual_seed(1), device="cpu")
+    y = channels_last_inputs(x)
+    assert y.keys() == x.keys()
+    for k, v in x.items():
+        if v is None:
+            assert y[k] is None
+            continue
+        assert torch.equal(y[k], v)
+        if k in ("u", "delta", "z"):
+            assert y[k].stride(1) == 1 and x[k].stride(2) == 1   # a new layout, the input untouched
+        else:
+            assert y[k] is v
 
 
 def test_bench_kernels_takes_gpu_time_and_channels_last():

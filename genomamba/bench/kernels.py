@@ -9,10 +9,10 @@ float64 reference. ``--gpu-time`` adds the launched kernels' summed GPU time per
 ``--channels-last`` passes u, delta, z and y's gradient as the model does. Imports only torch,
 triton, numpy and ``genomamba.kernels``.
 
-The helpers here (``scan_inputs``, ``grad_leaves``, ``channels_last``, ``gpu_ms``, ``check_scan``,
-``parse_plans``) are also what ``benchmarks/kernels_ab.py`` builds its side-by-side timings from;
-``launch_record`` is what the kernel tests and ``benchmarks/kernel_resources.py`` record launches
-with.
+The helpers here (``scan_inputs``, ``grad_leaves``, ``channels_last`` and ``channels_last_inputs``,
+``gpu_ms``, ``check_scan``, ``parse_plans``) are also what ``benchmarks/kernels_ab.py`` builds its
+side-by-side timings from; ``launch_record`` is what the kernel tests and
+``benchmarks/kernel_resources.py`` record launches with.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ import time
 import torch
 import triton
 import triton.language as tl
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile
 
 DEVICE = "cuda"  # the checks also run on the CPU under TRITON_INTERPRET=1 (smoke tests)
 PARAMS = ("A", "D", "delta_bias", "initial_state")  # kept in fp32 like the model's parameters
@@ -165,11 +167,16 @@ def channels_last(x):
     return x.transpose(1, 2).contiguous().transpose(1, 2)
 
 
+def channels_last_inputs(inputs):
+    """The scan inputs with u, delta and z (where given) ``channels_last``, as the model passes them
+    (a new dict; the others as they are)."""
+    return {k: channels_last(v) if k in ("u", "delta", "z") and v is not None else v
+            for k, v in inputs.items()}
+
+
 def gpu_ms(fn, calls=5):
     """The summed GPU time of the kernels one call of ``fn`` launches (mean over ``calls``, after a
     warm call), in ms, from torch.profiler."""
-    from torch.autograd import DeviceType
-    from torch.profiler import ProfilerActivity, profile
     fn()
     torch.cuda.synchronize()
     with profile(activities=[ProfilerActivity.CUDA]) as prof:
@@ -342,9 +349,7 @@ def main(argv=None) -> int:
                         continue
                     inputs = scan_inputs(batch, dim, L, N, dtype, args.z, gen)
                     if args.channels_last:
-                        for name in ("u", "delta", "z"):
-                            if inputs[name] is not None:
-                                inputs[name] = channels_last(inputs[name])
+                        inputs = channels_last_inputs(inputs)
                     times = _time_scan(ss.selective_scan_triton, inputs, args.rep,
                                        graphs=args.graphs, gpu_time=args.gpu_time)
                     fwd, bwd = times["fwd"], times["bwd"]
