@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from genomamba.bench.kernels import grad_leaves, scan_inputs  # noqa: E402
+from genomamba.bench.kernels import scan_calls, scan_inputs  # noqa: E402
 from genomamba.kernels import selective_scan_fn  # noqa: E402
 from genomamba.kernels.launch import FastLaunch  # noqa: E402
 
@@ -56,17 +56,7 @@ def calls_of(batch, dim, L, with_z):
     inputs, N 16)."""
     x = scan_inputs(batch, dim, L, 16, torch.bfloat16, with_z,
                     torch.Generator(device="cuda").manual_seed(0), device="cuda")
-    leaves, wrt = grad_leaves(x)
-    y = selective_scan_fn(**leaves, delta_softplus=True)
-    dy = torch.randn_like(y)
-
-    def forward():
-        with torch.no_grad():
-            selective_scan_fn(**x, delta_softplus=True)
-
-    def backward():
-        torch.autograd.grad(y, wrt, dy, retain_graph=True)
-    return forward, backward
+    return scan_calls(selective_scan_fn, x)
 
 
 def main(argv=None) -> int:

@@ -1,7 +1,7 @@
 """The selective scan as users call it, ours against the Mamba authors', both through autograd (GPU).
 
     python benchmarks/scan_vs_mamba_ssm.py --peer PEER [--prebuilt DIR] [--lengths 10 12 14 16]
-        [--shapes 1x512,8x256] [--rep 100] [--out FILE.json]
+        [--shapes 1x512,8x256] [--training-shape] [--rep 100] [--out FILE.json]
 
 ``../shared/device/peers/side_by_side.py`` times the authors' CUDA extension called directly
 (``selective_scan_cuda.fwd`` / ``.bwd``) against our ``selective_scan_fn`` with its autograd node; this
@@ -24,39 +24,28 @@ import sys
 from pathlib import Path
 
 import torch
+import triton
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from genomamba.bench.kernels import gpu_ms, grad_leaves, scan_inputs  # noqa: E402
+from genomamba.bench.kernels import gpu_ms, scan_calls, scan_inputs  # noqa: E402
 from genomamba.kernels import selective_scan_fn as ours  # noqa: E402
 from model_vs_mamba_ssm import EXTENSIONS, build_extension  # noqa: E402
 
 
-def calls(fn, x):
-    """(forward without gradients, backward on a kept graph) of scan ``fn`` on inputs ``x``."""
-    leaves, wrt = grad_leaves(x)
-    y = fn(**leaves, delta_softplus=True)
-    dy = torch.randn_like(y)
-
-    def forward():
-        with torch.no_grad():
-            return fn(**x, delta_softplus=True)
-
-    def backward():
-        return torch.autograd.grad(y, wrt, dy, retain_graph=True)
-    return forward, backward
-
-
 def row(theirs, batch, dim, L, with_z, rep) -> dict:
-    import triton
-    bench = lambda fn: triton.testing.do_bench(fn, warmup=15, rep=rep, return_mode="median")  # noqa: E731
+    """One shape's timings and differences, ours against ``theirs`` on the same seeded inputs."""
+    def bench(fn):
+        return triton.testing.do_bench(fn, warmup=15, rep=rep, return_mode="median")
     x = scan_inputs(batch, dim, L, 16, torch.bfloat16, with_z,
                     torch.Generator(device="cuda").manual_seed(0), device="cuda")
     out = {"batch": batch, "dim": dim, "L": L, "z": with_z}
-    ours_fwd, ours_bwd = calls(ours, x)
-    their_fwd, their_bwd = calls(theirs, x)
+    torch.manual_seed(1)   # each side's y gradient from the same seed: the same values
+    ours_fwd, ours_bwd = scan_calls(ours, x)
+    torch.manual_seed(1)
+    their_fwd, their_bwd = scan_calls(theirs, x)
     y_ours, y_theirs = ours_fwd().float(), their_fwd().float()
     out["fwd_max_rel_diff"] = ((y_ours - y_theirs).abs().max() / y_theirs.abs().max()).item()
     du_ours, du_theirs = ours_bwd()[0].float(), their_bwd()[0].float()

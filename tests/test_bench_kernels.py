@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from genomamba.bench.kernels import (_parse_args, channels_last, channels_last_inputs, grad_leaves,
-                                     parse_plans, scan_inputs)
+                                     parse_plans, scan_calls, scan_inputs)
+from genomamba.kernels.reference import selective_scan_ref
 
 
 def test_parse_plans_reads_names_integers_and_strings():
@@ -83,3 +84,16 @@ def test_bench_kernels_takes_gpu_time_and_channels_last():
     assert args.plans == [("a", {"bwd_block_k": 8})]
     plain = _parse_args([])
     assert not plain.gpu_time and not plain.channels_last
+
+
+def test_scan_calls_run_the_forward_without_gradients_and_the_backward_on_a_kept_graph():
+    x = scan_inputs(1, 3, 6, 2, torch.float32, True, torch.Generator().manual_seed(2), device="cpu")
+    forward, backward = scan_calls(selective_scan_ref, x)
+    y = forward()
+    assert not y.requires_grad
+    assert torch.equal(y, selective_scan_ref(**x, delta_softplus=True))
+    grads = backward()
+    assert len(grads) == sum(v is not None for v in x.values())
+    assert [g.shape for g in grads] == [v.shape for v in x.values() if v is not None]
+    assert all(torch.equal(a, b) for a, b in zip(grads, backward()))   # the graph was kept
+    assert not any(v.requires_grad for v in x.values() if v is not None)

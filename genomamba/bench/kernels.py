@@ -9,9 +9,10 @@ float64 reference. ``--gpu-time`` adds the launched kernels' summed GPU time per
 ``--channels-last`` passes u, delta, z and y's gradient as the model does. Imports only torch,
 triton, numpy and ``genomamba.kernels``.
 
-The helpers here (``scan_inputs``, ``grad_leaves``, ``channels_last`` and ``channels_last_inputs``,
-``gpu_ms``, ``check_scan``, ``parse_plans``) are also what ``benchmarks/kernels_ab.py`` builds its
-side-by-side timings from; ``launch_record`` is what the kernel tests and
+The helpers here (``scan_inputs``, ``grad_leaves``, ``scan_calls``, ``channels_last`` and
+``channels_last_inputs``, ``gpu_ms``, ``check_scan``, ``parse_plans``) are also what
+``benchmarks/kernels_ab.py``, ``launch_host_time.py`` and ``scan_vs_mamba_ssm.py`` build their
+timings from; ``launch_record`` is what the kernel tests and
 ``benchmarks/kernel_resources.py`` record launches with.
 """
 
@@ -197,12 +198,10 @@ def scan_bytes(batch, dim, L, N, elt, with_z, backward):
     return (4 + 2 * with_z + 2) * seq + 2 * bc
 
 
-def _time_scan(fn_scan, inputs, rep, graphs=False, gpu_time=False):
-    """Forward and backward ms (events, cold L2); with graphs, the forward from graph replays; with
-    gpu_time, both directions' summed kernel time (NaN where not asked). y's gradient takes y's
-    layout."""
-    nan = float("nan")
-
+def scan_calls(fn_scan, inputs):
+    """(forward, backward) of scan ``fn_scan`` on ``inputs`` with softplus, as functions: the forward
+    without gradients (returns y), and ``torch.autograd.grad`` of every input on a graph kept from
+    one forward (returns the gradients; y's gradient random, in y's layout)."""
     def forward():
         with torch.no_grad():
             return fn_scan(**inputs, delta_softplus=True)
@@ -211,7 +210,15 @@ def _time_scan(fn_scan, inputs, rep, graphs=False, gpu_time=False):
     dy = torch.randn_like(y)
 
     def backward():
-        torch.autograd.grad(y, wrt, dy, retain_graph=True)
+        return torch.autograd.grad(y, wrt, dy, retain_graph=True)
+    return forward, backward
+
+
+def _time_scan(fn_scan, inputs, rep, graphs=False, gpu_time=False):
+    """Forward and backward ms (events, cold L2); with graphs, the forward from graph replays; with
+    gpu_time, both directions' summed kernel time (NaN where not asked)."""
+    nan = float("nan")
+    forward, backward = scan_calls(fn_scan, inputs)
     times = dict(fwd=_bench(forward, rep), bwd=_bench(backward, rep), fwd_graph=nan, fwd_gpu=nan,
                  bwd_gpu=nan)
     if graphs:  # forward only: capturing autograd.grad fails on torch 2.11 and leaves the context unusable
