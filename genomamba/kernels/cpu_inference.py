@@ -11,18 +11,22 @@ delta = dt_proj(those inputs) formed inside the scan.
 Layout. The model's u, delta and z are channels-last in memory ((batch, L, dim) seen as (batch, dim, L);
 z and the conv's input are halves of in_proj's output, rows with a gap), so here time is the outer loop
 and channels the inner, contiguous one; the kernels read such tensors in place as rows of a flat array
-(``_rows``). A tile of 64 to 128 channels walks through time with its (N, tile) state in the L1 cache;
+(``_rows``). A tile of 32 to 128 channels walks through time with its (N, tile) state in the L1 cache;
 per step each loop over the tile's channels is one vectorised pass (16 float32 lanes with AVX-512):
 delta's bias and softplus with y_t = D u_t, then per state
 
     h[k, c] = 2^(delta_t[c] A[c, k] log2 e) h[k, c] + delta_t[c] u_t[c] B_t[k]
     y_t[c] += C_t[k] h[k, c]
 
-then the silu(z) gate. Tiles are independent, so threads share them (``set_threads``; default
-every core): the calling thread and a pool of workers kept between calls, which wait without spinning
-(OpenMP's spin, and would take the cores from PyTorch's work in between); the kernels release the
-GIL. Results do not depend on the threads: each channel's arithmetic is the same in any tile. The
-conv has no recurrence, so threads share blocks of time steps instead.
+then the silu(z) gate. A tile reads only its channels' part of each step's rows of u, z and y, rows
+hundreds of bytes to kilobytes apart, which the processor's own prefetchers (they stop at 4 KB pages)
+mostly miss; so each step asks the caches for the lines of the step ``_AHEAD`` steps on
+(``_prefetch``), and finds its own rows there. Tiles are independent, so threads share them
+(``set_threads``; default every core): the calling thread and a pool of workers kept between calls,
+which wait without spinning (OpenMP's spin, and would take the cores from PyTorch's work in
+between); the kernels release the GIL. Results do not depend on the threads: each channel's
+arithmetic is the same in any tile. The conv has no recurrence, so threads share blocks of time
+steps instead.
 
 The decay uses its own exp2 instead of the C library's, which is one element at a time and would cost
 ten times the rest of the step. x <= 0 is clamped at -126 (2^-126: no state survives that in one
@@ -48,6 +52,7 @@ try:
     import numba
     from llvmlite import ir
     from numba import njit, types
+    from numba.core import cgutils
     from numba.extending import intrinsic
 except ImportError:  # pragma: no cover - numba is a dependency; without it the blocked scan runs
     numba = None
@@ -59,6 +64,7 @@ except ImportError:  # pragma: no cover - numba is a dependency; without it the 
 # 64-channel model given two cores uses both. A (16, 128) state is 8 KiB of L1.
 _TILE_MIN, _TILE_MAX = 32, 128
 _CONV_STEPS = 512   # steps per block of the conv, which threads share
+_AHEAD = 8          # steps ahead whose rows the scan asks the caches for (see the docstring)
 _threads = 0        # 0: every core this process may use
 _launch = threading.Lock()   # one thread compiles a kernel or makes the pool at a time
 # fastmath without reassociation: the exp2's rounding trick, (x + 1.5 * 2^23) - 1.5 * 2^23, must stay
@@ -188,6 +194,23 @@ if numba is not None:
             return builder.bitcast(args[0], ir.FloatType())
         return types.float32(types.int32), codegen
 
+    @intrinsic
+    def _prefetch(typingctx, array, index):
+        """Asks the caches for the line holding array[index] (1-d array) ahead of its use: a hint
+        (LLVM's llvm.prefetch), which neither faults nor changes a result."""
+        if not (isinstance(array, types.Array) and array.ndim == 1 and isinstance(index, types.Integer)):
+            return None
+
+        def codegen(context, builder, signature, args):
+            data = context.make_array(signature.args[0])(context, builder, args[0]).data
+            address = builder.gep(data, [args[1]])
+            i32 = ir.IntType(32)
+            hint = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [address.type, i32, i32, i32]), "llvm.prefetch.p0")
+            builder.call(hint, [address, i32(0), i32(3), i32(1)])   # read, keep in every level, data
+            return context.get_dummy_value()
+        return types.void(array, index), codegen
+
     _ROUND = np.float32(12582912.0)      # 1.5 * 2^23: x + it has round(x) in its low mantissa bits
     _ROUND_BITS = np.int32(0x4B400000)   # the bits of _ROUND
     # 2^f on [-1/2, 1/2] as 1 + f (P1 + f (P2 + ... + f P5)): the degree-5 polynomial of least
@@ -230,6 +253,18 @@ if numba is not None:
         r = np.float32(1.0) / (np.float32(1.0) + e)
         return x * (r if x >= 0 else e * r)
 
+    @njit(fastmath=_FAST, error_model="numpy", inline="always", cache=True)
+    def _update_states(state, decay_rate, dt, dtu, Bt, Ct, acc):
+        """One step of a tile's states, (N, width), and acc += C_t h (the update in the module's
+        docstring): decay_rate = A log2 e, (N, width); dt = delta_t, dtu = delta_t u_t, (width,)."""
+        for k in range(state.shape[0]):
+            bk, ck = Bt[k], Ct[k]
+            sk, rk = state[k], decay_rate[k]
+            for j in range(sk.shape[0]):
+                x = _exp2_nonpositive(dt[j] * rk[j]) * sk[j] + dtu[j] * bk
+                sk[j] = x
+                acc[j] += x * ck
+
     @njit(fastmath=_FAST, error_model="numpy", cache=True)
     def _scan_tile(u, delta, z, B, C, rows, b, W, bias, A2, D, h, y, c0, c1, softplus, gate):
         """Channels [c0, c1) of sequence b through all L steps (layouts: see _scan)."""
@@ -254,6 +289,16 @@ if numba is not None:
         idelta = b * rows[1, 0] + (0 if rank else c0)
         iB, iC = b * rows[3, 0], b * rows[4, 0]
         for t in range(L):
+            if t + _AHEAD < L:   # the rows of step t + _AHEAD (see _AHEAD)
+                s = t + _AHEAD
+                for j in range(0, width, 16):
+                    _prefetch(u, iu + s * rows[0, 1] + j)
+                    _prefetch(z, iz + s * rows[2, 1] + j)
+                    _prefetch(y[s], c0 + j)
+                for j in range(0, rank if rank else width, 16):
+                    _prefetch(delta, idelta + s * rows[1, 1] + j)
+                _prefetch(B, iB + s * rows[3, 1])
+                _prefetch(C, iC + s * rows[4, 1])
             ut = u[iu + t * rows[0, 1]:][:width]
             zt = z[iz + t * rows[2, 1]:][:width]
             yt = y[t, c0:c1]
@@ -280,14 +325,8 @@ if numba is not None:
                     dt[j] = raw[j] + bias[j]
                     dtu[j] = dt[j] * ut[j]
                     acc[j] = D[j] * ut[j]
-            Bt, Ct = B[iB + t * rows[3, 1]:][:n], C[iC + t * rows[4, 1]:][:n]
-            for k in range(n):
-                bk, ck = Bt[k], Ct[k]
-                sk, rk = state[k], decay_rate[k]
-                for j in range(width):
-                    x = _exp2_nonpositive(dt[j] * rk[j]) * sk[j] + dtu[j] * bk
-                    sk[j] = x
-                    acc[j] += x * ck
+            _update_states(state, decay_rate, dt, dtu, B[iB + t * rows[3, 1]:][:n], C[iC + t * rows[4, 1]:][:n],
+                           acc)
             if gate:
                 for j in range(width):
                     yt[j] = acc[j] * _silu(zt[j])
