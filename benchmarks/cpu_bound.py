@@ -5,8 +5,9 @@ shapes, and the scan's state update alone against the whole scan kernel.
 
 1. Stages. One seeded record streams through the model as `genomamba bench cpu` streams it (the fast
    path, float32 products), under cProfile; each stage's time is the summed own time of its calls:
-   matrix products (``torch.mm``, ``addmm_``), the scan kernel, the conv kernel, and the rest
-   (RMSNorm, lookups, Python). Medians of ``--repeats`` streams.
+   matrix products (``torch.mm``, ``addmm_``), the scan kernel and the conv kernel (on the calling
+   thread), and the rest (RMSNorm, lookups, Python, the wait for the kernels' worker threads).
+   Medians of ``--repeats`` streams.
 2. Matrix products. in_proj, x_proj and out_proj at one chunk's shape (8,192 rows), on one PyTorch
    thread, as GFLOP/s: PyTorch's (the path's), numpy's (its BLAS) beside it.
 3. The scan's state update alone: the kernel's loop over states and channels for every step
@@ -23,8 +24,8 @@ from __future__ import annotations
 
 import os
 
-# numpy's BLAS on one thread, like the PyTorch products it is compared with (read at its import)
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+if __name__ == "__main__":   # numpy's BLAS on one thread, like the PyTorch products beside it (read at import)
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
