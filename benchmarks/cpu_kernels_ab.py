@@ -49,7 +49,7 @@ class ScanTimer:
     """The module's ``scan_into``, timed: ``seconds`` sums its calls."""
 
     def __init__(self, module):
-        self.module, self.scan_into, self.seconds = module, module.scan_into, 0.0
+        self.scan_into, self.seconds = module.scan_into, 0.0
 
     def __call__(self, *args):
         start = time.perf_counter()
@@ -108,9 +108,9 @@ def main(argv=None) -> int:
                   f"{len(tokens) / new[0] / 1e3:.1f}\t{diff:.1e}\t{os.getloadavg()[0]:.2f}")
     finally:
         mamba.cpu_inference = cpu_inference
-        for timer_module in modules.values():
-            if isinstance(timer_module.scan_into, ScanTimer):
-                timer_module.scan_into = timer_module.scan_into.scan_into
+        for module in modules.values():
+            if isinstance(module.scan_into, ScanTimer):
+                module.scan_into = module.scan_into.scan_into
     return 0
 
 
